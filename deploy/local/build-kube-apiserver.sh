@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver from the Go module proxy into the cache (once per version).
+# Why: no Docker and no release binaries here; a tiny wrapper module importing
+# k8s.io/kubernetes/cmd/kube-apiserver/app, with replace lines for the staging
+# modules, builds the real server with the machine's Go.
+source "$(dirname "$0")/lib.sh"
+out="$CACHE/kube-apiserver-$K8S_VERSION/kube-apiserver"
+[ -x "$out" ] && { echo "$out"; exit 0; }
+command -v go >/dev/null || die "Go is required to build kube-apiserver; install golang (>= 1.24)"
+src="$CACHE/kube-apiserver-$K8S_VERSION/src"
+mkdir -p "$src"
+staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
+  cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
+  cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms
+  kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics
+  mount-utils pod-security-admission sample-apiserver sample-cli-plugin sample-controller)
+minor="${K8S_VERSION#1.}"
+{
+  echo "module vnbridge.local/kube-apiserver"
+  echo
+  echo "go 1.24"
+  echo
+  echo "require k8s.io/kubernetes v$K8S_VERSION"
+  echo
+  echo "replace ("
+  for m in "${staging[@]}"; do echo "	k8s.io/$m => k8s.io/$m v0.$minor"; done
+  echo ")"
+} > "$src/go.mod"
+cat > "$src/main.go" <<'GO'
+// Command kube-apiserver is the upstream server, built from the module proxy.
+package main
+
+import (
+	"os"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() {
+	os.Exit(cli.Run(app.NewAPIServerCommand()))
+}
+GO
+say "building kube-apiserver v$K8S_VERSION with $(go version | cut -d' ' -f3) (cold: ~10-20 min on 2 cores)"
+log="$CACHE/kube-apiserver-$K8S_VERSION/build.log"
+(
+  cd "$src"
+  export GOFLAGS="-mod=mod" GOTOOLCHAIN=local
+  go mod tidy >"$log" 2>&1 && go build -trimpath -ldflags="-s -w" -o "$out.tmp" . >>"$log" 2>&1
+) || { tail -n 30 "$log" >&2; die "kube-apiserver build failed (log: $log); check Go version and module proxy access"; }
+mv "$out.tmp" "$out"
+echo "$out"

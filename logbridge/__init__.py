@@ -1,0 +1,1 @@
+"""logbridge: provider log records -> the DaemonSet collector's documents."""

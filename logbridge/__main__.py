@@ -1,0 +1,3 @@
+from logbridge.cli import main
+
+main()

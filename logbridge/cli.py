@@ -1,0 +1,108 @@
+"""The ``logbridge`` command line.
+
+Why: one entry point with sub-commands that teach by example; settings errors and
+usage errors exit 2 with one line, processing errors never stop a run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from discovery.clikit import add_config_commands, fail_usage, load_or_exit
+from discovery.podfiles import PodFileError, load_inventory
+from logbridge.converting import convert_lines, iter_inputs, write_outputs
+from logbridge.profiles import PROFILES, OptionError, build, option_table
+from logbridge.settings import LogbridgeSettings
+
+PROG = "logbridge"
+app = typer.Typer(
+    name=PROG,
+    no_args_is_help=True,
+    add_completion=False,
+    help="""Turn virtual-node container logs into the documents your DaemonSet collector writes.
+
+Examples:
+
+  logbridge convert --pods pods/ /var/log/containers/web-1_shop_app-<id>.log
+
+  kafkacat -C -t eks-logs -e | logbridge convert --profile vector --pods pods.json
+
+  logbridge convert --option Merge_Log=On --option Replace_Dots=On --bulk input.log
+
+  logbridge config check logbridge.yaml
+""",
+)
+add_config_commands(app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_")
+
+
+def _parse_kv(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail_usage(PROG, f"--option expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[Path] | None, typer.Argument(help="Files of provider records or kubelet-named "
+                                                             "container logs; '-' or none reads stdin.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="logbridge YAML settings.")] = None,
+    profile: Annotated[str | None, typer.Option(help=f"Collector profile: {', '.join(PROFILES)}.")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Profile option by the collector's "
+                                                     "key name, e.g. Merge_Log=On (repeatable).")] = None,
+    pods: Annotated[Path | None, typer.Option(help="Pod JSON/YAML file or directory for enrichment.")] = None,
+    bulk: Annotated[bool, typer.Option(help="Prefix each document with its bulk 'create' action line.")] = False,
+) -> None:
+    """Convert records to collector documents on stdout; dead letters go to stderr.
+
+    Example: logbridge convert --pods examples/pods examples/cri/*.log
+    """
+    settings = load_or_exit(PROG, LogbridgeSettings, config)
+    name = profile or settings.profile.name
+    opts = dict(settings.profile.options) if name == settings.profile.name else {}
+    opts.update(_parse_kv(option or []))
+    try:
+        prof = build(name, opts)
+    except OptionError as exc:
+        fail_usage(PROG, str(exc))
+    pods_path = pods or settings.inventory.pods_path
+    lookup = None
+    if pods_path is not None:
+        try:
+            lookup = load_inventory(pods_path, retention_s=settings.inventory.tombstone_retention_s)
+        except PodFileError as exc:
+            fail_usage(PROG, str(exc))
+    for p in inputs or []:
+        if str(p) != "-" and not p.is_file():
+            fail_usage(PROG, f"{p}: no such file")
+    items = convert_lines(iter_inputs(inputs or [], sys.stdin.buffer), profile=prof, lookup=lookup,
+                          shape=settings.source.decoder,
+                          multiline_namespaces=dict(settings.assembly.multiline_namespaces),
+                          max_line_bytes=settings.assembly.max_line_bytes)
+    write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk)
+    sys.stdout.flush()
+
+
+@app.command()
+def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describe.")] = None) -> None:
+    """List the profiles and their options (the collector's own key names and defaults)."""
+    for pname in [name] if name else list(PROFILES):
+        try:
+            table = option_table(pname)
+        except OptionError as exc:
+            fail_usage(PROG, str(exc))
+        typer.echo(f"{pname}:")
+        for spec in table:
+            default = ("On" if spec.default else "Off") if isinstance(spec.default, bool) else repr(spec.default)
+            typer.echo(f"  {spec.name:34} default {default:22} {spec.help}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,56 @@
+"""Profiles: one encoder per DaemonSet collector, registered in one place.
+
+Why: a profile's output for a line must equal what that collector writes for the
+same line on a standard node. Each module owns its option table (the collector's
+own key names) and a pure ``encode``; ``build`` is the single registration point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
+
+from logbridge.enrichment import Resolved
+from logbridge.profiles.options import OptionError, OptionSpec
+from logbridge.records import LogLine
+
+__all__ = ["PROFILES", "Encoded", "OptionError", "Profile", "build", "option_table"]
+
+
+class Encoded(NamedTuple):
+    doc: dict[str, Any]
+    index: str  # index / data stream / topic-suffix the collector would write to
+    doc_id: str | None  # set when the collector generates ids itself
+
+
+class Profile(Protocol):
+    name: str
+    parser: str  # how lines were read on a node: "cri" | "docker" (+ "classic" variants)
+
+    def encode(self, line: LogLine, res: Resolved) -> Encoded: ...
+
+
+def _registry() -> dict[str, tuple[tuple[OptionSpec, ...], Callable[[Mapping[str, Any]], Profile]]]:
+    from logbridge.profiles import filebeat, fluentbit, vector
+
+    return {
+        fluentbit.NAME: (fluentbit.OPTIONS, fluentbit.FluentBit.from_options),
+        filebeat.NAME: (filebeat.OPTIONS, filebeat.Filebeat.from_options),
+        vector.NAME: (vector.OPTIONS, vector.Vector.from_options),
+    }
+
+
+PROFILES = ("fluent-bit", "filebeat", "vector")
+
+
+def option_table(name: str) -> tuple[OptionSpec, ...]:
+    reg = _registry()
+    if name not in reg:
+        raise OptionError(f"unknown profile '{name}'; allowed: {', '.join(PROFILES)}")
+    return reg[name][0]
+
+
+def build(name: str, options: Mapping[str, Any]) -> Profile:
+    """The profile ``name`` with ``options`` (collector key names); raises OptionError."""
+    option_table(name)
+    return _registry()[name][1](options)

@@ -1,0 +1,64 @@
+"""Profile option tables, keyed by the collector's own configuration names.
+
+Why: a user copies values from their DaemonSet config (``Merge_Log On``,
+``labels.dedot: true``), so options are named and spelled as the collector spells
+them. Like Fluent Bit's config map, a table rejects unknown keys with the list of
+allowed ones; booleans accept On/Off/true/false/yes/no/1/0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["OptionError", "OptionSpec", "parse_options"]
+
+_TRUE = {"on", "true", "yes", "1"}
+_FALSE = {"off", "false", "no", "0"}
+
+
+class OptionError(ValueError):
+    """An unknown option or a bad value; not retriable."""
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    name: str
+    default: bool | str | int
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+def _coerce(spec: OptionSpec, value: Any) -> bool | str | int:
+    if isinstance(spec.default, bool):
+        text = str(value).strip().lower()
+        if isinstance(value, bool):
+            return value
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise OptionError(f"option {spec.name}: expected On/Off, got {value!r}")
+    if isinstance(spec.default, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise OptionError(f"option {spec.name}: expected an integer, got {value!r}") from None
+    text = str(value)
+    if spec.choices and text.lower() not in spec.choices:
+        raise OptionError(f"option {spec.name}: {value!r} is not one of {', '.join(spec.choices)}")
+    return text.lower() if spec.choices else text
+
+
+def parse_options(profile: str, table: tuple[OptionSpec, ...], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``given`` (keys case-insensitive); result keyed by spec name."""
+    by_lower = {s.name.lower(): s for s in table}
+    out: dict[str, Any] = {s.name: s.default for s in table}
+    for key, value in given.items():
+        spec = by_lower.get(str(key).lower())
+        if spec is None:
+            allowed = ", ".join(s.name for s in table)
+            raise OptionError(f"profile {profile}: unknown option '{key}'; allowed: {allowed}")
+        out[spec.name] = _coerce(spec, value)
+    return out
