@@ -76,7 +76,8 @@ class Transformer(Generic[T]):
         res = resolve(item.line, self.lookup)
         if res.pod is not None and MULTILINE_ANNOTATION in res.pod.annotations:
             return res.pod.annotations[MULTILINE_ANNOTATION]
-        return self.multiline_namespaces.get(item.line.namespace)
+        ns = self.multiline_namespaces
+        return ns.get(item.line.namespace) or ns.get("*")
 
     def _group(self, item: Assembled[T], now: float) -> list[Output[T]]:
         lang = self._lang(item)

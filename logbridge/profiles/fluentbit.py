@@ -157,7 +157,10 @@ class FluentBit:
             return {"log": line.text if line.partial else line.text + "\n", "stream": line.stream,
                     "time": line.time_text}
         if parser == "cri-classic":
-            rec = {"time": line.time_text, "stream": line.stream, "logtag": "P" if line.partial else "F"}
+            # the stock cri parser's Time_Format needs a fraction; without one the
+            # parse fails and Fluent Bit drops the time key (observed in the goldens)
+            rec: dict[str, Any] = {"time": line.time_text} if "." in line.time_text else {}
+            rec.update(stream=line.stream, logtag="P" if line.partial else "F")
             if line.text:
                 rec["message"] = line.text
             return rec
