@@ -1,0 +1,3 @@
+from discovery.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""metricsbridge: sandbox exporter metrics -> the kubelet/cAdvisor shape."""

@@ -1,0 +1,3 @@
+from metricsbridge.cli import main
+
+main()

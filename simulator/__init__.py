@@ -1,0 +1,1 @@
+"""A deterministic cluster simulator for the demo and the integration tests."""

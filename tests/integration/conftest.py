@@ -1,0 +1,57 @@
+"""Session fixtures that give integration tests the real local stack.
+
+A running stack (``.stack/env`` present and every service up) is reused; otherwise
+the fixture starts one with ``deploy/local/stack.sh up`` and stops it afterwards.
+A service that cannot start fails the session with the tail of its log: never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = ROOT / "deploy" / "local" / "stack.sh"
+ENV_FILE = ROOT / ".stack" / "env"
+
+
+@dataclass(frozen=True)
+class Stack:
+    kafka_bootstrap: str
+    es_url: str
+    prom_url: str
+    prom_config: Path
+    kubeconfig: Path
+    env: dict[str, str]
+
+
+def _read_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for line in ENV_FILE.read_text().splitlines():
+        if line.startswith("export "):
+            key, _, value = line[len("export "):].partition("=")
+            env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    up = subprocess.run(["bash", str(STACK), "status"], capture_output=True, text=True)
+    started = False
+    if up.returncode != 0 or not ENV_FILE.exists():
+        proc = subprocess.run(["bash", str(STACK), "up"], capture_output=True, text=True, timeout=45 * 60)
+        if proc.returncode != 0:
+            pytest.fail(f"the local stack did not start:\n{proc.stderr[-4000:]}", pytrace=False)
+        started = True
+    env = _read_env()
+    os.environ.update(env)
+    yield Stack(env["KAFKA_BOOTSTRAP"], env["ES_URL"], env["PROM_URL"], Path(env["PROM_CONFIG"]),
+                Path(env["KUBECONFIG"]), env)
+    if started and not os.environ.get("VNBRIDGE_KEEP_STACK"):
+        subprocess.run(["bash", str(STACK), "down"], capture_output=True, timeout=120)
