@@ -20,7 +20,9 @@ class TLSSettings(BaseModel):
     ca_file: Path | None = Field(None, description="PEM bundle of CAs to trust (default: system store).")
     cert_file: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
     key_file: Path | None = Field(None, description="Client private key (PEM) for mutual TLS.")
-    verify: bool = Field(True, description="Verify the server certificate and host name. Keep true outside tests.")
+    verify: bool = Field(
+        True, description="Verify the server certificate and host name. Keep true outside tests."
+    )
 
 
 class KafkaSettings(BaseModel):

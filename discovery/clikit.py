@@ -32,7 +32,9 @@ def load_or_exit(prog: str, model: type[ComponentSettings], path: Path | None, *
         fail_usage(prog, str(exc))
 
 
-def add_config_commands(app: typer.Typer, *, prog: str, model: type[ComponentSettings], env_prefix: str) -> None:
+def add_config_commands(
+    app: typer.Typer, *, prog: str, model: type[ComponentSettings], env_prefix: str
+) -> None:
     """Attach ``config check FILE`` and ``config schema`` to ``app``."""
     config = typer.Typer(
         help=f"Validate and explain {prog} settings (YAML file + {env_prefix}* environment overrides).",
@@ -41,7 +43,9 @@ def add_config_commands(app: typer.Typer, *, prog: str, model: type[ComponentSet
 
     @config.command("check")
     def check(
-        file: Annotated[Path | None, typer.Argument(help="YAML settings file; omit to check defaults + environment")] = None,
+        file: Annotated[
+            Path | None, typer.Argument(help="YAML settings file; omit to check defaults + environment")
+        ] = None,
     ) -> None:
         """Validate FILE and print the effective settings, secrets masked.
 

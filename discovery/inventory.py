@@ -269,7 +269,9 @@ def pod_from_object(
             )
         )
     owners = tuple(_owner(r) for r in meta.get("ownerReferences") or [] if isinstance(r, dict))
-    pod_ips = tuple(str(p.get("ip")) for p in status.get("podIPs") or [] if isinstance(p, dict) and p.get("ip"))
+    pod_ips = tuple(
+        str(p.get("ip")) for p in status.get("podIPs") or [] if isinstance(p, dict) and p.get("ip")
+    )
     return PodInfo(
         namespace=str(meta.get("namespace", "default")),
         name=str(meta.get("name", "")),

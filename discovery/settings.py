@@ -43,10 +43,16 @@ class DiscoverySettings(ComponentSettings):
     node_preset: Literal["tencent-eklet", "aws-fargate", "virtual-kubelet", "custom"] = Field(
         "tencent-eklet", description="Which nodes are virtual: a provider preset, or custom (node_selector)."
     )
-    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels (all must match) "
-                                          "when node_preset is custom.")
-    metrics_port: int = Field(9100, ge=1, le=65535, description="Sandbox exporter port unless the pod "
-                              "annotation eks.tke.cloud.tencent.com/metrics-port says otherwise.")
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Node labels (all must match) when node_preset is custom."
+    )
+    metrics_port: int = Field(
+        9100,
+        ge=1,
+        le=65535,
+        description="Sandbox exporter port unless the pod "
+        "annotation eks.tke.cloud.tencent.com/metrics-port says otherwise.",
+    )
     metrics_path: str = Field("/metrics", description="Sandbox exporter path.")
     file_sd_path: Path | None = Field(None, description="Write targets to this JSON file (atomic rename).")
     http_sd: HttpSdSettings = Field(default_factory=HttpSdSettings, description="http_sd endpoint.")

@@ -109,7 +109,8 @@ _RULES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "java": (
         re.compile(r"(?:Exception|Error|Throwable|V8 errors stack trace)[:\r\n]|(?:Exception|Error)$"),
         re.compile(
-            r"^[\t ]+(?:eval )?at |^[\t ]*(?:Caused by|Suppressed):|^[\t ]*\.\.\. \d+ (?:more|common frames omitted)"
+            r"^[\t ]+(?:eval )?at |^[\t ]*(?:Caused by|Suppressed):"
+            r"|^[\t ]*\.\.\. \d+ (?:more|common frames omitted)"
             r"|^[\t ]*nested exception is:|^[\t ]+--- End of inner exception stack trace ---$"
         ),
     ),
@@ -149,7 +150,11 @@ class MultilineGrouper(Generic[T]):
         grp = self._groups.get(key)
         if grp is not None:
             start, cont = _RULES[grp.lang]
-            if not grp.closing and cont.search(line.text) and not (grp.lang == "python" and start.search(line.text)):
+            if (
+                not grp.closing
+                and cont.search(line.text)
+                and not (grp.lang == "python" and start.search(line.text))
+            ):
                 grp.lines.append(line.text)
                 grp.tokens.extend(item.tokens)
                 grp.last_seen = now

@@ -51,14 +51,26 @@ def _parse_kv(items: list[str]) -> dict[str, str]:
 
 @app.command()
 def convert(
-    inputs: Annotated[list[Path] | None, typer.Argument(help="Files of provider records or kubelet-named "
-                                                             "container logs; '-' or none reads stdin.")] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Files of provider records or kubelet-named container logs; '-' or none reads stdin."
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="logbridge YAML settings.")] = None,
     profile: Annotated[str | None, typer.Option(help=f"Collector profile: {', '.join(PROFILES)}.")] = None,
-    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Profile option by the collector's "
-                                                     "key name, e.g. Merge_Log=On (repeatable).")] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="Profile option by the collector's key name, e.g. Merge_Log=On (repeatable).",
+        ),
+    ] = None,
     pods: Annotated[Path | None, typer.Option(help="Pod JSON/YAML file or directory for enrichment.")] = None,
-    bulk: Annotated[bool, typer.Option(help="Prefix each document with its bulk 'create' action line.")] = False,
+    bulk: Annotated[
+        bool, typer.Option(help="Prefix each document with its bulk 'create' action line.")
+    ] = False,
 ) -> None:
     """Convert records to collector documents on stdout; dead letters go to stderr.
 
@@ -82,10 +94,14 @@ def convert(
     for p in inputs or []:
         if str(p) != "-" and not p.is_file():
             fail_usage(PROG, f"{p}: no such file")
-    items = convert_lines(iter_inputs(inputs or [], sys.stdin.buffer), profile=prof, lookup=lookup,
-                          shape=settings.source.decoder,
-                          multiline_namespaces=dict(settings.assembly.multiline_namespaces),
-                          max_line_bytes=settings.assembly.max_line_bytes)
+    items = convert_lines(
+        iter_inputs(inputs or [], sys.stdin.buffer),
+        profile=prof,
+        lookup=lookup,
+        shape=settings.source.decoder,
+        multiline_namespaces=dict(settings.assembly.multiline_namespaces),
+        max_line_bytes=settings.assembly.max_line_bytes,
+    )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk)
     sys.stdout.flush()
 
@@ -100,7 +116,9 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describ
             fail_usage(PROG, str(exc))
         typer.echo(f"{pname}:")
         for spec in table:
-            default = ("On" if spec.default else "Off") if isinstance(spec.default, bool) else repr(spec.default)
+            default = (
+                ("On" if spec.default else "Off") if isinstance(spec.default, bool) else repr(spec.default)
+            )
             typer.echo(f"  {spec.name:34} default {default:22} {spec.help}")
 
 

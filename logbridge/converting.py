@@ -52,9 +52,13 @@ def convert_lines(
     max_line_bytes: int = 2 * 1024 * 1024,
 ) -> Iterator[Output[Token] | dict[str, Any]]:
     """Outputs in input order; dead letters as ``{"reason", "detail", "record"}`` dicts."""
-    tr: Transformer[Token] = Transformer(profile=profile, lookup=lookup, shape=shape,
-                                         multiline_namespaces=multiline_namespaces or {},
-                                         max_line_bytes=max_line_bytes)
+    tr: Transformer[Token] = Transformer(
+        profile=profile,
+        lookup=lookup,
+        shape=shape,
+        multiline_namespaces=multiline_namespaces or {},
+        max_line_bytes=max_line_bytes,
+    )
     for value, token, ctx in records:
         outs, dead = tr.push(value, token, ctx)
         yield from outs
@@ -63,8 +67,9 @@ def convert_lines(
     yield from tr.flush_all()
 
 
-def write_outputs(items: Iterable[Output[Token] | dict[str, Any]], *, out: IO[bytes], err: IO[bytes],
-                  bulk: bool) -> tuple[int, int]:
+def write_outputs(
+    items: Iterable[Output[Token] | dict[str, Any]], *, out: IO[bytes], err: IO[bytes], bulk: bool
+) -> tuple[int, int]:
     docs = dead = 0
     for item in items:
         if isinstance(item, dict):

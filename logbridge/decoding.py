@@ -20,7 +20,7 @@ from logbridge.naming import FileIdentity
 from logbridge.records import DeadLetter, Embedded, LogLine, Reason
 from logbridge.timefmt import TimestampError, format_rfc3339, parse_rfc3339
 
-__all__ = ["SHAPES", "Context", "decode"]
+__all__ = ["NO_CONTEXT", "SHAPES", "Context", "decode"]
 
 _CRI = re.compile(r"(\S+) (stdout|stderr) ([PF])(?: (.*))?\Z", re.DOTALL)
 _HEADER_KEYS = {
@@ -38,6 +38,9 @@ class Context(NamedTuple):
     key: bytes | None = None
     headers: tuple[tuple[str, bytes], ...] = ()
     file: FileIdentity | None = None
+
+
+NO_CONTEXT = Context()
 
 
 class _Bad(Exception):
@@ -92,6 +95,10 @@ def _need(ident: Mapping[str, str]) -> None:
         raise _Bad(Reason.NO_IDENTITY, "record names no namespace/pod and the context gives none")
 
 
+def _dict(v: Any) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def _str_map(v: Any) -> dict[str, str]:
     return {str(k): str(x) for k, x in v.items()} if isinstance(v, dict) else {}
 
@@ -114,13 +121,15 @@ def _text_and_partial(text: Any, tag: Any, *, docker_style: bool) -> tuple[str, 
 
 def _from_eks(obj: dict[str, Any], ctx: Context) -> LogLine:
     """Tencent EKS default / fluent-bit metadata format."""
-    k8s = obj.get("kubernetes") if isinstance(obj.get("kubernetes"), dict) else {}
+    k8s = _dict(obj.get("kubernetes"))
     ident = _identity(ctx)
     ident = {
         "namespace": str(k8s.get("namespace_name") or ident.get("namespace", "")),
         "pod": str(k8s.get("pod_name") or ident.get("pod", "")),
         "container": str(k8s.get("container_name") or ident.get("container", "")),
-        "container_id": _bare_id(str(k8s.get("docker_id") or k8s.get("container_id") or ident.get("container_id", ""))),
+        "container_id": _bare_id(
+            str(k8s.get("docker_id") or k8s.get("container_id") or ident.get("container_id", ""))
+        ),
     }
     _need(ident)
     ts_ns, ttext = _time_from(obj["time"] if "time" in obj else obj.get("@timestamp"))
@@ -134,16 +143,27 @@ def _from_eks(obj: dict[str, Any], ctx: Context) -> LogLine:
         image=str(k8s.get("container_image", "")),
         image_id=str(k8s.get("container_hash", "")),
     )
-    return LogLine(ts_ns, ttext, _stream(obj.get("stream")), text, partial,
-                   ident["namespace"], ident["pod"], ident["container"], ident["container_id"], emb, "eks")
+    return LogLine(
+        ts_ns,
+        ttext,
+        _stream(obj.get("stream")),
+        text,
+        partial,
+        ident["namespace"],
+        ident["pod"],
+        ident["container"],
+        ident["container_id"],
+        emb,
+        "eks",
+    )
 
 
 def _from_filebeat(obj: dict[str, Any], ctx: Context) -> LogLine:
     """The provider's ``filebeat`` metadata format (ECS-like nesting)."""
-    k8s = obj["kubernetes"]
-    pod = k8s.get("pod") if isinstance(k8s.get("pod"), dict) else {}
-    cont = k8s.get("container") if isinstance(k8s.get("container"), dict) else {}
-    ecs_c = obj.get("container") if isinstance(obj.get("container"), dict) else {}
+    k8s = _dict(obj["kubernetes"])
+    pod = _dict(k8s.get("pod"))
+    cont = _dict(k8s.get("container"))
+    ecs_c = _dict(obj.get("container"))
     ns = k8s.get("namespace")
     ident = _identity(ctx)
     ident = {
@@ -155,8 +175,8 @@ def _from_filebeat(obj: dict[str, Any], ctx: Context) -> LogLine:
     _need(ident)
     ts_ns, ttext = _time_from(obj.get("@timestamp"))
     text, partial = _text_and_partial(obj.get("message"), None, docker_style=False)
-    image = ecs_c.get("image") if isinstance(ecs_c.get("image"), dict) else {}
-    node = k8s.get("node") if isinstance(k8s.get("node"), dict) else {}
+    image = _dict(ecs_c.get("image"))
+    node = _dict(k8s.get("node"))
     emb = Embedded(
         pod_uid=str(pod.get("uid", "")),
         labels=_str_map(k8s.get("labels")),
@@ -165,8 +185,19 @@ def _from_filebeat(obj: dict[str, Any], ctx: Context) -> LogLine:
         pod_ip=str(pod.get("ip", "")),
         image=str(cont.get("image") or image.get("name", "")),
     )
-    return LogLine(ts_ns, ttext, _stream(obj.get("stream")), text, partial,
-                   ident["namespace"], ident["pod"], ident["container"], ident["container_id"], emb, "filebeat")
+    return LogLine(
+        ts_ns,
+        ttext,
+        _stream(obj.get("stream")),
+        text,
+        partial,
+        ident["namespace"],
+        ident["pod"],
+        ident["container"],
+        ident["container_id"],
+        emb,
+        "filebeat",
+    )
 
 
 def _from_cls(obj: dict[str, Any], ctx: Context) -> LogLine:
@@ -183,11 +214,27 @@ def _from_cls(obj: dict[str, Any], ctx: Context) -> LogLine:
     ts_ns, ttext = _time_from(raw_t)
     body = next((obj[k] for k in ("log", "content", "message", "__CONTENT__") if k in obj), "")
     text, partial = _text_and_partial(body, obj.get("_p", obj.get("logtag")), docker_style=False)
-    labels = {k[len("pod_label_"):]: str(v) for k, v in obj.items() if k.startswith("pod_label_")}
-    emb = Embedded(pod_uid=str(obj.get("pod_uid", "")), labels=labels, pod_ip=str(obj.get("pod_ip", "")),
-                   image=str(obj.get("image_name", "")), host=str(obj.get("node_name", obj.get("host", ""))))
-    return LogLine(ts_ns, ttext, _stream(obj.get("stream")), text, partial,
-                   ident["namespace"], ident["pod"], ident["container"], ident["container_id"], emb, "cls")
+    labels = {k[len("pod_label_") :]: str(v) for k, v in obj.items() if k.startswith("pod_label_")}
+    emb = Embedded(
+        pod_uid=str(obj.get("pod_uid", "")),
+        labels=labels,
+        pod_ip=str(obj.get("pod_ip", "")),
+        image=str(obj.get("image_name", "")),
+        host=str(obj.get("node_name", obj.get("host", ""))),
+    )
+    return LogLine(
+        ts_ns,
+        ttext,
+        _stream(obj.get("stream")),
+        text,
+        partial,
+        ident["namespace"],
+        ident["pod"],
+        ident["container"],
+        ident["container_id"],
+        emb,
+        "cls",
+    )
 
 
 def _from_docker(obj: dict[str, Any], ctx: Context) -> LogLine:
@@ -195,8 +242,19 @@ def _from_docker(obj: dict[str, Any], ctx: Context) -> LogLine:
     _need(ident)
     ts_ns, ttext = _time_from(obj.get("time"))
     text, partial = _text_and_partial(obj.get("log"), None, docker_style=True)
-    return LogLine(ts_ns, ttext, _stream(obj.get("stream")), text, partial, ident["namespace"], ident["pod"],
-                   ident.get("container", ""), ident.get("container_id", ""), None, "docker")
+    return LogLine(
+        ts_ns,
+        ttext,
+        _stream(obj.get("stream")),
+        text,
+        partial,
+        ident["namespace"],
+        ident["pod"],
+        ident.get("container", ""),
+        ident.get("container_id", ""),
+        None,
+        "docker",
+    )
 
 
 def _from_cri(line: str, ctx: Context) -> LogLine:
@@ -210,8 +268,19 @@ def _from_cri(line: str, ctx: Context) -> LogLine:
         ts_ns = parse_rfc3339(ttext)
     except TimestampError as exc:
         raise _Bad(Reason.BAD_TIMESTAMP, str(exc)) from None
-    return LogLine(ts_ns, ttext, stream, msg or "", tag == "P", ident["namespace"], ident["pod"],
-                   ident.get("container", ""), ident.get("container_id", ""), None, "cri")
+    return LogLine(
+        ts_ns,
+        ttext,
+        stream,
+        msg or "",
+        tag == "P",
+        ident["namespace"],
+        ident["pod"],
+        ident.get("container", ""),
+        ident.get("container_id", ""),
+        None,
+        "cri",
+    )
 
 
 def _stream(v: Any) -> str:
@@ -224,7 +293,7 @@ def _sniff_json(obj: dict[str, Any]) -> Callable[[dict[str, Any], Context], LogL
         return _from_filebeat
     if "log" in obj and isinstance(k8s, dict):
         return _from_eks
-    if "pod_name" in obj or "namespace" in obj and "container_name" in obj:
+    if "pod_name" in obj or ("namespace" in obj and "container_name" in obj):
         return _from_cls
     if "log" in obj and "time" in obj:
         return _from_docker
@@ -243,14 +312,14 @@ _JSON_SHAPES: dict[str, Callable[[dict[str, Any], Context], LogLine]] = {
 SHAPES = ("auto", *_JSON_SHAPES, "cri")
 
 
-def decode(value: bytes, ctx: Context = Context(), *, shape: str = "auto") -> LogLine | DeadLetter:
+def decode(value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto") -> LogLine | DeadLetter:
     """One provider record -> a ``LogLine``, or a ``DeadLetter`` saying why not."""
     try:
         if not value or not value.strip():
             raise _Bad(Reason.EMPTY, "empty record")
         if len(value) > _MAX_TEXT:
             raise _Bad(Reason.TOO_LARGE, f"record of {len(value)} bytes exceeds {_MAX_TEXT}")
-        if shape == "cri" or (shape == "auto" and value.lstrip()[:1] != b"{"):
+        if shape == "cri" or (shape == "auto" and value.lstrip()[:1] not in (b"{", b"[")):
             try:
                 text = value.decode("utf-8")
             except UnicodeDecodeError:

@@ -65,7 +65,7 @@ def resolve(line: LogLine, lookup: Lookup | None) -> Resolved:
     if hit is not None:
         pod, tomb = hit
         return Resolved(pod, pod.container(line.container), Source.TOMBSTONE if tomb else Source.LIVE)
-    pod = _from_embedded(line)
-    if pod is not None:
-        return Resolved(pod, pod.containers[0], Source.EMBEDDED)
+    emb = _from_embedded(line)
+    if emb is not None:
+        return Resolved(emb, emb.containers[0], Source.EMBEDDED)
     return Resolved(None, None, Source.NONE)

@@ -29,7 +29,8 @@ class ProfileSettings(BaseModel):
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
-        description="Profile options by the collector's own key names, e.g. {Merge_Log: On, Replace_Dots: On}. "
+        description="Profile options by the collector's own key names, "
+        "e.g. {Merge_Log: On, Replace_Dots: On}. "
         "Unknown keys are rejected; `logbridge profiles` lists them.",
     )
 
@@ -44,9 +45,15 @@ class ProfileSettings(BaseModel):
 
 class AssemblySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_line_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="Cap of a reassembled line; beyond it "
-                                "the line is truncated and its remaining fragments discarded.")
-    partial_idle_s: float = Field(4.0, gt=0, description="Emit a stranded partial line after this many seconds.")
+    max_line_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Cap of a reassembled line; beyond it "
+        "the line is truncated and its remaining fragments discarded.",
+    )
+    partial_idle_s: float = Field(
+        4.0, gt=0, description="Emit a stranded partial line after this many seconds."
+    )
     multiline_namespaces: dict[str, str] = Field(
         default_factory=dict,
         description="Stack-trace grouping per namespace, e.g. {payments: java}. A pod annotation "
@@ -64,8 +71,11 @@ class AssemblySettings(BaseModel):
 
 class InventorySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    pods_path: Path | None = Field(None, description="Pod JSON/YAML files or a `kubectl get pods -o json` list "
-                                   "to enrich from (convert); the live API is used by `run`.")
+    pods_path: Path | None = Field(
+        None,
+        description="Pod JSON/YAML files or a `kubectl get pods -o json` list "
+        "to enrich from (convert); the live API is used by `run`.",
+    )
     tombstone_retention_s: float = Field(86400.0, gt=0, description="Keep deleted pods' metadata this long.")
 
 

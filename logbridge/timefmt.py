@@ -9,8 +9,8 @@ round, each the way its collector does.
 from __future__ import annotations
 
 import calendar
-import time
 import re
+import time
 from functools import lru_cache
 
 __all__ = ["TimestampError", "format_rfc3339", "parse_rfc3339"]

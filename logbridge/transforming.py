@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from discovery.inventory import Lookup
 from logbridge.assembly import Assembled, MultilineGrouper, Reassembler
-from logbridge.decoding import Context, decode
+from logbridge.decoding import NO_CONTEXT, Context, decode
 from logbridge.enrichment import Source, resolve
 from logbridge.profiles import Profile
 from logbridge.records import DeadLetter
@@ -26,6 +26,7 @@ __all__ = ["Output", "Transformer"]
 T = TypeVar("T", bound=Hashable)
 MULTILINE_ANNOTATION = "vnbridge.io/multiline"
 
+
 @dataclass(frozen=True, slots=True)
 class Output(Generic[T]):
     doc: dict[str, Any]
@@ -33,6 +34,7 @@ class Output(Generic[T]):
     doc_id: str | None
     tokens: tuple[T, ...]
     source: Source
+
 
 @dataclass(slots=True)
 class Transformer(Generic[T]):
@@ -54,8 +56,9 @@ class Transformer(Generic[T]):
     def joins_partials(self) -> bool:
         return not self.profile.parser.endswith("-classic")
 
-    def push(self, value: bytes, token: T, ctx: Context = Context(), now: float = 0.0
-             ) -> tuple[list[Output[T]], list[tuple[DeadLetter, T]]]:
+    def push(
+        self, value: bytes, token: T, ctx: Context = NO_CONTEXT, now: float = 0.0
+    ) -> tuple[list[Output[T]], list[tuple[DeadLetter, T]]]:
         self.counters["records_in"] += 1
         line = decode(value, ctx, shape=self.shape)
         if isinstance(line, DeadLetter):
@@ -88,7 +91,7 @@ class Transformer(Generic[T]):
         self.counters[f"inventory.{res.source.value}"] += 1
         enc = self.profile.encode(item.line, res)
         self.counters["documents_out"] += 1
-        return Output(enc.doc, enc.index, enc.doc_id, tuple(item.tokens), res.source)
+        return Output(enc.doc, enc.target, enc.doc_id, tuple(item.tokens), res.source)
 
     def flush_idle(self, now: float) -> list[Output[T]]:
         out = [o for a in self._reasm.flush_idle(now) for o in self._group(a, now)]
@@ -100,6 +103,6 @@ class Transformer(Generic[T]):
         out += [self._encode(a) for a in self._multi.flush_all()]
         return out
 
+
 def dead_letter_json(dl: DeadLetter) -> dict[str, Any]:
     return {"reason": dl.reason.value, "detail": dl.detail, "record": dl.record.decode("utf-8", "replace")}
-

@@ -8,7 +8,11 @@ from discovery.clikit import add_config_commands
 from metricsbridge.settings import MetricsbridgeSettings
 
 PROG = "metricsbridge"
-app = typer.Typer(name=PROG, no_args_is_help=True, add_completion=False, help="""Translate virtual-node
+app = typer.Typer(
+    name=PROG,
+    no_args_is_help=True,
+    add_completion=False,
+    help="""Translate virtual-node
 sandbox metrics into the kubelet/cAdvisor shape for Prometheus.
 
 Examples:
@@ -16,7 +20,8 @@ Examples:
   metricsbridge config check metricsbridge.yaml
 
   metricsbridge config schema > metricsbridge.schema.json
-""")
+""",
+)
 add_config_commands(app, prog=PROG, model=MetricsbridgeSettings, env_prefix="VNBRIDGE_METRICSBRIDGE_")
 
 

@@ -25,9 +25,13 @@ from simulator.model import Cluster
 from simulator.running import Exporters, finish_cronjobs, kube, produce_sync, register, write_cri_files
 
 ROOT = Path(__file__).resolve().parent.parent
-app = typer.Typer(name="vnbridge-sim", no_args_is_help=True, add_completion=False,
-                  help="Simulated standard and virtual-node pods on the local real stack.\n\n"
-                       "Example: make stack-up && vnbridge-sim demo")
+app = typer.Typer(
+    name="vnbridge-sim",
+    no_args_is_help=True,
+    add_completion=False,
+    help="Simulated standard and virtual-node pods on the local real stack.\n\n"
+    "Example: make stack-up && vnbridge-sim demo",
+)
 console = Console()
 
 
@@ -50,8 +54,13 @@ def stack_env() -> dict[str, str]:
 
 
 async def _consume(bootstrap: str, topic: str, n: int) -> list[bytes]:
-    cons = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                            enable_auto_commit=False, group_id=None)
+    cons = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     await cons.start()
     out: list[bytes] = []
     try:
@@ -85,7 +94,9 @@ def _convert(inputs: list[str], pods_json: Path, stdin: bytes | None = None) -> 
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulated cluster.")] = 7,
     cronjob_pods: Annotated[int, typer.Option(help="CronJob pods started (and deleted) in the burst.")] = 3,
-    topic: Annotated[str | None, typer.Option(help="Provider topic (default: a fresh eks-logs-<time>).")] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Provider topic (default: a fresh eks-logs-<time>).")
+    ] = None,
 ) -> None:
     """Register nodes and pods, ship their logs, serve their exporters, and show a
     standard-node and a virtual-node pod side by side."""
@@ -108,21 +119,37 @@ def demo(
     gone = finish_cronjobs(v1, cluster)
     # pods deleted after the snapshot are tombstones for logbridge
     for p in gone:
-        (sim / f"{p.namespace}_{p.name}.deleted.json").write_bytes(orjson.dumps(
-            {**p.manifest(), **p.status()}))
+        (sim / f"{p.namespace}_{p.name}.deleted.json").write_bytes(
+            orjson.dumps({**p.manifest(), **p.status()})
+        )
     exporters = Exporters(cluster)
     exporters.start()
     try:
         records = asyncio.run(_consume(env["KAFKA_BOOTSTRAP"], topic, n))
         virt_docs = _convert(["-"], sim, stdin=b"\n".join(records) + b"\n")
         std_docs = _convert([str(f) for f in std_files], sim)
-        nodes = subprocess.run(["kubectl", "--kubeconfig", env["KUBECONFIG"], "get", "nodes", "-L",
-                                "node.kubernetes.io/instance-type"], capture_output=True, text=True)
+        nodes = subprocess.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                env["KUBECONFIG"],
+                "get",
+                "nodes",
+                "-L",
+                "node.kubernetes.io/instance-type",
+            ],
+            capture_output=True,
+            text=True,
+        )
         console.rule("[bold]nodes in kube-apiserver")
         console.print(nodes.stdout or nodes.stderr)
         std = next(d for d in std_docs if d.get("log", "").startswith("starting"))
-        virt = next(d for d in virt_docs if d.get("kubernetes", {}).get("namespace_name") == "shop"
-                    and d.get("log", "").startswith("starting"))
+        virt = next(
+            d
+            for d in virt_docs
+            if d.get("kubernetes", {}).get("namespace_name") == "shop"
+            and d.get("log", "").startswith("starting")
+        )
         table = Table(title="Elasticsearch document (fluent-bit profile): standard vs virtual-node pod")
         table.add_column("field")
         table.add_column("standard node (CRI file)")
@@ -134,17 +161,21 @@ def demo(
             table.add_row(key if same_shape else f"[red]{key}[/red]", a[:48], b[:48])
         console.print(table)
         tomb = [d for d in virt_docs if d.get("kubernetes", {}).get("namespace_name") == "batch"]
-        console.print(f"Kafka records: {n}; documents from virtual pods: {len(virt_docs)} "
-                      f"(partials joined); CronJob pods deleted before processing: {len(gone)}, their "
-                      f"{len(tomb)} documents all carry full metadata: "
-                      f"{all('labels' in d['kubernetes'] for d in tomb)}")
+        console.print(
+            f"Kafka records: {n}; documents from virtual pods: {len(virt_docs)} "
+            f"(partials joined); CronJob pods deleted before processing: {len(gone)}, their "
+            f"{len(tomb)} documents all carry full metadata: "
+            f"{all('labels' in d['kubernetes'] for d in tomb)}"
+        )
         sample = virtual[0]
         metrics = httpx.get(f"http://{sample.ip}:9100/metrics", timeout=5).text.splitlines()[:4]
         console.rule(f"[bold]sandbox exporter of {sample.name} at {sample.ip}:9100")
         console.print("\n".join(metrics))
         console.rule("[bold]open")
-        console.print(f"Elasticsearch {env['ES_URL']}   Prometheus {env['PROM_URL']}   "
-                      f"kubectl --kubeconfig {env['KUBECONFIG']} get pods -A")
+        console.print(
+            f"Elasticsearch {env['ES_URL']}   Prometheus {env['PROM_URL']}   "
+            f"kubectl --kubeconfig {env['KUBECONFIG']} get pods -A"
+        )
         console.print("Stop everything with: make stack-down")
     finally:
         exporters.stop()

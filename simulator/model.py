@@ -38,27 +38,60 @@ class SimPod:
     def manifest(self) -> dict[str, Any]:
         ann = {"tke.cloud.tencent.com/pod-type": "eklet"} if self.virtual else {}
         return {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": self.name, "namespace": self.namespace, "labels": self.labels,
-                         "annotations": ann,
-                         "ownerReferences": [{"apiVersion": "batch/v1" if self.owner_kind == "Job" else "apps/v1",
-                                              "kind": self.owner_kind, "name": self.owner_name,
-                                              "uid": _uid(self.owner_name), "controller": True,
-                                              "blockOwnerDeletion": True}]},
-            "spec": {"nodeName": self.node, "restartPolicy": "Never" if self.cronjob else "Always",
-                     "containers": [{"name": self.container, "image": self.image.split("/")[-1],
-                                     "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}}}],
-                     "tolerations": [{"key": VIRTUAL_TAINT["key"], "operator": "Exists"}] if self.virtual else []},
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": self.name,
+                "namespace": self.namespace,
+                "labels": self.labels,
+                "annotations": ann,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1" if self.owner_kind == "Job" else "apps/v1",
+                        "kind": self.owner_kind,
+                        "name": self.owner_name,
+                        "uid": _uid(self.owner_name),
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "nodeName": self.node,
+                "restartPolicy": "Never" if self.cronjob else "Always",
+                "containers": [
+                    {
+                        "name": self.container,
+                        "image": self.image.split("/")[-1],
+                        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
+                    }
+                ],
+                "tolerations": [{"key": VIRTUAL_TAINT["key"], "operator": "Exists"}] if self.virtual else [],
+            },
         }
 
     def status(self) -> dict[str, Any]:
-        return {"status": {
-            "phase": "Running", "podIP": self.ip, "podIPs": [{"ip": self.ip}], "hostIP": "127.0.0.1",
-            "startTime": "2024-05-01T12:00:00Z",
-            "containerStatuses": [{"name": self.container, "ready": True, "restartCount": 0, "started": True,
-                                   "image": self.image, "imageID": self.image_id,
-                                   "containerID": f"containerd://{self.container_id}",
-                                   "state": {"running": {"startedAt": "2024-05-01T12:00:00Z"}}}]}}
+        return {
+            "status": {
+                "phase": "Running",
+                "podIP": self.ip,
+                "podIPs": [{"ip": self.ip}],
+                "hostIP": "127.0.0.1",
+                "startTime": "2024-05-01T12:00:00Z",
+                "containerStatuses": [
+                    {
+                        "name": self.container,
+                        "ready": True,
+                        "restartCount": 0,
+                        "started": True,
+                        "image": self.image,
+                        "imageID": self.image_id,
+                        "containerID": f"containerd://{self.container_id}",
+                        "state": {"running": {"startedAt": "2024-05-01T12:00:00Z"}},
+                    }
+                ],
+            }
+        }
 
 
 def _uid(seed: str) -> str:
@@ -82,36 +115,95 @@ class Cluster:
         for i in range(self.web_replicas * 2):
             virtual = i % 2 == 1
             suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
-            self.pods.append(self._pod(rng, "shop", f"{rs}-{suffix}", virtual, i, "app",
-                                       {"app": "web", "app.kubernetes.io/name": "web", "pod-template-hash": h},
-                                       "ReplicaSet", rs))
+            self.pods.append(
+                self._pod(
+                    rng,
+                    "shop",
+                    f"{rs}-{suffix}",
+                    virtual,
+                    i,
+                    "app",
+                    {"app": "web", "app.kubernetes.io/name": "web", "pod-template-hash": h},
+                    "ReplicaSet",
+                    rs,
+                )
+            )
         for i in range(self.cronjob_pods):
             job = f"report-{28_470_000 + i}"
             suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
-            self.pods.append(self._pod(rng, "batch", f"{job}-{suffix}", True, 100 + i, "job",
-                                       {"job-name": job, "batch.kubernetes.io/job-name": job}, "Job", job,
-                                       cronjob=True))
+            self.pods.append(
+                self._pod(
+                    rng,
+                    "batch",
+                    f"{job}-{suffix}",
+                    True,
+                    100 + i,
+                    "job",
+                    {"job-name": job, "batch.kubernetes.io/job-name": job},
+                    "Job",
+                    job,
+                    cronjob=True,
+                )
+            )
         return self
 
-    def _pod(self, rng: random.Random, ns: str, name: str, virtual: bool, i: int, container: str,
-             labels: dict[str, str], owner_kind: str, owner: str, cronjob: bool = False) -> SimPod:
-        node = (f"eklet-{i % self.virtual_nodes}" if virtual else f"std-node-{i % self.standard_nodes}")
+    def _pod(
+        self,
+        rng: random.Random,
+        ns: str,
+        name: str,
+        virtual: bool,
+        i: int,
+        container: str,
+        labels: dict[str, str],
+        owner_kind: str,
+        owner: str,
+        cronjob: bool = False,
+    ) -> SimPod:
+        node = f"eklet-{i % self.virtual_nodes}" if virtual else f"std-node-{i % self.standard_nodes}"
         ip = f"127.{10 if virtual else 20}.{i // 250}.{i % 250 + 2}"
         digest = hashlib.sha256(f"{self.seed}{name}".encode()).hexdigest()
-        return SimPod(ns, name, _uid(f"{self.seed}/{ns}/{name}"), node, virtual, ip, container,
-                      "%064x" % rng.getrandbits(256), f"docker.io/library/{'busybox:1.36' if cronjob else 'nginx:1.27'}",
-                      f"docker.io/library/{'busybox' if cronjob else 'nginx'}@sha256:{digest}", labels,
-                      owner_kind, owner, cronjob)
+        return SimPod(
+            ns,
+            name,
+            _uid(f"{self.seed}/{ns}/{name}"),
+            node,
+            virtual,
+            ip,
+            container,
+            f"{rng.getrandbits(256):064x}",
+            f"docker.io/library/{'busybox:1.36' if cronjob else 'nginx:1.27'}",
+            f"docker.io/library/{'busybox' if cronjob else 'nginx'}@sha256:{digest}",
+            labels,
+            owner_kind,
+            owner,
+            cronjob,
+        )
 
     def nodes(self) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for i in range(self.standard_nodes):
-            out.append({"metadata": {"name": f"std-node-{i}", "labels": {"kubernetes.io/hostname": f"std-node-{i}",
-                                                                          "node.kubernetes.io/instance-type": "S5.LARGE8"}}})
+            out.append(
+                {
+                    "metadata": {
+                        "name": f"std-node-{i}",
+                        "labels": {
+                            "kubernetes.io/hostname": f"std-node-{i}",
+                            "node.kubernetes.io/instance-type": "S5.LARGE8",
+                        },
+                    }
+                }
+            )
         for i in range(self.virtual_nodes):
-            out.append({"metadata": {"name": f"eklet-{i}", "labels": {**VIRTUAL_NODE_LABELS,
-                                                                       "kubernetes.io/hostname": f"eklet-{i}"}},
-                        "spec": {"taints": [VIRTUAL_TAINT]}})
+            out.append(
+                {
+                    "metadata": {
+                        "name": f"eklet-{i}",
+                        "labels": {**VIRTUAL_NODE_LABELS, "kubernetes.io/hostname": f"eklet-{i}"},
+                    },
+                    "spec": {"taints": [VIRTUAL_TAINT]},
+                }
+            )
         return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from simulator.model import Cluster, SimPod, format_rfc3339, log_lines
 
@@ -25,11 +25,12 @@ RESOURCE_NS_MISSING = 404
 CONFLICT = 409
 
 
-def kube(kubeconfig: str) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))
+def kube(kubeconfig: str) -> Any:
+    """A CoreV1Api (typed Any: we pass plain dict manifests, which the client accepts)."""
+    return client.CoreV1Api(config.new_client_from_config(config_file=kubeconfig))  # type: ignore[no-untyped-call]
 
 
-def register(v1: client.CoreV1Api, cluster: Cluster) -> None:
+def register(v1: Any, cluster: Cluster) -> None:
     """Nodes, namespaces and Running pods with IPs and containerStatuses (idempotent)."""
     for node in cluster.nodes():
         try:
@@ -52,7 +53,7 @@ def register(v1: client.CoreV1Api, cluster: Cluster) -> None:
         v1.patch_namespaced_pod_status(pod.name, pod.namespace, pod.status())
 
 
-def finish_cronjobs(v1: client.CoreV1Api, cluster: Cluster) -> list[SimPod]:
+def finish_cronjobs(v1: Any, cluster: Cluster) -> list[SimPod]:
     """CronJob runs end: their pods are deleted at once (before their logs are processed)."""
     gone = [p for p in cluster.pods if p.cronjob]
     for p in gone:
@@ -66,13 +67,26 @@ def finish_cronjobs(v1: client.CoreV1Api, cluster: Cluster) -> list[SimPod]:
 
 def eks_record(pod: SimPod, ts_ns: int, stream: str, tag: str, text: str) -> bytes:
     """The Tencent EKS default record shape (DESIGN §3)."""
-    return orjson.dumps({
-        "@timestamp": ts_ns / 1e9, "log": text, "stream": stream, "time": format_rfc3339(ts_ns), "_p": tag,
-        "kubernetes": {"pod_name": pod.name, "namespace_name": pod.namespace, "pod_id": pod.uid,
-                       "labels": pod.labels, "annotations": {"tke.cloud.tencent.com/pod-type": "eklet"},
-                       "host": pod.node, "container_name": pod.container, "docker_id": pod.container_id,
-                       "container_image": pod.image},
-    })
+    return orjson.dumps(
+        {
+            "@timestamp": ts_ns / 1e9,
+            "log": text,
+            "stream": stream,
+            "time": format_rfc3339(ts_ns),
+            "_p": tag,
+            "kubernetes": {
+                "pod_name": pod.name,
+                "namespace_name": pod.namespace,
+                "pod_id": pod.uid,
+                "labels": pod.labels,
+                "annotations": {"tke.cloud.tencent.com/pod-type": "eklet"},
+                "host": pod.node,
+                "container_name": pod.container,
+                "docker_id": pod.container_id,
+                "container_image": pod.image,
+            },
+        }
+    )
 
 
 async def produce(bootstrap: str, topic: str, pods: Iterable[SimPod]) -> int:
@@ -98,9 +112,13 @@ def write_cri_files(root: Path, pods: Iterable[SimPod]) -> list[Path]:
     """CRI log files for standard pods, named as kubelet names them."""
     out = []
     for pod in pods:
-        path = root / "var/log/containers" / f"{pod.name}_{pod.namespace}_{pod.container}-{pod.container_id}.log"
+        path = (
+            root / "var/log/containers" / f"{pod.name}_{pod.namespace}_{pod.container}-{pod.container_id}.log"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{format_rfc3339(ts)} {s} {tag} {text}\n" for ts, s, tag, text in log_lines(pod)))
+        path.write_text(
+            "".join(f"{format_rfc3339(ts)} {s} {tag} {text}\n" for ts, s, tag, text in log_lines(pod))
+        )
         out.append(path)
     return out
 
@@ -108,12 +126,14 @@ def write_cri_files(root: Path, pods: Iterable[SimPod]) -> list[Path]:
 def sandbox_metrics(pod: SimPod, tick: int) -> str:
     """Tencent-style sandbox exporter text: cAdvisor-like container_*, node_exporter
     renamed pod_*, provider labels."""
-    prov = (f'pod_name="{pod.name}",namespace="{pod.namespace}",node="{pod.node}",'
-            f'unInstanceId="eks-{pod.uid[:8]}",workload_kind="{pod.owner_kind}",workload_name="{pod.owner_name}"')
+    prov = (
+        f'pod_name="{pod.name}",namespace="{pod.namespace}",node="{pod.node}",'
+        f'unInstanceId="eks-{pod.uid[:8]}",workload_kind="{pod.owner_kind}",workload_name="{pod.owner_name}"'
+    )
     c = f'container="{pod.container}",image="{pod.image}",{prov}'
     lines = [
         "# TYPE container_cpu_usage_seconds_total counter",
-        f"container_cpu_usage_seconds_total{{{c},cpu=\"total\"}} {1.5 + tick * 0.25}",
+        f'container_cpu_usage_seconds_total{{{c},cpu="total"}} {1.5 + tick * 0.25}',
         "# TYPE container_memory_working_set_bytes gauge",
         f"container_memory_working_set_bytes{{{c}}} {52428800 + tick * 4096}",
         "# TYPE pod_cpu_seconds_total counter",
@@ -134,16 +154,18 @@ def cadvisor_metrics(pods: Iterable[SimPod], tick: int) -> str:
     """The kubelet /metrics/cadvisor stand-in for standard pods."""
     lines = ["# TYPE container_cpu_usage_seconds_total counter"]
     for p in pods:
-        lines.append(f'container_cpu_usage_seconds_total{{container="{p.container}",cpu="total",'
-                     f'id="/kubepods/pod{p.uid}/{p.container_id}",image="{p.image}",name="{p.container_id}",'
-                     f'namespace="{p.namespace}",pod="{p.name}"}} {1.5 + tick * 0.25}')
+        lines.append(
+            f'container_cpu_usage_seconds_total{{container="{p.container}",cpu="total",'
+            f'id="/kubepods/pod{p.uid}/{p.container_id}",image="{p.image}",name="{p.container_id}",'
+            f'namespace="{p.namespace}",pod="{p.name}"}} {1.5 + tick * 0.25}'
+        )
     return "\n".join(lines) + "\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
     render: Any = None
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         body = self.server.render(self.path).encode()  # type: ignore[attr-defined]
         self.send_response(200 if body else 404)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -168,11 +190,15 @@ class Exporters:
     def start(self) -> None:
         for pod in self.cluster.pods:
             if pod.virtual:
-                self._serve((pod.ip, self.port),
-                            lambda path, p=pod: sandbox_metrics(p, self.tick) if path == "/metrics" else "")
+                self._serve(
+                    (pod.ip, self.port),
+                    lambda path, p=pod: sandbox_metrics(p, self.tick) if path == "/metrics" else "",
+                )
         std = [p for p in self.cluster.pods if not p.virtual]
-        srv = self._serve(("127.0.0.1", 0),
-                          lambda path: cadvisor_metrics(std, self.tick) if path == "/metrics/cadvisor" else "")
+        srv = self._serve(
+            ("127.0.0.1", 0),
+            lambda path: cadvisor_metrics(std, self.tick) if path == "/metrics/cadvisor" else "",
+        )
         self.kubelet_port = srv.server_port
 
     def _serve(self, addr: tuple[str, int], render: Any) -> ThreadingHTTPServer:

@@ -10,8 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VNBRIDGE_SHARED", ROOT.parent / "shared"))
 FLUENT_BIT = SHARED / "golden" / "fluent-bit"
 
-_FB_KEYS = {"merge_log", "merge_log_key", "keep_log", "labels", "annotations", "owner_references",
-            "merge_log_trim"}
+_FB_KEYS = {
+    "merge_log",
+    "merge_log_key",
+    "keep_log",
+    "labels",
+    "annotations",
+    "owner_references",
+    "merge_log_trim",
+}
 
 
 def fluent_bit_filter_options(conf: Path) -> dict[str, str]:

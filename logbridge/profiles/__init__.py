@@ -19,13 +19,18 @@ __all__ = ["PROFILES", "Encoded", "OptionError", "Profile", "build", "option_tab
 
 class Encoded(NamedTuple):
     doc: dict[str, Any]
-    index: str  # index / data stream / topic-suffix the collector would write to
+    target: str  # index / data stream the collector would write to
     doc_id: str | None  # set when the collector generates ids itself
 
 
 class Profile(Protocol):
-    name: str
-    parser: str  # how lines were read on a node: "cri" | "docker" (+ "classic" variants)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def parser(self) -> str:
+        """How lines were read on a node: "cri" | "docker" (+ "-classic" variants)."""
+        ...
 
     def encode(self, line: LogLine, res: Resolved) -> Encoded: ...
 

@@ -26,17 +26,23 @@ from logbridge.timefmt import format_rfc3339
 __all__ = ["NAME", "OPTIONS", "Filebeat"]
 
 NAME = "filebeat"
-OPTIONS = (
+OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("version", "8.19.0", "Filebeat version: data stream filebeat-<version>, agent.version"),
     OptionSpec("labels.dedot", True, "add_kubernetes_metadata: '.' -> '_' in label keys"),
     OptionSpec("annotations.dedot", True, "add_kubernetes_metadata: '.' -> '_' in annotation keys"),
     OptionSpec("include_annotations", "", "comma-separated annotation keys to include"),
     OptionSpec("add_resource_metadata.namespace", True, "add namespace labels"),
     OptionSpec("add_resource_metadata.node", True, "add node labels"),
-    OptionSpec("add_resource_metadata.deployment", False, "add kubernetes.deployment.name from the owner chain"),
+    OptionSpec(
+        "add_resource_metadata.deployment", False, "add kubernetes.deployment.name from the owner chain"
+    ),
     OptionSpec("add_resource_metadata.cronjob", False, "add kubernetes.cronjob.name from the owner chain"),
-    OptionSpec("input.type", "filestream", "input type written to input.type: filestream or container",
-               ("filestream", "container")),
+    OptionSpec(
+        "input.type",
+        "filestream",
+        "input type written to input.type: filestream or container",
+        ("filestream", "container"),
+    ),
     OptionSpec("agent.name", "", "agent.name / host.name (defaults to the pod's node name)"),
 )
 
@@ -64,8 +70,11 @@ class Filebeat:
         o = self.opts
         pod, c = res.pod, res.container
         cid = line.container_id or (c.bare_id if c else "")
-        k8s: dict[str, Any] = {"container": {"name": line.container}, "namespace": line.namespace,
-                               "pod": {"name": line.pod}}
+        k8s: dict[str, Any] = {
+            "container": {"name": line.container},
+            "namespace": line.namespace,
+            "pod": {"name": line.pod},
+        }
         container: dict[str, Any] = {"id": cid}
         if c is not None:
             if c.runtime:
@@ -93,9 +102,11 @@ class Filebeat:
                     k8s["node"]["labels"] = _dedot(pod.node_labels, bool(o["labels.dedot"]))
             for ref in pod.owner_chain:
                 kind = ref.kind.lower()
-                if kind in ("replicaset", "job") or (
-                    kind == "deployment" and o["add_resource_metadata.deployment"]
-                ) or (kind == "cronjob" and o["add_resource_metadata.cronjob"]):
+                if (
+                    kind in ("replicaset", "job")
+                    or (kind == "deployment" and o["add_resource_metadata.deployment"])
+                    or (kind == "cronjob" and o["add_resource_metadata.cronjob"])
+                ):
                     k8s[kind] = {"name": ref.name}
         host = str(o["agent.name"]) or node
         doc: dict[str, Any] = {
@@ -106,8 +117,13 @@ class Filebeat:
             "host": {"name": host},
             "input": {"type": o["input.type"]},
             "kubernetes": k8s,
-            "log": {"file": {"path": container_log_path(pod=line.pod, namespace=line.namespace,
-                                                        container=line.container, container_id=cid)}},
+            "log": {
+                "file": {
+                    "path": container_log_path(
+                        pod=line.pod, namespace=line.namespace, container=line.container, container_id=cid
+                    )
+                }
+            },
             "message": line.text,
             "stream": line.stream,
         }

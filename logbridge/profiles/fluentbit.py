@@ -41,10 +41,14 @@ from logbridge.timefmt import format_rfc3339
 __all__ = ["NAME", "OPTIONS", "FluentBit"]
 
 NAME = "fluent-bit"
-OPTIONS = (
+OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("multiline.parser", "cri", "tail input parser on the nodes: cri or docker", ("cri", "docker")),
-    OptionSpec("Parser", "", "classic tail Parser instead of multiline.parser: cri or docker (no joining)",
-               ("", "cri", "docker")),
+    OptionSpec(
+        "Parser",
+        "",
+        "classic tail Parser instead of multiline.parser: cri or docker (no joining)",
+        ("", "cri", "docker"),
+    ),
     OptionSpec("Merge_Log", False, "kubernetes filter: merge a JSON object body into the record"),
     OptionSpec("Merge_Log_Key", "", "kubernetes filter: put the merged body under this key"),
     OptionSpec("Merge_Log_Trim", True, "kubernetes filter: trim trailing newlines of merged string values"),
@@ -52,22 +56,32 @@ OPTIONS = (
     OptionSpec("Labels", True, "kubernetes filter: include pod labels"),
     OptionSpec("Annotations", True, "kubernetes filter: include pod annotations"),
     OptionSpec("Owner_References", False, "kubernetes filter: include ownerReferences"),
-    OptionSpec("Output", "es", "which output the DaemonSet uses: es, kafka, or plain (record only)",
-               ("es", "kafka", "plain")),
+    OptionSpec(
+        "Output",
+        "es",
+        "which output the DaemonSet uses: es, kafka, or plain (record only)",
+        ("es", "kafka", "plain"),
+    ),
     OptionSpec("Logstash_Format", False, "es: index <Logstash_Prefix>-<Logstash_DateFormat>"),
     OptionSpec("Logstash_Prefix", "logstash", "es: index prefix with Logstash_Format"),
     OptionSpec("Logstash_DateFormat", "%Y.%m.%d", "es: strftime date suffix (UTC)"),
     OptionSpec("Index", "fluent-bit", "es: index name without Logstash_Format"),
     OptionSpec("Time_Key", "@timestamp", "es: name of the time field"),
-    OptionSpec("Time_Key_Format", "%Y-%m-%dT%H:%M:%S", "es: strftime format of the time field (fraction added)"),
+    OptionSpec(
+        "Time_Key_Format", "%Y-%m-%dT%H:%M:%S", "es: strftime format of the time field (fraction added)"
+    ),
     OptionSpec("Time_Key_Nanos", False, "es: nanosecond instead of millisecond fraction"),
     OptionSpec("Include_Tag_Key", False, "es: add the tag under Tag_Key"),
     OptionSpec("Tag_Key", "_flb-key", "es: field name for the tag"),
     OptionSpec("Replace_Dots", False, "es: replace '.' by '_' in every key"),
     OptionSpec("Generate_ID", False, "es: give each document a content-derived _id"),
     OptionSpec("Timestamp_Key", "@timestamp", "kafka: name of the time field"),
-    OptionSpec("Timestamp_Format", "double", "kafka: double, iso8601 or iso8601_ns",
-               ("double", "iso8601", "iso8601_ns")),
+    OptionSpec(
+        "Timestamp_Format",
+        "double",
+        "kafka: double, iso8601 or iso8601_ns",
+        ("double", "iso8601", "iso8601_ns"),
+    ),
     OptionSpec("Tag_Prefix", "kube.var.log.containers.", "tag prefix the tail input uses on the nodes"),
 )
 
@@ -151,11 +165,18 @@ class FluentBit:
     def base_record(self, line: LogLine) -> dict[str, Any]:
         parser = self.parser
         if parser == "cri":
-            return {"time": line.time_text, "stream": line.stream,
-                    "_p": "P" if line.first_partial or line.partial else "F", "log": line.text}
+            return {
+                "time": line.time_text,
+                "stream": line.stream,
+                "_p": "P" if line.first_partial or line.partial else "F",
+                "log": line.text,
+            }
         if parser == "docker":
-            return {"log": line.text if line.partial else line.text + "\n", "stream": line.stream,
-                    "time": line.time_text}
+            return {
+                "log": line.text if line.partial else line.text + "\n",
+                "stream": line.stream,
+                "time": line.time_text,
+            }
         if parser == "cri-classic":
             # the stock cri parser's Time_Format needs a fraction; without one the
             # parse fails and Fluent Bit drops the time key (observed in the goldens)
@@ -164,7 +185,11 @@ class FluentBit:
             if line.text:
                 rec["message"] = line.text
             return rec
-        return {"log": line.text if line.partial else line.text + "\n", "stream": line.stream, "time": line.time_text}
+        return {
+            "log": line.text if line.partial else line.text + "\n",
+            "stream": line.stream,
+            "time": line.time_text,
+        }
 
     def merge(self, record: dict[str, Any]) -> dict[str, Any]:
         o = self.opts
@@ -225,8 +250,9 @@ class FluentBit:
 
     # -- outputs ------------------------------------------------------------------
     def tag(self, line: LogLine) -> str:
-        path = container_log_path(pod=line.pod, namespace=line.namespace, container=line.container,
-                                  container_id=line.container_id)
+        path = container_log_path(
+            pod=line.pod, namespace=line.namespace, container=line.container, container_id=line.container_id
+        )
         return str(self.opts["Tag_Prefix"]) + path.rsplit("/", 1)[1]
 
     def encode(self, line: LogLine, res: Resolved) -> Any:
@@ -239,8 +265,11 @@ class FluentBit:
             return Encoded(rec, "", None)
         if o["Output"] == "kafka":
             fmt = o["Timestamp_Format"]
-            ts: Any = (line.ts_ns / 1e9 if fmt == "double"
-                       else format_rfc3339(line.ts_ns, 6 if fmt == "iso8601" else 9))
+            ts: Any = (
+                line.ts_ns / 1e9
+                if fmt == "double"
+                else format_rfc3339(line.ts_ns, 6 if fmt == "iso8601" else 9)
+            )
             key = str(o["Timestamp_Key"])
             doc = {key: ts, **{k: v for k, v in rec.items() if k != key}}
             return Encoded(doc, "", None)
@@ -255,8 +284,11 @@ class FluentBit:
                 doc[k] = v
         if o["Replace_Dots"]:
             doc = _dedot(doc)
-        index = (f"{o['Logstash_Prefix']}-{time.strftime(str(o['Logstash_DateFormat']), gm)}"
-                 if o["Logstash_Format"] else str(o["Index"]))
+        index = (
+            f"{o['Logstash_Prefix']}-{time.strftime(str(o['Logstash_DateFormat']), gm)}"
+            if o["Logstash_Format"]
+            else str(o["Index"])
+        )
         doc_id = None
         if o["Generate_ID"]:
             h = hashlib.sha1(orjson.dumps(doc)).hexdigest()

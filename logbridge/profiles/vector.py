@@ -25,12 +25,14 @@ from logbridge.timefmt import format_rfc3339
 __all__ = ["NAME", "OPTIONS", "Vector"]
 
 NAME = "vector"
-OPTIONS = (
+OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("index", "vector-%Y.%m.%d", "elasticsearch sink index (strftime, UTC)"),
     OptionSpec("insert_namespace_fields", True, "add namespace_labels"),
     OptionSpec("include_annotations", True, "add pod_annotations"),
     OptionSpec("include_node_labels", True, "add node_labels"),
-    OptionSpec("parser", "cri", "container runtime log format on the nodes: cri or docker", ("cri", "docker")),
+    OptionSpec(
+        "parser", "cri", "container runtime log format on the nodes: cri or docker", ("cri", "docker")
+    ),
 )
 
 
@@ -63,7 +65,11 @@ class Vector:
     def encode(self, line: LogLine, res: Resolved) -> Any:
         from logbridge.profiles import Encoded
 
-        k: dict[str, Any] = {"container_name": line.container, "pod_name": line.pod, "pod_namespace": line.namespace}
+        k: dict[str, Any] = {
+            "container_name": line.container,
+            "pod_name": line.pod,
+            "pod_namespace": line.namespace,
+        }
         pod, c = res.pod, res.container
         if pod is not None:
             k["pod_uid"] = pod.uid
@@ -90,8 +96,13 @@ class Vector:
                 k["container_image_id"] = c.image_id
         restart = c.restart_count if c is not None else 0
         doc: dict[str, Any] = {
-            "file": pod_log_path(namespace=line.namespace, pod=line.pod, uid=pod.uid if pod else "",
-                                 container=line.container, restart=restart),
+            "file": pod_log_path(
+                namespace=line.namespace,
+                pod=line.pod,
+                uid=pod.uid if pod else "",
+                container=line.container,
+                restart=restart,
+            ),
             "kubernetes": k,
             "message": line.text,
             "source_type": "kubernetes_logs",

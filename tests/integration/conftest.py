@@ -35,7 +35,7 @@ def _read_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for line in ENV_FILE.read_text().splitlines():
         if line.startswith("export "):
-            key, _, value = line[len("export "):].partition("=")
+            key, _, value = line[len("export ") :].partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
 
@@ -51,7 +51,13 @@ def stack() -> Iterator[Stack]:
         started = True
     env = _read_env()
     os.environ.update(env)
-    yield Stack(env["KAFKA_BOOTSTRAP"], env["ES_URL"], env["PROM_URL"], Path(env["PROM_CONFIG"]),
-                Path(env["KUBECONFIG"]), env)
+    yield Stack(
+        env["KAFKA_BOOTSTRAP"],
+        env["ES_URL"],
+        env["PROM_URL"],
+        Path(env["PROM_CONFIG"]),
+        Path(env["KUBECONFIG"]),
+        env,
+    )
     if started and not os.environ.get("VNBRIDGE_KEEP_STACK"):
         subprocess.run(["bash", str(STACK), "down"], capture_output=True, timeout=120)

@@ -43,14 +43,22 @@ def run_setup(run: Path) -> tuple[dict[str, str], list[Path], Path | None, dict[
     return opts, sorted((FLUENT_BIT / "input" / runtime).glob("*.log")), pods, multiline
 
 
-def convert(files: Iterable[Path], opts: dict[str, str], pods: Path | None, multiline: dict[str, str],
-            **kw: Any) -> list[Any]:
+def convert(
+    files: Iterable[Path], opts: dict[str, str], pods: Path | None, multiline: dict[str, str], **kw: Any
+) -> list[Any]:
     import io
 
     prof = build("fluent-bit", opts)
     lookup = load_inventory(pods) if pods else None
-    return list(convert_lines(iter_inputs(files, io.BytesIO()), profile=prof, lookup=lookup,
-                              multiline_namespaces=multiline, **kw))
+    return list(
+        convert_lines(
+            iter_inputs(files, io.BytesIO()),
+            profile=prof,
+            lookup=lookup,
+            multiline_namespaces=multiline,
+            **kw,
+        )
+    )
 
 
 @pytest.mark.parametrize("run", RUNS, ids=[r.name for r in RUNS])
@@ -86,18 +94,31 @@ def eks_record(line: str, file: Path, pods: Path) -> bytes:
 
     ident = parse_container_log_name(str(file))
     assert ident is not None
-    t, stream, tag, msg = (line.split(" ", 3) + [""])[:4]
+    t, stream, tag, msg = ([*line.split(" ", 3), ""])[:4]
     pod = json.loads((pods / f"{ident.namespace}_{ident.pod}.json").read_text())
     meta = pod["metadata"]
     status = {c["name"]: c for c in pod["status"].get("containerStatuses", [])}.get(ident.container, {})
-    k8s = {"pod_name": ident.pod, "namespace_name": ident.namespace, "pod_id": meta["uid"],
-           "labels": meta.get("labels", {}), "annotations": meta.get("annotations", {}),
-           "host": pod["spec"]["nodeName"], "container_name": ident.container, "docker_id": ident.container_id,
-           "container_image": status.get("image", "")}
+    k8s = {
+        "pod_name": ident.pod,
+        "namespace_name": ident.namespace,
+        "pod_id": meta["uid"],
+        "labels": meta.get("labels", {}),
+        "annotations": meta.get("annotations", {}),
+        "host": pod["spec"]["nodeName"],
+        "container_name": ident.container,
+        "docker_id": ident.container_id,
+        "container_image": status.get("image", ""),
+    }
     from logbridge.timefmt import parse_rfc3339
 
-    rec = {"@timestamp": parse_rfc3339(t) / 1e9, "log": msg, "stream": stream, "time": t, "_p": tag,
-           "kubernetes": k8s}
+    rec = {
+        "@timestamp": parse_rfc3339(t) / 1e9,
+        "log": msg,
+        "stream": stream,
+        "time": t,
+        "_p": tag,
+        "kubernetes": k8s,
+    }
     return orjson.dumps(rec)
 
 
@@ -110,10 +131,19 @@ def test_eks_records_give_the_same_documents(run: Path) -> None:
 
     opts, files, pods, multiline = run_setup(run)
     assert pods is not None
-    records = [(eks_record(line, f, pods), (str(f), n), Context())
-               for f in files for n, line in enumerate(f.read_text().splitlines())]
-    out = list(convert_lines(records, profile=build("fluent-bit", {**opts, "Output": "plain"}),
-                             lookup=load_inventory(pods), multiline_namespaces=multiline))
+    records = [
+        (eks_record(line, f, pods), (str(f), n), Context())
+        for f in files
+        for n, line in enumerate(f.read_text().splitlines())
+    ]
+    out = list(
+        convert_lines(
+            records,
+            profile=build("fluent-bit", {**opts, "Output": "plain"}),
+            lookup=load_inventory(pods),
+            multiline_namespaces=multiline,
+        )
+    )
     _ = io
     got = sorted(canon(o.doc) for o in out if isinstance(o, Output))
     expected = sorted(canon(json.loads(line)) for line in (run / "file_plain.jsonl").read_text().splitlines())
