@@ -1,0 +1,134 @@
+"""``make bench``: measured figures, printed and written to .bench/results.json.
+
+Transform benchmark (issue: logbridge transform): records/s on one core for
+decode -> assemble -> enrich -> encode per profile, on a realistic mix: ~300-byte
+lines, 10 % JSON bodies, 2 % partial, 1 % multiline (Java) — target >= 200,000/s.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import orjson
+
+from discovery.inventory import MemoryInventory, pod_from_object
+from logbridge.profiles import build
+from logbridge.transforming import Transformer
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 100_000
+
+
+def records(n: int, seed: int = 1) -> list[bytes]:
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    t = 1_714_564_800_000_000_000
+    k8s = {
+        "pod_name": "web-1",
+        "namespace_name": "shop",
+        "pod_id": "u-1",
+        "container_name": "app",
+        "docker_id": "d" * 64,
+        "labels": {"app": "web"},
+        "host": "eklet-0",
+    }
+    i = 0
+    while len(out) < n:
+        t += 1000
+        r = rng.random()
+        if r < 0.10:
+            text = orjson.dumps({"level": "info", "msg": "x" * 200, "order_id": i, "ok": True}).decode()
+            parts = [(text, "F")]
+        elif r < 0.12:
+            parts = [("p" * 150, "P"), ("q" * 150, "F")]
+        elif r < 0.13:
+            parts = [
+                ('Exception in thread "main" java.lang.IllegalStateException: boom', "F"),
+                ("\tat com.example.Main.main(Main.java:7)", "F"),
+            ]
+        else:
+            parts = [(f"GET /api/orders/{i} 200 {'y' * 260}", "F")]
+        for text, tag in parts:
+            out.append(
+                orjson.dumps(
+                    {
+                        "@timestamp": t / 1e9,
+                        "log": text,
+                        "stream": "stdout",
+                        "time": f"2024-05-01T12:00:00.{t % 10**9:09d}Z",
+                        "_p": tag,
+                        "kubernetes": k8s,
+                    }
+                )
+            )
+        i += 1
+    return out[:n]
+
+
+def transform_bench() -> dict[str, float]:
+    inv = MemoryInventory()
+    inv.upsert(
+        pod_from_object(
+            {
+                "metadata": {
+                    "name": "web-1",
+                    "namespace": "shop",
+                    "uid": "u-1",
+                    "labels": {"app": "web"},
+                    "annotations": {"vnbridge.io/multiline": "java"},
+                },
+                "spec": {"nodeName": "eklet-0", "containers": [{"name": "app", "image": "nginx"}]},
+                "status": {
+                    "podIP": "127.10.0.2",
+                    "containerStatuses": [
+                        {
+                            "name": "app",
+                            "containerID": "containerd://" + "d" * 64,
+                            "image": "nginx:1.27",
+                            "imageID": "nginx@sha256:1",
+                        }
+                    ],
+                },
+            }
+        )
+    )
+    data = records(N)
+    results: dict[str, float] = {}
+    for name, opts in (
+        ("fluent-bit", {"Merge_Log": "On", "Logstash_Format": "On"}),
+        ("filebeat", {}),
+        ("vector", {}),
+    ):
+        tr: Transformer[int] = Transformer(profile=build(name, opts), lookup=inv)
+        start = time.process_time()
+        docs = 0
+        for n, value in enumerate(data):
+            outs, _ = tr.push(value, n)
+            for o in outs:
+                orjson.dumps(o.doc)
+                docs += 1
+        elapsed = time.process_time() - start
+        key = f"transform_{name.replace('-', '_')}_records_per_cpu_s"
+        results[key] = round(N / elapsed)
+        print(
+            f"{name:11} {N} records -> {docs} documents in {elapsed:.2f} CPU-s: "
+            f"{results[key]:,.0f} records/s/core"
+            f" ({results[key] / 200_000:.2f}x the 200,000/s target)"
+        )
+    return results
+
+
+def main() -> None:
+    results = transform_bench()
+    out = ROOT / ".bench" / "results.json"
+    out.parent.mkdir(exist_ok=True)
+    prev = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps({**prev, **results}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
