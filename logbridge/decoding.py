@@ -143,19 +143,7 @@ def _from_eks(obj: dict[str, Any], ctx: Context) -> LogLine:
         image=str(k8s.get("container_image", "")),
         image_id=str(k8s.get("container_hash", "")),
     )
-    return LogLine(
-        ts_ns,
-        ttext,
-        _stream(obj.get("stream")),
-        text,
-        partial,
-        ident["namespace"],
-        ident["pod"],
-        ident["container"],
-        ident["container_id"],
-        emb,
-        "eks",
-    )
+    return _line(ts_ns, ttext, obj.get("stream"), text, partial, ident, emb, "eks")
 
 
 def _from_filebeat(obj: dict[str, Any], ctx: Context) -> LogLine:
@@ -185,19 +173,7 @@ def _from_filebeat(obj: dict[str, Any], ctx: Context) -> LogLine:
         pod_ip=str(pod.get("ip", "")),
         image=str(cont.get("image") or image.get("name", "")),
     )
-    return LogLine(
-        ts_ns,
-        ttext,
-        _stream(obj.get("stream")),
-        text,
-        partial,
-        ident["namespace"],
-        ident["pod"],
-        ident["container"],
-        ident["container_id"],
-        emb,
-        "filebeat",
-    )
+    return _line(ts_ns, ttext, obj.get("stream"), text, partial, ident, emb, "filebeat")
 
 
 def _from_cls(obj: dict[str, Any], ctx: Context) -> LogLine:
@@ -222,19 +198,7 @@ def _from_cls(obj: dict[str, Any], ctx: Context) -> LogLine:
         image=str(obj.get("image_name", "")),
         host=str(obj.get("node_name", obj.get("host", ""))),
     )
-    return LogLine(
-        ts_ns,
-        ttext,
-        _stream(obj.get("stream")),
-        text,
-        partial,
-        ident["namespace"],
-        ident["pod"],
-        ident["container"],
-        ident["container_id"],
-        emb,
-        "cls",
-    )
+    return _line(ts_ns, ttext, obj.get("stream"), text, partial, ident, emb, "cls")
 
 
 def _from_docker(obj: dict[str, Any], ctx: Context) -> LogLine:
@@ -280,6 +244,31 @@ def _from_cri(line: str, ctx: Context) -> LogLine:
         ident.get("container_id", ""),
         None,
         "cri",
+    )
+
+
+def _line(
+    ts_ns: int,
+    ttext: str,
+    stream: Any,
+    text: str,
+    partial: bool,
+    ident: Mapping[str, str],
+    emb: Embedded | None,
+    shape: str,
+) -> LogLine:
+    return LogLine(
+        ts_ns,
+        ttext,
+        _stream(stream),
+        text,
+        partial,
+        ident["namespace"],
+        ident["pod"],
+        ident.get("container", ""),
+        ident.get("container_id", ""),
+        emb,
+        shape,
     )
 
 

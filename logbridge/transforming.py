@@ -14,10 +14,10 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from discovery.inventory import Lookup
+from discovery.inventory import Lookup, PodInfo
 from logbridge.assembly import Assembled, MultilineGrouper, Reassembler
 from logbridge.decoding import NO_CONTEXT, Context, decode
-from logbridge.enrichment import Source, resolve
+from logbridge.enrichment import Resolved, Source, resolve
 from logbridge.profiles import Profile
 from logbridge.records import DeadLetter
 
@@ -73,21 +73,20 @@ class Transformer(Generic[T]):
             self.counters["truncated_lines"] += 1
         return self._group(done, now), []
 
-    def _lang(self, item: Assembled[T]) -> str | None:
-        if not self.multiline_namespaces and self.lookup is None:
-            return None
-        res = resolve(item.line, self.lookup)
-        if res.pod is not None and MULTILINE_ANNOTATION in res.pod.annotations:
-            return res.pod.annotations[MULTILINE_ANNOTATION]
+    def _lang(self, pod: PodInfo | None, namespace: str) -> str | None:
+        if pod is not None and MULTILINE_ANNOTATION in pod.annotations:
+            return pod.annotations[MULTILINE_ANNOTATION]
         ns = self.multiline_namespaces
-        return ns.get(item.line.namespace) or ns.get("*")
+        return ns.get(namespace) or ns.get("*")
 
     def _group(self, item: Assembled[T], now: float) -> list[Output[T]]:
-        lang = self._lang(item)
-        return [self._encode(a) for a in self._multi.push(item, lang, now)]
-
-    def _encode(self, item: Assembled[T]) -> Output[T]:
         res = resolve(item.line, self.lookup)
+        lang = self._lang(res.pod, item.line.namespace)
+        # a line that passes through ungrouped keeps its resolution (one lookup per line)
+        return [self._encode(a, res if a is item else None) for a in self._multi.push(item, lang, now)]
+
+    def _encode(self, item: Assembled[T], res: Resolved | None = None) -> Output[T]:
+        res = res or resolve(item.line, self.lookup)
         self.counters[f"inventory.{res.source.value}"] += 1
         enc = self.profile.encode(item.line, res)
         self.counters["documents_out"] += 1

@@ -163,8 +163,6 @@ def cadvisor_metrics(pods: Iterable[SimPod], tick: int) -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    render: Any = None
-
     def do_GET(self) -> None:
         body = self.server.render(self.path).encode()  # type: ignore[attr-defined]
         self.send_response(200 if body else 404)

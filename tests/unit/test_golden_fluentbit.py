@@ -125,8 +125,6 @@ def eks_record(line: str, file: Path, pods: Path) -> bytes:
 @pytest.mark.parametrize("run", [r for r in RUNS if r.name.startswith("cri-mlcri__")], ids=lambda r: r.name)
 def test_eks_records_give_the_same_documents(run: Path) -> None:
     """Provider records in the EKS shape, enriched from the same pods, equal the file path."""
-    import io
-
     from logbridge.decoding import Context
 
     opts, files, pods, multiline = run_setup(run)
@@ -144,7 +142,6 @@ def test_eks_records_give_the_same_documents(run: Path) -> None:
             multiline_namespaces=multiline,
         )
     )
-    _ = io
     got = sorted(canon(o.doc) for o in out if isinstance(o, Output))
     expected = sorted(canon(json.loads(line)) for line in (run / "file_plain.jsonl").read_text().splitlines())
     assert got == expected

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from discovery.inventory import MemoryInventory, PodInfo, pod_from_object
+from discovery.inventory import MemoryInventory, pod_from_object
 from logbridge.assembly import Reassembler
 from logbridge.decoding import Context, decode
 from logbridge.enrichment import Source, resolve
@@ -203,4 +203,3 @@ def test_profile_options_reject_unknown_keys_and_bad_values() -> None:
         build("fluent-bit", {"Merge_Logg": "On"})
     with pytest.raises(OptionError, match="expected On/Off"):
         build("fluent-bit", {"Merge_Log": "maybe"})
-    assert isinstance(PodInfo, type)
