@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from discovery.clikit import add_config_commands
+from discovery.clikit import add_config_commands, fail_usage, load_or_exit
+from discovery.running import KubeConfigError, run
 from discovery.settings import DiscoverySettings
 
 PROG = "vnbridge-discovery"
@@ -17,12 +23,54 @@ the pod inventory and publish virtual-node pods' exporters to Prometheus.
 
 Examples:
 
-  vnbridge-discovery config check discovery.yaml
+  vnbridge-discovery run --config deploy/config/discovery.yaml
+
+  vnbridge-discovery run --kubeconfig ~/.kube/config --file-sd /etc/prometheus/sd/vnbridge.json
 
   VNBRIDGE_DISCOVERY_NODE_PRESET=aws-fargate vnbridge-discovery config check
+
+  curl -s localhost:8080/targets | jq '.[0]'
 """,
 )
 add_config_commands(app, prog=PROG, model=DiscoverySettings, env_prefix="VNBRIDGE_DISCOVERY_")
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="discovery YAML settings.")] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig file (overrides kube.kubeconfig).")
+    ] = None,
+    file_sd: Annotated[Path | None, typer.Option(help="file_sd JSON path (overrides file_sd_path).")] = None,
+    listen: Annotated[str | None, typer.Option(help="http_sd host:port (overrides http_sd.listen).")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Watch pods and nodes; serve GET /targets (http_sd) and write the file_sd file.
+
+    /targets answers 503 until the first complete list of pods and nodes, then the
+    whole list every time; ?shard=i&shards=n gives one of n Prometheus servers its
+    slice. /metrics, /healthz, /readyz on the same listener.
+
+    Example: vnbridge-discovery run -c deploy/config/discovery.yaml
+    """
+    overrides: dict[str, object] = {}
+    if kubeconfig is not None:
+        overrides["kube"] = {"kubeconfig": str(kubeconfig)}
+    if file_sd is not None:
+        overrides["file_sd_path"] = str(file_sd)
+    if listen is not None:
+        overrides["http_sd"] = {"listen": listen}
+    settings = load_or_exit(PROG, DiscoverySettings, config, **overrides)
+    logging.basicConfig(
+        level=log_level.upper(),
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
+    )
+    try:
+        asyncio.run(run(settings))
+    except KubeConfigError as exc:
+        fail_usage(PROG, str(exc))
+    except KeyboardInterrupt:
+        pass
 
 
 def main() -> None:

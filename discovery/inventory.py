@@ -85,6 +85,7 @@ class PodInfo:
     node_labels: Mapping[str, str] = field(default_factory=dict)
     creation_timestamp: str = ""
     cpu_limited_containers: frozenset[str] = frozenset()
+    init_containers: frozenset[str] = frozenset()
 
     def container(self, name: str) -> ContainerInfo | None:
         for c in self.containers:
@@ -249,6 +250,7 @@ def pod_from_object(
     statuses = {str(s.get("name")): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)}
     containers: list[ContainerInfo] = []
     limited: set[str] = set()
+    inits = {str(c.get("name", "")) for c in spec.get("initContainers") or [] if isinstance(c, dict)}
     for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         if not isinstance(c, dict):
             continue
@@ -290,4 +292,5 @@ def pod_from_object(
         node_labels=dict(node_labels or {}),
         creation_timestamp=str(meta.get("creationTimestamp", "")),
         cpu_limited_containers=frozenset(limited),
+        init_containers=frozenset(inits),
     )

@@ -106,6 +106,8 @@ class Cluster:
     virtual_nodes: int = 2
     web_replicas: int = 2
     cronjob_pods: int = 3
+    prefix: str = ""  # namespace prefix, so tests can share one kube-apiserver
+    ip_octet: int = 10  # virtual pods get 127.<ip_octet>.x.y, standard 127.<ip_octet+10>.x.y
     pods: list[SimPod] = field(default_factory=list)
 
     def build(self) -> Cluster:
@@ -118,7 +120,7 @@ class Cluster:
             self.pods.append(
                 self._pod(
                     rng,
-                    "shop",
+                    f"{self.prefix}shop",
                     f"{rs}-{suffix}",
                     virtual,
                     i,
@@ -134,7 +136,7 @@ class Cluster:
             self.pods.append(
                 self._pod(
                     rng,
-                    "batch",
+                    f"{self.prefix}batch",
                     f"{job}-{suffix}",
                     True,
                     100 + i,
@@ -161,7 +163,7 @@ class Cluster:
         cronjob: bool = False,
     ) -> SimPod:
         node = f"eklet-{i % self.virtual_nodes}" if virtual else f"std-node-{i % self.standard_nodes}"
-        ip = f"127.{10 if virtual else 20}.{i // 250}.{i % 250 + 2}"
+        ip = f"127.{self.ip_octet + (0 if virtual else 10)}.{i // 250}.{i % 250 + 2}"
         digest = hashlib.sha256(f"{self.seed}{name}".encode()).hexdigest()
         return SimPod(
             ns,

@@ -1,0 +1,134 @@
+"""Publish the target list: a file for file_sd, cached bytes for http_sd.
+
+Why: Prometheus drops every target when it reads an empty or half-written file,
+and keeps its last list when http_sd answers an error. So nothing is published
+before the first complete sync, the file is replaced atomically (temp file in the
+same directory, fsync, rename, fsync of the directory) and only when its content
+changed, and bursts of pod events are folded into one publication (debounce).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from discovery.targeting import TargetGroup, TargetRules, build_targets, select_shard
+from discovery.tracking import ClusterState
+
+__all__ = ["FileSdWriter", "TargetsView", "write_atomically"]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that a reader sees the old or the new file, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+class TargetsView:
+    """The current target groups and their JSON, rebuilt on demand from the state."""
+
+    def __init__(self, *, state: ClusterState, rules: TargetRules) -> None:
+        self._state = state
+        self._rules = rules
+        self._built_version = -1
+        self._groups: list[TargetGroup] = []
+        self._json: dict[tuple[int, int], bytes] = {}
+        self.published_at = 0.0  # wall time of the last rebuild that changed something
+
+    @property
+    def ready(self) -> bool:
+        return self._state.ready
+
+    def refresh(self) -> bool:
+        """Rebuild if the state changed since the last build; True when the list changed."""
+        if not self._state.ready or self._state.version == self._built_version:
+            return False
+        groups = build_targets(self._state.pods(), self._state.nodes, self._rules)
+        self._built_version = self._state.version
+        if groups == self._groups and self._json:
+            return False
+        self._groups = groups
+        self._json = {}
+        self.published_at = time.time()
+        return True
+
+    @property
+    def groups(self) -> list[TargetGroup]:
+        return self._groups
+
+    def json(self, shard: int = 0, shards: int = 1) -> bytes:
+        key = (shard, shards)
+        data = self._json.get(key)
+        if data is None:
+            data = orjson.dumps(select_shard(self._groups, shard, shards))
+            self._json[key] = data
+        return data
+
+
+class FileSdWriter:
+    """Writes the view's JSON to a file_sd path when (and only when) it changes."""
+
+    def __init__(self, *, path: Path, view: TargetsView, shard: int = 0, shards: int = 1) -> None:
+        self.path = path
+        self._view = view
+        self._shard = shard
+        self._shards = shards
+        self._last: bytes | None = None
+        self.writes = 0
+
+    def publish(self) -> bool:
+        if not self._view.ready:
+            return False
+        data = self._view.json(self._shard, self._shards)
+        if data == self._last:
+            return False
+        write_atomically(self.path, data)
+        self._last = data
+        self.writes += 1
+        return True
+
+
+class Debouncer:
+    """Folds bursts of change notifications into one call of ``action`` per ``delay_s``."""
+
+    def __init__(
+        self, *, loop: asyncio.AbstractEventLoop, delay_s: float, action: Callable[[], None]
+    ) -> None:
+        self._loop = loop
+        self._delay = delay_s
+        self._action = action
+        self._pending: asyncio.TimerHandle | None = None
+
+    def poke(self) -> None:
+        if self._pending is None:
+            self._pending = self._loop.call_later(self._delay, self._fire)
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._action()
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None

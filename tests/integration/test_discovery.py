@@ -1,0 +1,250 @@
+"""discovery against the real kube-apiserver and a real Prometheus (issue 5).
+
+The simulator registers virtual and standard pods; ``vnbridge-discovery run`` watches
+them; Prometheus, configured once with file_sd and once with http_sd, must discover
+exactly the virtual pods with standard-pod labels; deletions, an API outage and an
+expired watch must neither lose nor duplicate a target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from discovery.running import LiveWatch
+from discovery.settings import WatchSettings
+from discovery.tracking import ClusterState
+from simulator.model import Cluster
+from simulator.running import kube, register
+from tests.integration.conftest import STACK, Stack
+from tests.integration.helpers import active_targets, child, eventually, free_port, prometheus_jobs
+
+PREFIX = f"it-d{int(time.time()) % 1_000_000}-"  # fresh namespaces per run: the API keeps old ones
+BRIDGE = "127.0.0.1:1"  # never scraped successfully here: the test looks at discovered labels
+
+
+@pytest.fixture(scope="module")
+def cluster(stack: Stack) -> Cluster:
+    c = Cluster(seed=11, prefix=PREFIX, ip_octet=30, web_replicas=2, cronjob_pods=3).build()
+    register(kube(str(stack.kubeconfig)), c)
+    return c
+
+
+def _settings(tmp: Path, stack: Stack, port: int, **extra: Any) -> Path:
+    cfg = {
+        "kube": {"kubeconfig": str(stack.kubeconfig)},
+        "node_preset": "tencent-eklet",
+        "metricsbridge_address": BRIDGE,
+        "pod_labels": ["app.kubernetes.io/name"],
+        "file_sd_path": str(tmp / "sd" / "vnbridge.json"),
+        "http_sd": {"listen": f"127.0.0.1:{port}"},
+        "watch": {"backoff_max_s": 2.0},
+        **extra,
+    }
+    path = tmp / "discovery.yaml"
+    path.write_text(json.dumps(cfg))  # JSON is YAML
+    return path
+
+
+@pytest.fixture(scope="module")
+def discovery(
+    stack: Stack, cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("discovery")
+    port = free_port()
+    cfg = _settings(tmp, stack, port)
+    with child(["discovery", "run", "-c", str(cfg)], log=tmp / "discovery.log") as proc:
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: _status(f"{url}/readyz") == 200, timeout=30, what="discovery /readyz")
+        yield {"url": url, "file": tmp / "sd" / "vnbridge.json", "proc": proc, "log": tmp / "discovery.log"}
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def _mine(groups: list[dict[str, Any]], cluster: Cluster) -> dict[str, dict[str, Any]]:
+    names = {p.namespace for p in cluster.pods}
+    return {g["labels"]["pod"]: g for g in groups if g["labels"]["namespace"] in names}
+
+
+def _expected(cluster: Cluster, gone: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
+    return {p.name for p in cluster.pods if p.virtual and p.name not in gone}
+
+
+def test_http_sd_serves_exactly_the_virtual_pods(discovery: dict[str, Any], cluster: Cluster) -> None:
+    resp = httpx.get(f"{discovery['url']}/targets", timeout=5)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/json"
+    mine = eventually(
+        lambda: (m := _mine(resp_json(discovery), cluster)) and set(m) == _expected(cluster) and m,
+        timeout=20,
+        what="all virtual pods in http_sd",
+    )
+    pod = next(p for p in cluster.pods if p.virtual and not p.cronjob)
+    group = mine[pod.name]
+    assert group["targets"] == [BRIDGE]
+    assert group["labels"] == {
+        "app_kubernetes_io_name": "web",
+        "job": "kubelet",
+        "metrics_path": "/metrics/cadvisor",
+        "namespace": pod.namespace,
+        "pod": pod.name,
+        "container": pod.container,
+        "node": pod.node,
+        "instance": f"{pod.ip}:9100",
+        "__param_target": f"{pod.ip}:9100",
+        "__metrics_path__": "/probe",
+    }
+    on_disk = json.loads(discovery["file"].read_text())
+    assert on_disk == resp_json(discovery)
+
+
+def resp_json(discovery: dict[str, Any]) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = httpx.get(f"{discovery['url']}/targets", timeout=5).json()
+    return data
+
+
+def test_shards_are_disjoint_and_complete(discovery: dict[str, Any], cluster: Cluster) -> None:
+    whole = {json.dumps(g, sort_keys=True) for g in resp_json(discovery)}
+    parts = [
+        {
+            json.dumps(g, sort_keys=True)
+            for g in httpx.get(f"{discovery['url']}/targets?shard={i}&shards=3").json()
+        }
+        for i in range(3)
+    ]
+    assert set().union(*parts) == whole
+    assert sum(len(p) for p in parts) == len(whole)
+    assert httpx.get(f"{discovery['url']}/targets?shard=3&shards=3").status_code == 400
+
+
+def _pool_pods(stack: Stack, pool: str, cluster: Cluster) -> dict[str, dict[str, Any]]:
+    names = {p.namespace for p in cluster.pods}
+    return {
+        t["labels"]["pod"]: t
+        for t in active_targets(stack.prom_url, pool)
+        if t["labels"]["namespace"] in names
+    }
+
+
+def test_prometheus_discovers_them_through_file_sd_and_http_sd(
+    stack: Stack, discovery: dict[str, Any], cluster: Cluster
+) -> None:
+    jobs = (
+        f"- job_name: vnb-file-sd\n  honor_labels: true\n  scrape_interval: 5s\n"
+        f"  file_sd_configs: [{{files: ['{discovery['file']}']}}]\n"
+        f"- job_name: vnb-http-sd\n  honor_labels: true\n  scrape_interval: 5s\n"
+        f"  http_sd_configs: [{{url: '{discovery['url']}/targets', refresh_interval: 1s}}]\n"
+    )
+    v1 = kube(str(stack.kubeconfig))
+    with prometheus_jobs(stack.prom_url, stack.prom_config, jobs):
+        for pool in ("vnb-file-sd", "vnb-http-sd"):
+            found = eventually(
+                lambda pool=pool: (
+                    (t := _pool_pods(stack, pool, cluster)) and set(t) == _expected(cluster) and t
+                ),
+                timeout=60,
+                what=f"{pool} targets",
+            )
+            for pod in (p for p in cluster.pods if p.virtual):
+                labels = found[pod.name]["labels"]
+                assert labels["job"] == "kubelet"
+                assert labels["metrics_path"] == "/metrics/cadvisor"
+                assert labels["instance"] == f"{pod.ip}:9100"
+                assert (labels["namespace"], labels["container"], labels["node"]) == (
+                    pod.namespace,
+                    pod.container,
+                    pod.node,
+                )
+                assert found[pod.name]["discoveredLabels"]["__param_target"] == f"{pod.ip}:9100"
+                assert found[pod.name]["scrapeUrl"].startswith(f"http://{BRIDGE}/probe?target=")
+        victim = next(p for p in cluster.pods if p.virtual and p.cronjob)
+        v1.delete_namespaced_pod(victim.name, victim.namespace, grace_period_seconds=0)
+        for pool in ("vnb-file-sd", "vnb-http-sd"):
+            eventually(
+                lambda pool=pool: set(_pool_pods(stack, pool, cluster)) == _expected(cluster, {victim.name}),
+                timeout=60,
+                what=f"{victim.name} gone from {pool}",
+            )
+    cluster.pods.remove(victim)
+
+
+def test_api_outage_keeps_the_last_list_then_converges(
+    stack: Stack, discovery: dict[str, Any], cluster: Cluster
+) -> None:
+    before = httpx.get(f"{discovery['url']}/targets").content
+    stat = discovery["file"].stat()
+    subprocess.run(["bash", str(STACK), "stop", "kube-apiserver"], check=True, timeout=60)
+    try:
+        for _ in range(30):  # 30 s without the API, checked once a second
+            assert httpx.get(f"{discovery['url']}/targets").content == before
+            assert discovery["file"].stat().st_mtime_ns == stat.st_mtime_ns
+            assert discovery["proc"].poll() is None
+            time.sleep(1)  # the outage is the point: observe it for 30 s
+    finally:
+        subprocess.run(
+            ["bash", str(STACK), "up", "kube-apiserver"], check=True, timeout=120, capture_output=True
+        )
+    extra = Cluster(seed=12, prefix=PREFIX, ip_octet=31, web_replicas=1, cronjob_pods=1).build()
+    register(kube(str(stack.kubeconfig)), extra)
+    cluster.pods.extend(extra.pods)
+    eventually(
+        lambda: set(_mine(resp_json(discovery), cluster)) == _expected(cluster),
+        timeout=30,
+        what="convergence after the API came back",
+    )
+    eventually(
+        lambda: json.loads(discovery["file"].read_text()) == resp_json(discovery),
+        timeout=10,
+        what="the file_sd file to match http_sd",
+    )
+
+
+def test_expired_watch_relists_without_gap_or_duplicate(stack: Stack, cluster: Cluster) -> None:
+    """Force the pod reflector onto a compacted resourceVersion: it must get 410, relist,
+    and end with exactly the API's pods, including changes made while it was away."""
+    from discovery.running import api_client
+    from discovery.settings import KubeSettings
+
+    async def scenario() -> None:
+        state = ClusterState(kinds=("nodes", "pods"))
+        watch = LiveWatch(
+            api=api_client(KubeSettings(kubeconfig=stack.kubeconfig)),
+            state=state,
+            watch=WatchSettings(namespaces=False, backoff_max_s=1.0),
+        )
+        watch.start(asyncio.get_running_loop())
+        try:
+            assert await watch.wait_ready(30)
+            pods = watch.reflectors["pods"]
+            relists = pods.relists
+            extra = Cluster(seed=13, prefix=PREFIX, ip_octet=32, web_replicas=1, cronjob_pods=0).build()
+            pods.resource_version = "1"  # long compacted away
+            pods.stop_stream()
+            await asyncio.to_thread(register, kube(str(stack.kubeconfig)), extra)
+            cluster.pods.extend(extra.pods)
+            for _ in range(300):
+                mine = {p.name for p in state.pods() if p.namespace.startswith(PREFIX)}
+                if pods.relists > relists and mine == {p.name for p in cluster.pods}:
+                    break
+                await asyncio.sleep(0.1)
+            assert pods.relists > relists, "no relist after the watch expired"
+            names = [p.name for p in state.pods() if p.namespace.startswith(PREFIX)]
+            assert sorted(names) == sorted({p.name for p in cluster.pods})
+            assert len(names) == len(set(names))
+        finally:
+            watch.stop()
+
+    asyncio.run(scenario())

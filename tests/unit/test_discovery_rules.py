@@ -1,0 +1,230 @@
+"""Pure rules of discovery: virtual-node selection, target labels, sharding, file
+publication, http_sd answers and auth (no services)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+
+from discovery.inventory import ContainerInfo, PodInfo
+from discovery.publishing import FileSdWriter, TargetsView, write_atomically
+from discovery.serving import Auth, DiscoveryMetrics, create_app
+from discovery.settings import NODE_PRESETS, DiscoverySettings
+from discovery.targeting import (
+    NodeSelector,
+    TargetRules,
+    build_targets,
+    exporter_address,
+    sanitize_label_name,
+    select_shard,
+    shard_of,
+)
+from discovery.tracking import ClusterState
+from discovery.watching import Backoff
+
+EKLET = NodeSelector(NODE_PRESETS["tencent-eklet"])
+NODES = {
+    "eklet-0": {"node.kubernetes.io/instance-type": "eklet"},
+    "std-0": {"node.kubernetes.io/instance-type": "S5"},
+}
+
+
+def pod(
+    name: str = "job-1", node: str = "eklet-0", phase: str = "Running", ip: str = "10.0.0.5", **kw: object
+) -> PodInfo:
+    return PodInfo(
+        namespace="batch",
+        name=name,
+        node_name=node,
+        phase=phase,
+        pod_ip=ip,
+        containers=(ContainerInfo("init-db"), ContainerInfo("main"), ContainerInfo("sidecar")),
+        init_containers=frozenset({"init-db"}),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_only_running_virtual_pods_with_an_ip_become_targets() -> None:
+    pods = [
+        pod("a"),
+        pod("b", node="std-0"),
+        pod("c", phase="Succeeded"),
+        pod("d", phase="Failed"),
+        pod("e", phase="Pending"),
+        pod("f", ip=""),
+        pod("g", node="unknown-node"),
+    ]
+    groups = build_targets(pods, NODES, TargetRules(selector=EKLET))
+    assert [g["labels"]["pod"] for g in groups] == ["a"]  # type: ignore[index]
+
+
+def test_direct_target_labels_and_port_annotation() -> None:
+    p = pod(
+        annotations={"eks.tke.cloud.tencent.com/metrics-port": "9400"}, labels={"app.kubernetes.io/name": "x"}
+    )
+    [group] = build_targets([p], NODES, TargetRules(selector=EKLET, pod_label_keys=("*",)))
+    assert group == {
+        "targets": ["10.0.0.5:9400"],
+        "labels": {
+            "app_kubernetes_io_name": "x",
+            "namespace": "batch",
+            "pod": "job-1",
+            "container": "main",
+            "node": "eklet-0",
+            "instance": "10.0.0.5:9400",
+            "__metrics_path__": "/metrics",
+        },
+    }
+
+
+def test_bridged_target_uses_the_multi_target_pattern() -> None:
+    rules = TargetRules(selector=EKLET, bridge_address="mb:9101", static_labels={"job": "kubelet"})
+    [group] = build_targets([pod()], NODES, rules)
+    assert group["targets"] == ["mb:9101"]
+    labels = group["labels"]
+    assert isinstance(labels, dict)
+    assert labels["__param_target"] == labels["instance"] == "10.0.0.5:9100"
+    assert labels["__metrics_path__"] == "/probe"
+    assert labels["job"] == "kubelet"
+
+
+@pytest.mark.parametrize("bad", ["abc", "0", "70000", "-1"])
+def test_bad_port_annotation_is_not_guessed(bad: str) -> None:
+    assert exporter_address(pod(annotations={"eks.tke.cloud.tencent.com/metrics-port": bad}), 9100) is None
+
+
+def test_ipv6_address_is_bracketed() -> None:
+    assert exporter_address(pod(ip="fd00::5"), 9100) == "[fd00::5]:9100"
+
+
+def test_pod_label_values_cannot_override_identity_labels() -> None:
+    p = pod(labels={"namespace": "kube-system", "pod": "spoof", "instance": "x"})
+    [group] = build_targets([p], NODES, TargetRules(selector=EKLET, pod_label_keys=("*",)))
+    labels = group["labels"]
+    assert isinstance(labels, dict)
+    assert (labels["namespace"], labels["pod"], labels["instance"]) == ("batch", "job-1", "10.0.0.5:9100")
+
+
+@given(st.text(max_size=30))
+def test_sanitised_label_names_are_valid(name: str) -> None:
+    out = sanitize_label_name(name)
+    assert len(out) == len(name) and all(c.isascii() and (c.isalnum() or c == "_") for c in out)
+
+
+@given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=40, unique=True), st.integers(1, 8))
+def test_shards_partition_the_targets(names: list[str], shards: int) -> None:
+    groups = [{"targets": ["x"], "labels": {"namespace": "ns", "pod": n}} for n in names]
+    parts = [select_shard(groups, i, shards) for i in range(shards)]  # type: ignore[arg-type]
+    assert sorted(n for p in parts for n in (g["labels"]["pod"] for g in p)) == sorted(names)  # type: ignore[index]
+    assert all(shard_of("ns", n, shards) == shard_of("ns", n, shards) for n in names)
+
+
+def test_selector_needs_every_label_and_empty_matches_nothing() -> None:
+    sel = NodeSelector({"a": "1", "b": "2"})
+    assert sel.matches({"a": "1", "b": "2", "c": "3"})
+    assert not sel.matches({"a": "1"})
+    assert not NodeSelector({}).matches({"a": "1"})
+
+
+def test_settings_reject_custom_without_selector_and_bad_shard() -> None:
+    with pytest.raises(ValueError, match="node_selector"):
+        DiscoverySettings(node_preset="custom")
+    with pytest.raises(ValueError, match="shard"):
+        DiscoverySettings(shard=2, shards=2)
+    assert DiscoverySettings(node_preset="aws-fargate").selector_labels() == {
+        "eks.amazonaws.com/compute-type": "fargate"
+    }
+
+
+def _state_with(*objs: dict[str, object]) -> ClusterState:
+    state = ClusterState(kinds=("nodes", "pods"))
+    state.list_nodes([{"metadata": {"name": n, "labels": lab}} for n, lab in NODES.items()])
+    state.list_pods(list(objs))
+    return state
+
+
+def _pod_obj(name: str, phase: str = "Running") -> dict[str, object]:
+    return {
+        "metadata": {"name": name, "namespace": "batch", "uid": f"u-{name}"},
+        "spec": {"nodeName": "eklet-0", "containers": [{"name": "main"}]},
+        "status": {"phase": phase, "podIP": "10.1.1.1"},
+    }
+
+
+def test_nothing_is_published_before_a_complete_sync(tmp_path: Path) -> None:
+    state = ClusterState(kinds=("nodes", "pods"))
+    view = TargetsView(state=state, rules=TargetRules(selector=EKLET))
+    writer = FileSdWriter(path=tmp_path / "sd.json", view=view)
+    state.list_pods([_pod_obj("a")])  # pods listed, nodes not yet
+    assert not view.refresh() and not writer.publish()
+    assert not (tmp_path / "sd.json").exists()
+    state.list_nodes([{"metadata": {"name": "eklet-0", "labels": NODES["eklet-0"]}}])
+    assert view.refresh() and writer.publish()
+    assert [g["labels"]["pod"] for g in json.loads((tmp_path / "sd.json").read_text())] == ["a"]
+    assert not writer.publish()  # unchanged: no rewrite
+    state.pod_event("MODIFIED", _pod_obj("a", phase="Succeeded"))
+    view.refresh()
+    assert writer.publish() and json.loads((tmp_path / "sd.json").read_text()) == []
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "d" / "f.json"
+    write_atomically(target, b"[1]")
+    write_atomically(target, b"[2]")
+    assert target.read_bytes() == b"[2]" and [p.name for p in target.parent.iterdir()] == ["f.json"]
+
+
+def _client(state: ClusterState, auth: Auth | None = None) -> TestClient:
+    view = TargetsView(state=state, rules=TargetRules(selector=EKLET))
+    metrics = DiscoveryMetrics(CollectorRegistry())
+    metrics.watch(state, view)
+    return TestClient(create_app(view=view, metrics=metrics, auth=auth or Auth()))
+
+
+def test_http_sd_is_503_until_synced_then_the_whole_list() -> None:
+    state = ClusterState(kinds=("nodes", "pods"))
+    client = _client(state)
+    assert client.get("/targets").status_code == 503
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/healthz").status_code == 200
+    state.list_nodes([])
+    state.list_pods([])
+    resp = client.get("/targets")
+    assert (resp.status_code, resp.headers["content-type"], resp.content) == (200, "application/json", b"[]")
+    assert b"vnbridge_discovery_ready 1.0" in client.get("/metrics").content
+
+
+def test_auth_bearer_and_basic() -> None:
+    state = _state_with(_pod_obj("a"))
+    bearer = _client(state, Auth(bearer_token="s3cret"))
+    assert bearer.get("/targets").status_code == 401
+    assert bearer.get("/targets", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert bearer.get("/targets", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert bearer.get("/metrics").status_code == 401
+    assert bearer.get("/healthz").status_code == 200
+    basic = _client(state, Auth(username="prom", password="pw"))
+    token = base64.b64encode(b"prom:pw").decode()
+    assert basic.get("/targets", headers={"Authorization": f"Basic {token}"}).status_code == 200
+    assert basic.get("/targets", headers={"Authorization": "Basic !!!"}).status_code == 401
+
+
+def test_relist_turns_missing_pods_into_tombstones() -> None:
+    state = _state_with(_pod_obj("a"), _pod_obj("b"))
+    state.list_pods([_pod_obj("b")])
+    assert state.by_name("batch", "a") is not None and state.by_name("batch", "a")[1] is True  # type: ignore[index]
+    assert [p.name for p in state.pods()] == ["b"]
+
+
+def test_backoff_is_capped_with_jitter() -> None:
+    b = Backoff(initial_s=0.1, max_s=1.0)
+    delays = [b.next_delay() for _ in range(10)]
+    assert all(0 < d <= 1.0 for d in delays) and delays[-1] >= 0.5
+    b.reset()
+    assert b.next_delay() <= 0.1
