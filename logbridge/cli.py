@@ -33,6 +33,8 @@ Examples:
 
   logbridge convert --option Merge_Log=On --option Replace_Dots=On --bulk input.log
 
+  logbridge run --config deploy/config/logbridge.yaml
+
   logbridge config check logbridge.yaml
 """,
 )
@@ -104,6 +106,36 @@ def convert(
     )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk)
     sys.stdout.flush()
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="logbridge YAML settings.")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Consume the provider topics as a consumer group and deliver exactly once in effect.
+
+    Every record ends delivered to all enabled sinks, dead-lettered with a reason, or
+    counted as filtered; offsets are committed in the same Kafka transaction as the
+    sink and dead-letter records. SIGTERM drains, commits and exits 0.
+
+    Example: logbridge run -c deploy/config/logbridge.yaml
+    """
+    import asyncio
+    import logging
+
+    from logbridge.running import RunError, run
+
+    settings = load_or_exit(PROG, LogbridgeSettings, config)
+    logging.basicConfig(
+        level=log_level.upper(),
+        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    try:
+        asyncio.run(run(settings))
+    except RunError as exc:
+        fail_usage(PROG, str(exc))
 
 
 @app.command()

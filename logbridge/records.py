@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     NO_IDENTITY = "no_pod_identity"
     TOO_LARGE = "too_large"
     ENCODE_FAILED = "encode_failed"
+    SINK_REJECTED = "sink_rejected"  # a sink refused the document for good (e.g. ES mapping error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
 from discovery.configuring import ComponentSettings
+from discovery.settings import KubeSettings
 from logbridge.assembly import MULTILINE_LANGUAGES
 from logbridge.decoding import SHAPES
 from logbridge.profiles import PROFILES, OptionError, option_table
@@ -71,6 +72,17 @@ class AssemblySettings(BaseModel):
 
 class InventorySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    source: Literal["kube", "files", "none"] = Field(
+        "kube",
+        description="Where `run` gets pod metadata: kube = list/watch the API (discovery's inventory), "
+        "files = pods_path, none = only what the provider embedded in the record.",
+    )
+    kube: KubeSettings = Field(
+        default_factory=KubeSettings, description="Kubernetes API access (source kube)."
+    )
+    sync_timeout_s: float = Field(
+        60.0, ge=0, description="Wait this long for the first complete pod list before consuming."
+    )
     pods_path: Path | None = Field(
         None,
         description="Pod JSON/YAML files or a `kubectl get pods -o json` list "
@@ -88,6 +100,78 @@ class SourceSettings(BaseModel):
     )
 
 
+class ElasticsearchSinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="Deliver to Elasticsearch (connection under `elasticsearch`).")
+    batch_docs: int = Field(2000, ge=1, le=100_000, description="Documents per bulk request.")
+    batch_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Bytes per bulk request.")
+    concurrency: int = Field(2, ge=1, le=16, description="Bulk requests in flight.")
+
+
+class KafkaSinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="Deliver to a Kafka topic, exactly once (transactions).")
+    topic: str = Field("vnbridge-logs", min_length=1, description="Topic for the documents; key = pod uid.")
+
+
+class FileSinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="Append JSON lines to a file (debugging).")
+    path: Path = Field(Path("logbridge-out.jsonl"), description="Output file.")
+
+
+class SinkSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    elasticsearch: ElasticsearchSinkSettings = Field(default_factory=ElasticsearchSinkSettings)
+    kafka: KafkaSinkSettings = Field(default_factory=KafkaSinkSettings)
+    file: FileSinkSettings = Field(default_factory=FileSinkSettings)
+
+    def enabled(self) -> list[str]:
+        return [n for n in ("elasticsearch", "kafka", "file") if getattr(self, n).enabled]
+
+
+class DeliverySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dead_letter_topic: str = Field("vnbridge-dead-letter", min_length=1, description="Dead-letter topic.")
+    transactional_id: str = Field(
+        "",
+        description="Kafka transactional.id of this replica; must be unique per replica and stable across "
+        "its restarts (default: <group_id>-<hostname>).",
+    )
+    batch_max_records: int = Field(5000, ge=1, le=200_000, description="Records per delivery cycle.")
+    batch_max_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Bytes consumed per cycle: the bound on in-flight data."
+    )
+    linger_ms: int = Field(
+        200, ge=0, le=60_000, description="Longest a cycle waits to fill before delivering."
+    )
+    retry_initial_s: float = Field(0.2, gt=0, description="First retry delay after a sink failure.")
+    retry_max_s: float = Field(10.0, gt=0, description="Cap of the retry delay (full jitter below it).")
+    degraded_after_s: float = Field(
+        5.0, gt=0, description="A delivery slower than this pauses the partitions and turns /readyz to 503."
+    )
+    shutdown_timeout_s: float = Field(
+        20.0, gt=0, description="On SIGTERM, wait this long for in-flight delivery before exiting."
+    )
+    max_poll_interval_s: int = Field(
+        1800, ge=10, description="Longest sink outage before the consumer leaves the group."
+    )
+
+
+class HttpSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(True, description="Serve /metrics, /healthz, /readyz.")
+    listen: str = Field("127.0.0.1:8081", description="host:port of the metrics and health server.")
+
+
+class TracingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="Record an OpenTelemetry span per delivery cycle.")
+    otlp_endpoint: str = Field(
+        "", description="Export spans over OTLP/HTTP (needs the `otlp` extra); empty = log them to stderr."
+    )
+
+
 class LogbridgeSettings(ComponentSettings):
     """Settings of the logbridge component."""
 
@@ -101,3 +185,9 @@ class LogbridgeSettings(ComponentSettings):
     )
     assembly: AssemblySettings = Field(default_factory=AssemblySettings, description="Line reassembly.")
     inventory: InventorySettings = Field(default_factory=InventorySettings, description="Pod metadata.")
+    sinks: SinkSettings = Field(default_factory=SinkSettings, description="Where documents go (run).")
+    delivery: DeliverySettings = Field(
+        default_factory=DeliverySettings, description="Batching, retries, DLQ."
+    )
+    http: HttpSettings = Field(default_factory=HttpSettings, description="Metrics and health endpoints.")
+    tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry spans.")

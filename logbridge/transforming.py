@@ -34,6 +34,7 @@ class Output(Generic[T]):
     doc_id: str | None
     tokens: tuple[T, ...]
     source: Source
+    pod_uid: str = ""
 
 
 @dataclass(slots=True)
@@ -90,7 +91,8 @@ class Transformer(Generic[T]):
         self.counters[f"inventory.{res.source.value}"] += 1
         enc = self.profile.encode(item.line, res)
         self.counters["documents_out"] += 1
-        return Output(enc.doc, enc.target, enc.doc_id, tuple(item.tokens), res.source)
+        uid = res.pod.uid if res.pod is not None else ""
+        return Output(enc.doc, enc.target, enc.doc_id, tuple(item.tokens), res.source, uid)
 
     def flush_idle(self, now: float) -> list[Output[T]]:
         out = [o for a in self._reasm.flush_idle(now) for o in self._group(a, now)]

@@ -1,0 +1,140 @@
+"""The transactional producer shared by the Kafka sink and the dead-letter topic.
+
+Why: consume-transform-produce is exactly-once only when the produced records and
+the consumer offsets commit in one Kafka transaction; a ``read_committed`` reader
+then never sees a record twice. Dead letters ride in the same transaction, so a
+record is never both dead-lettered and replayed. If a write fails, the transaction
+is not committed and progress stops: nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.structs import TopicPartition
+
+from logbridge.delivery import Item, Rejection
+from logbridge.offsets import Checkpoint, Token
+from logbridge.records import DeadLetter
+
+__all__ = ["DeadLetterRecord", "KafkaSink", "Transactions", "dead_letter_record"]
+
+Header = tuple[str, bytes]
+DeadLetterRecord = tuple[bytes | None, bytes, list[Header]]
+
+
+def dead_letter_record(
+    *, key: bytes | None, value: bytes, headers: Iterable[Header], reason: str, detail: str, token: Token
+) -> DeadLetterRecord:
+    """Original key, value and headers plus why and where from (DESIGN §6)."""
+    extra: list[Header] = [
+        ("vnbridge.reason", reason.encode()),
+        ("vnbridge.detail", detail[:200].encode("utf-8", "replace")),
+        ("vnbridge.source.topic", token.topic.encode()),
+        ("vnbridge.source.partition", str(token.partition).encode()),
+        ("vnbridge.source.offset", str(token.offset).encode()),
+    ]
+    return key, value, [*headers, *extra]
+
+
+def dead_letter_from(
+    dl: DeadLetter, token: Token, key: bytes | None, headers: Iterable[Header]
+) -> DeadLetterRecord:
+    return dead_letter_record(
+        key=key, value=dl.record, headers=headers, reason=dl.reason.value, detail=dl.detail, token=token
+    )
+
+
+class Transactions:
+    """One transactional, idempotent producer; ``begin`` / ``send`` / ``commit`` per cycle."""
+
+    def __init__(
+        self,
+        *,
+        kafka: dict[str, Any],
+        transactional_id: str,
+        group_id: str,
+        max_request_size: int = 4 * 1024 * 1024,
+    ) -> None:
+        self.producer = AIOKafkaProducer(
+            **kafka,
+            transactional_id=transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_request_size,
+            compression_type=None,
+        )
+        self._group = group_id
+        self._open = False
+
+    async def start(self) -> None:
+        await self.producer.start()
+
+    async def begin(self) -> None:
+        if not self._open:
+            await self.producer.begin_transaction()
+            self._open = True
+
+    async def send_many(self, topic: str, records: list[DeadLetterRecord]) -> list[int]:
+        """Send in the open transaction; returns indexes of records too large for Kafka."""
+        await self.begin()
+        too_large: list[int] = []
+        futures = []
+        for i, (key, value, headers) in enumerate(records):
+            try:
+                futures.append((i, await self.producer.send(topic, value=value, key=key, headers=headers)))
+            except MessageSizeTooLargeError:
+                too_large.append(i)
+        for i, fut in futures:
+            try:
+                await fut
+            except MessageSizeTooLargeError:
+                too_large.append(i)
+        return too_large
+
+    async def commit(self, offsets: dict[TopicPartition, Checkpoint]) -> None:
+        """Commit the transaction with the consumer offsets (checkpoint in the metadata)."""
+        await self.begin()
+        if offsets:
+            await self.producer.send_offsets_to_transaction(
+                {tp: (cp.offset, cp.metadata()) for tp, cp in offsets.items()}, self._group
+            )
+        await self.producer.commit_transaction()
+        self._open = False
+
+    async def abort(self) -> None:
+        if self._open:
+            with contextlib.suppress(KafkaError):
+                await self.producer.abort_transaction()
+            self._open = False
+
+    async def close(self) -> None:
+        await self.producer.stop()
+
+
+class KafkaSink:
+    """Documents to a topic inside the cycle's transaction; key = pod uid."""
+
+    name = "kafka"
+
+    def __init__(self, *, txn: Transactions, topic: str) -> None:
+        self._txn = txn
+        self.topic = topic
+
+    async def start(self) -> None:
+        return None
+
+    async def deliver(self, items: list[Item]) -> list[Rejection]:
+        """Send in the open transaction. A Kafka error propagates: the pipeline aborts
+        the transaction and re-delivers the whole cycle (nothing half-committed)."""
+        records: list[DeadLetterRecord] = [(it.key or None, it.body, []) for it in items]
+        too_large = await self._txn.send_many(self.topic, records)
+        return [Rejection(items[i], "message_too_large") for i in too_large]
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,241 @@
+"""Build the streaming service from settings and run it until SIGTERM.
+
+Why: ``logbridge run`` wires the pieces — consumer group, transactional producer,
+sinks, inventory (the live Kubernetes watch from ``discovery``), metrics/health
+server, tracing — and owns the shutdown contract: SIGTERM stops fetching, the
+in-flight cycle is delivered and committed, and the process exits 0 within
+``delivery.shutdown_timeout_s`` (giving up leaves the records to be replayed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from discovery.inventory import Lookup
+from discovery.podfiles import load_inventory
+from discovery.running import LiveWatch, api_client
+from discovery.settings import WatchSettings
+from discovery.tracking import ClusterState
+from logbridge.clients import elasticsearch_client, kafka_kwargs
+from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
+from logbridge.elastic import ElasticsearchSink
+from logbridge.observing import Health, Metrics, create_app
+from logbridge.offsets import Token
+from logbridge.pipeline import Pipeline
+from logbridge.producing import KafkaSink, Transactions
+from logbridge.profiles import build
+from logbridge.settings import LogbridgeSettings
+from logbridge.transforming import Transformer
+
+__all__ = ["RunError", "c_extensions_loaded", "run"]
+
+log = logging.getLogger("vnbridge.logbridge")
+
+
+class RunError(Exception):
+    """A setup problem the user must fix (not retriable)."""
+
+
+def c_extensions_loaded() -> bool:
+    """aiokafka ships C record codecs; without them throughput drops several-fold."""
+    try:
+        from aiokafka.record import _crecords  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _setup_tracing(settings: LogbridgeSettings) -> None:
+    if not settings.tracing.enabled:
+        return
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+
+    exporter: SpanExporter
+    if settings.tracing.otlp_endpoint:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]
+                OTLPSpanExporter,
+            )
+        except ImportError as exc:
+            raise RunError("tracing.otlp_endpoint needs: pip install 'vnbridge[otlp]'") from exc
+        exporter = OTLPSpanExporter(endpoint=settings.tracing.otlp_endpoint)
+    else:
+        exporter = ConsoleSpanExporter(out=__import__("sys").stderr)
+    provider = TracerProvider(resource=Resource.create({"service.name": "vnbridge-logbridge"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+
+async def _inventory(settings: LogbridgeSettings, metrics: Metrics) -> tuple[Lookup | None, LiveWatch | None]:
+    inv = settings.inventory
+    if inv.source == "none":
+        return None, None
+    if inv.source == "files":
+        if inv.pods_path is None:
+            raise RunError("inventory.source files needs inventory.pods_path")
+        return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
+    state = ClusterState(retention_s=inv.tombstone_retention_s)
+    watch = LiveWatch(api=api_client(inv.kube), state=state, watch=WatchSettings())
+    watch.start(asyncio.get_running_loop())
+    if not await watch.wait_ready(inv.sync_timeout_s):
+        log.warning("no complete pod list after %.0fs; enriching from what arrives", inv.sync_timeout_s)
+    return state, watch
+
+
+def _sinks(
+    settings: LogbridgeSettings, txn: Transactions, policy: RetryPolicy, give_up: asyncio.Event, m: Metrics
+) -> list[Sink]:
+    out: list[Sink] = []
+    cfg = settings.sinks
+    if cfg.elasticsearch.enabled:
+        out.append(
+            ElasticsearchSink(
+                client=elasticsearch_client(settings.elasticsearch),
+                policy=policy,
+                give_up=give_up,
+                on_retry=lambda code: m.sink_retries.labels("elasticsearch", code).inc(),
+                max_docs=cfg.elasticsearch.batch_docs,
+                max_bytes=cfg.elasticsearch.batch_bytes,
+                concurrency=cfg.elasticsearch.concurrency,
+            )
+        )
+    if cfg.kafka.enabled:
+        out.append(KafkaSink(txn=txn, topic=cfg.kafka.topic))
+    if cfg.file.enabled:
+        out.append(FileSink(path=cfg.file.path))
+    return out
+
+
+async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None = None) -> None:
+    if not settings.sinks.enabled():
+        raise RunError(
+            "no sink enabled: set sinks.elasticsearch.enabled, sinks.kafka.enabled or sinks.file.enabled"
+        )
+    _setup_tracing(settings)
+    metrics = registry_metrics or Metrics()
+    metrics.c_extensions.set(int(c_extensions_loaded()))
+    if not c_extensions_loaded():
+        log.warning("aiokafka C extensions are not loaded: expect several times lower throughput")
+    health = Health()
+    give_up = asyncio.Event()
+    d = settings.delivery
+    policy = RetryPolicy(initial_s=d.retry_initial_s, max_s=d.retry_max_s)
+    kafka = kafka_kwargs(settings.kafka)
+    group = settings.source.group_id
+    lookup, watch = await _inventory(settings, metrics)
+    profile = build(settings.profile.name, settings.profile.options)
+    a = settings.assembly
+
+    def transformer() -> Transformer[Token]:
+        return Transformer(
+            profile=profile,
+            lookup=lookup,
+            shape=settings.source.decoder,
+            max_line_bytes=a.max_line_bytes,
+            partial_idle_s=a.partial_idle_s,
+            multiline_namespaces=a.multiline_namespaces,
+        )
+
+    txn = Transactions(
+        kafka=kafka, transactional_id=d.transactional_id or f"{group}-{socket.gethostname()}", group_id=group
+    )
+    sinks = _sinks(settings, txn, policy, give_up, metrics)
+    admin = AIOKafkaAdminClient(**kafka)
+    consumer = AIOKafkaConsumer(
+        **kafka,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        max_poll_interval_ms=d.max_poll_interval_s * 1000,
+        max_partition_fetch_bytes=min(d.batch_max_bytes, 4 * 1024 * 1024),
+        fetch_max_bytes=d.batch_max_bytes,
+    )
+
+    async def committed(parts: Sequence[TopicPartition]) -> dict[TopicPartition, tuple[int, str]]:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=list(parts))
+        return {tp: (om.offset, om.metadata or "") for tp, om in offsets.items() if om.offset >= 0}
+
+    pipeline = Pipeline(
+        consumer=consumer,
+        txn=txn,
+        sinks=sinks,
+        transformer_factory=transformer,
+        dead_letter_topic=d.dead_letter_topic,
+        group_id=group,
+        committed=committed,
+        metrics=metrics,
+        health=health,
+        policy=policy,
+        give_up=give_up,
+        max_records=d.batch_max_records,
+        max_bytes=d.batch_max_bytes,
+        linger_s=d.linger_ms / 1000,
+        degraded_after_s=d.degraded_after_s,
+    )
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        log.info("stopping: draining the current cycle")
+        health.stopping = True
+        pipeline.stopping.set()
+        loop.call_later(d.shutdown_timeout_s, give_up.set)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    server = _http_server(settings, metrics, health)
+    serving = asyncio.create_task(server.serve()) if server else None
+    started: list[Any] = []
+    try:
+        for part in (admin, txn, *sinks):
+            await part.start()
+            started.append(part)
+        consumer.subscribe(settings.source.topics, listener=pipeline.listener)
+        await consumer.start()
+        log.info("consuming %s as group %s into %s", settings.source.topics, group, [s.name for s in sinks])
+        await pipeline.run()
+    except Abandoned:
+        log.warning("shutdown timeout: undelivered records stay uncommitted and will be replayed")
+    finally:
+        with contextlib.suppress(Exception):
+            await txn.abort()
+        await consumer.stop()
+        for part in reversed(started):
+            with contextlib.suppress(Exception):
+                await part.close()
+        if watch is not None:
+            watch.stop()
+        if server is not None and serving is not None:
+            server.should_exit = True
+            await serving
+
+
+def _http_server(settings: LogbridgeSettings, metrics: Metrics, health: Health) -> uvicorn.Server | None:
+    if not settings.http.enabled:
+        return None
+    host, _, port = settings.http.listen.rpartition(":")
+    config = uvicorn.Config(
+        create_app(metrics=metrics, health=health),
+        host=host.strip("[]"),
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # ours
+    return server

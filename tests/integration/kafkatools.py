@@ -1,0 +1,108 @@
+"""Kafka and Elasticsearch helpers for the logbridge integration tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import TopicPartition
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, partitions, 1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+    async def go() -> int:
+        prod = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20)
+        await prod.start()
+        n = 0
+        try:
+            batch = []
+            for key, value in records:
+                batch.append(await prod.send(topic, value, key=key))
+                n += 1
+                if len(batch) >= 5000:
+                    await asyncio.gather(*batch)
+                    batch = []
+            await asyncio.gather(*batch)
+        finally:
+            await prod.stop()
+        return n
+
+    return asyncio.run(go())
+
+
+def read_all(bootstrap: str, topic: str, *, committed_only: bool = True, timeout: float = 60) -> list[Any]:
+    """Every record of ``topic`` up to its current end (read_committed by default)."""
+
+    async def go() -> list[Any]:
+        cons = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            isolation_level="read_committed" if committed_only else "read_uncommitted",
+        )
+        await cons.start()
+        out: list[Any] = []
+        try:
+            metadata = await cons._client.fetch_all_metadata()
+            parts = metadata.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in parts]
+            if not tps:
+                return out
+            cons.assign(tps)
+            await cons.seek_to_beginning(*tps)
+            ends = await cons.end_offsets(tps)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while loop.time() < deadline:
+                done = True
+                for tp in tps:
+                    if await cons.position(tp) < ends[tp]:
+                        done = False
+                if done:
+                    break
+                batch = await cons.getmany(timeout_ms=500, max_records=10000)
+                for msgs in batch.values():
+                    out.extend(msgs)
+        finally:
+            await cons.stop()
+        return out
+
+    return asyncio.run(go())
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    async def go() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        finally:
+            await admin.close()
+        return sum(om.offset for tp, om in offsets.items() if tp.topic == topic and om.offset > 0)
+
+    return asyncio.run(go())
+
+
+def es_count(es_url: str, index: str, query: dict[str, Any] | None = None) -> int:
+    httpx.post(f"{es_url}/{index}/_refresh", timeout=30)
+    body = {"query": query} if query else None
+    resp = httpx.post(f"{es_url}/{index}/_count", json=body, timeout=30)
+    if resp.status_code == 404:
+        return 0
+    resp.raise_for_status()
+    return int(resp.json()["count"])

@@ -1,0 +1,313 @@
+"""logbridge run against the real Kafka, Elasticsearch and kube-apiserver (issue 4).
+
+Every test uses fresh topics, index and consumer group, so runs never see each
+other's data. Counts are exact: "exactly N" is the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from simulator.model import T0_NS, Cluster, SimPod
+from simulator.running import eks_record, kube, register
+from tests.integration.conftest import STACK, Stack
+from tests.integration.helpers import child, eventually, free_port
+from tests.integration.kafkatools import committed_total, create_topic, es_count, produce, read_all
+
+RUN = f"{int(time.time()) % 1_000_000}"
+
+
+@pytest.fixture(scope="module")
+def pods(stack: Stack) -> list[SimPod]:
+    c = Cluster(seed=21, prefix=f"it-l{RUN}-", ip_octet=40, web_replicas=2, cronjob_pods=3).build()
+    register(kube(str(stack.kubeconfig)), c)
+    return [p for p in c.pods if p.virtual]
+
+
+class Run:
+    """Names and settings of one logbridge deployment under test."""
+
+    def __init__(self, stack: Stack, tmp: Path, name: str, *, partitions: int = 4) -> None:
+        self.stack = stack
+        self.tmp = tmp
+        self.topic = f"{name}-in-{RUN}"
+        self.out = f"{name}-out-{RUN}"
+        self.dlq = f"{name}-dlq-{RUN}"
+        self.group = f"{name}-g-{RUN}"
+        self.index = f"{name}-{RUN}"
+        create_topic(stack.kafka_bootstrap, self.topic, partitions)
+
+    def config(self, replica: str = "r1", **delivery: Any) -> tuple[Path, int]:
+        port = free_port()
+        cfg = {
+            "profile": {"name": "fluent-bit", "options": {"Index": self.index, "Replace_Dots": "On"}},
+            "source": {"topics": [self.topic], "group_id": self.group},
+            "kafka": {"bootstrap_servers": self.stack.kafka_bootstrap},
+            "elasticsearch": {"hosts": [self.stack.es_url]},
+            "inventory": {
+                "source": "kube",
+                "kube": {"kubeconfig": str(self.stack.kubeconfig)},
+                "sync_timeout_s": 20,
+            },
+            "sinks": {"elasticsearch": {"enabled": True}, "kafka": {"enabled": True, "topic": self.out}},
+            "delivery": {
+                "dead_letter_topic": self.dlq,
+                "transactional_id": f"{self.group}-{replica}",
+                "retry_max_s": 2.0,
+                **delivery,
+            },
+            "http": {"listen": f"127.0.0.1:{port}"},
+        }
+        path = self.tmp / f"logbridge-{replica}.yaml"
+        path.write_text(json.dumps(cfg))
+        return path, port
+
+    def docs(self, query: dict[str, Any] | None = None) -> int:
+        return es_count(self.stack.es_url, self.index, query)
+
+
+def records(pods: list[SimPod], n: int, *, fragments_every: int = 0) -> tuple[list[tuple[bytes, bytes]], int]:
+    """n numbered lines spread over pods (key = pod uid); every ``fragments_every``-th line
+    is split into a P and an F fragment. Returns (records, expected documents)."""
+    out: list[tuple[bytes, bytes]] = []
+    for i in range(n):
+        pod = pods[i % len(pods)]
+        ts = T0_NS + i * 1000
+        text = f"seq={i:07d} job step done"
+        key = pod.uid.encode()
+        if fragments_every and i % fragments_every == 0:
+            out.append((key, eks_record(pod, ts, "stdout", "P", text[:5])))
+            out.append((key, eks_record(pod, ts + 1, "stdout", "F", text[5:])))
+        else:
+            out.append((key, eks_record(pod, ts, "stdout", "F", text)))
+    return out, n
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.HTTPError:
+        return -1
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def _readyz(port: int) -> int:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def _seqs(msgs: list[Any]) -> list[str]:
+    return [json.loads(m.value)["log"].split()[0] for m in msgs]
+
+
+@pytest.fixture()
+def run(stack: Stack, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Run]:
+    yield Run(stack, tmp_path, request.node.name.removeprefix("test_")[:20].replace("_", "-"))
+
+
+def test_delivers_each_record_once_and_dead_letters_bad_input(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    good, expected = records(pods, 3000, fragments_every=100)
+    bad = [(b"k", b"\xff\xfe not utf-8"), (b"k", b"{broken json"), (None, b""), (b"k", b'{"log": 5}')]
+    mixed = good[:1000] + bad + good[1000:]
+    produce(stack.kafka_bootstrap, run.topic, mixed)
+    cfg, port = run.config()
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log") as proc:
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(mixed),
+            timeout=120,
+            interval=1,
+            what="all offsets committed",
+        )
+        assert run.docs() == expected
+        assert _metric(port, "vnbridge_logbridge_records_dead_lettered_total") == len(bad)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    out = read_all(stack.kafka_bootstrap, run.out)
+    assert len(out) == expected and len(set(_seqs(out))) == expected
+    v1 = kube(str(stack.kubeconfig))
+    live_uids = {v1.read_namespaced_pod(p.name, p.namespace).metadata.uid.encode() for p in pods}
+    assert {m.key for m in out} == live_uids  # message key = the pod's uid, from the live inventory
+    dead = read_all(stack.kafka_bootstrap, run.dlq)
+    assert sorted(m.value for m in dead) == sorted(v for _, v in bad)
+    for m in dead:
+        h = dict(m.headers)
+        assert h["vnbridge.reason"].decode() in {"not_utf8", "bad_json", "empty_record", "unknown_shape"}
+        assert h["vnbridge.source.topic"].decode() == run.topic
+        assert int(h["vnbridge.source.offset"]) >= 0
+    # Kibana-style search on the collector's fields finds the virtual pods' lines, enriched
+    pod = pods[0]
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"kubernetes.namespace_name.keyword": pod.namespace}},
+                {"term": {"kubernetes.pod_name.keyword": pod.name}},
+            ]
+        }
+    }
+    assert run.docs(query) == len([i for i in range(3000) if i % len(pods) == 0])
+    hit = httpx.post(
+        f"{stack.es_url}/{run.index}/_search", json={"query": query, "size": 1}, timeout=10
+    ).json()
+    k8s = hit["hits"]["hits"][0]["_source"]["kubernetes"]
+    assert (k8s["host"], k8s["pod_ip"], k8s["container_name"]) == (pod.node, pod.ip, pod.container)
+
+
+def test_documents_elasticsearch_rejects_go_to_the_dead_letter_topic(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """A mapping conflict is permanent: those records are dead-lettered with the
+    sink's reason, every other record is delivered, and the pipeline goes on."""
+    mapping = {
+        "mappings": {
+            "properties": {
+                "kubernetes": {"properties": {"labels": {"properties": {"app": {"type": "long"}}}}}
+            }
+        }
+    }
+    assert httpx.put(f"{stack.es_url}/{run.index}", json=mapping, timeout=30).status_code == 200
+    good, expected = records(pods, 500)
+    produce(stack.kafka_bootstrap, run.topic, good)
+    rejected = sum(1 for i in range(500) if "app" in pods[i % len(pods)].labels)
+    cfg, _ = run.config()
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
+            timeout=120,
+            interval=1,
+            what="all offsets committed",
+        )
+    assert run.docs() == expected - rejected
+    dead = read_all(stack.kafka_bootstrap, run.dlq)
+    assert len(dead) == rejected
+    h = dict(dead[0].headers)
+    assert h["vnbridge.reason"] == b"sink_rejected"
+    assert h["vnbridge.detail"].startswith(b"elasticsearch: ")
+    assert dead[0].key is not None
+
+
+def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    n = 200_000
+    good, expected = records(pods, n, fragments_every=997)
+    produce(stack.kafka_bootstrap, run.topic, good)
+    cfg, port = run.config(batch_max_records=4000)
+    rng = random.Random(4)
+    kills = 0
+    log = run.tmp / "lb.log"
+    while kills < 5:
+        with child(["logbridge", "run", "-c", str(cfg)], log=log) as proc:
+            eventually(
+                lambda: _metric(port, "vnbridge_logbridge_commits_total") > 0, timeout=60, what="first commit"
+            )
+            time.sleep(rng.uniform(0.2, 2.0))  # a random moment mid-stream
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            kills += 1
+    with child(["logbridge", "run", "-c", str(cfg)], log=log) as proc:
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
+            timeout=300,
+            interval=1,
+            what="all offsets committed after 5 kills",
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    assert run.docs() == expected
+    out = read_all(stack.kafka_bootstrap, run.out, timeout=120)
+    seqs = _seqs(out)
+    assert len(seqs) == expected, (
+        f"{len(seqs) - len(set(seqs))} duplicates, {expected - len(set(seqs))} missing"
+    )
+    assert len(set(seqs)) == expected
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_elasticsearch_outage_pauses_then_recovers_without_loss(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    first, _ = records(pods, 2000)
+    produce(stack.kafka_bootstrap, run.topic, first)
+    cfg, port = run.config(degraded_after_s=2.0)
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log") as proc:
+        eventually(lambda: run.docs() == 2000, timeout=60, interval=0.5, what="first batch in ES")
+        subprocess.run(["bash", str(STACK), "stop", "elasticsearch"], check=True, timeout=60)
+        try:
+            more, _ = records(pods, 20_000)
+            produce(stack.kafka_bootstrap, run.topic, more[2000:])  # distinct seqs 2000..19999
+            eventually(
+                lambda: _readyz(port) == 503,
+                timeout=30,
+                what="/readyz degraded",
+            )
+            rss = []
+            for _ in range(30):  # 30 s without Elasticsearch
+                assert proc.poll() is None
+                rss.append(_rss_mb(proc.pid))
+                time.sleep(1)
+            assert committed_total(stack.kafka_bootstrap, run.group, run.topic) <= 2000 + 4000
+        finally:
+            subprocess.run(
+                ["bash", str(STACK), "up", "elasticsearch"], check=True, timeout=300, capture_output=True
+            )
+        eventually(lambda: run.docs() == 20_000, timeout=180, interval=1, what="recovery after the outage")
+        eventually(
+            lambda: _readyz(port) == 200,
+            timeout=30,
+            what="/readyz ready again",
+        )
+        assert max(rss) - min(rss) < 100, f"RSS grew during the outage: {rss}"
+    out = read_all(stack.kafka_bootstrap, run.out)
+    assert len(out) == len(set(_seqs(out))) == 20_000
+
+
+def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    n = 40_000
+    good, expected = records(pods, n)
+    cfg1, port1 = run.config("r1")
+    cfg2, port2 = run.config("r2")
+    with (
+        child(["logbridge", "run", "-c", str(cfg1)], log=run.tmp / "r1.log"),
+        child(["logbridge", "run", "-c", str(cfg2)], log=run.tmp / "r2.log"),
+    ):
+        if True:  # both replicas run for the block below
+            eventually(
+                lambda: _readyz(port2) == 200 and _readyz(port1) == 200,
+                timeout=60,
+                what="both replicas assigned",
+            )
+            produce(stack.kafka_bootstrap, run.topic, good)
+            eventually(
+                lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == n,
+                timeout=180,
+                interval=1,
+                what="all offsets committed",
+            )
+            share = [_metric(p, "vnbridge_logbridge_records_in_total") for p in (port1, port2)]
+    assert all(s > 0 for s in share) and sum(share) >= n, share  # a rebalance may replay a little
+    assert run.docs() == expected
+    out = read_all(stack.kafka_bootstrap, run.out)
+    assert len(out) == len(set(_seqs(out))) == expected
