@@ -46,8 +46,12 @@ stack-status: ## one line per stack service
 stack-down: ## stop exactly the stack processes started by stack-up
 	@bash deploy/local/stack.sh down
 
-bench: $(STAMP) ## run the benchmarks; prints figures and writes .bench/results.json
-	@$(BIN)/python -m tests.bench
+bench: $(STAMP) ## run the benchmarks (starts the stack; rsyslog from Debian); prints figures, writes .bench/results.json
+	@command -v rsyslogd >/dev/null && test -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so || \
+		{ apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-kafka >/dev/null; } || \
+		echo "bench: could not install rsyslog + rsyslog-kafka; the rsyslog comparison will be skipped"
+	@bash deploy/local/stack.sh up >/dev/null
+	@$(BIN)/python -m tests.bench $(BENCH)
 
 clean: stack-down ## stop the stack and remove .stack/ and .venv/
 	rm -rf .stack $(VENV)

@@ -1,5 +1,9 @@
 """``make bench``: measured figures, printed and written to .bench/results.json.
 
+Sections: transform (below), discovery (tests/bench_discovery.py), pipeline
+end to end with rsyslog side by side (tests/bench_pipeline.py). The discovery and
+pipeline sections need the local stack (make bench starts it).
+
 Transform benchmark (issue: logbridge transform): records/s on one core for
 decode -> assemble -> enrich -> encode per profile, on a realistic mix: ~300-byte
 lines, 10 % JSON bodies, 2 % partial, 1 % multiline (Java) — target >= 200,000/s.
@@ -122,7 +126,20 @@ def transform_bench() -> dict[str, float]:
 
 
 def main() -> None:
-    results = transform_bench()
+    import sys
+
+    from tests.bench_discovery import burst_bench, inventory_bench, read_env
+    from tests.bench_pipeline import pipeline_bench
+
+    only = set(sys.argv[1:])  # e.g. `python -m tests.bench transform discovery`
+    results: dict[str, float] = {}
+    if not only or "transform" in only:
+        results |= transform_bench()
+    if not only or "discovery" in only:
+        results |= inventory_bench()
+        results |= burst_bench(read_env())
+    if not only or "pipeline" in only:
+        results |= pipeline_bench(read_env())
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
     prev = json.loads(out.read_text()) if out.exists() else {}

@@ -1,0 +1,233 @@
+"""End-to-end logbridge benchmarks (issue 4), side by side with rsyslog.
+
+One input topic of N EKS-shaped records; then, on the same topic:
+* logbridge run, Kafka sink (exactly-once transactions) → records per CPU-second;
+* logbridge run, Elasticsearch sink → records/s and CPU-seconds per million;
+* rsyslog (Debian ``rsyslog`` + ``rsyslog-kafka``): imkafka → mmjsonparse → a
+  template rebuilding the collector document → omkafka.
+CPU time is read from /proc (utime + stime of the process) when the last record
+is through. Figures are printed and returned; nothing asserts a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from simulator.model import Cluster
+from tests.integration.helpers import child, eventually, free_port
+from tests.integration.kafkatools import committed_total, create_topic, es_count, produce
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imkafka")
+module(load="omkafka")
+module(load="mmjsonparse")
+template(name="doc" type="string"
+  string="{{\\"@timestamp\\":\\"%$!time%\\",\\"time\\":\\"%$!time%\\",\\"stream\\":\\"%$!stream%\\",\\"_p\\":\\"%$!_p%\\",\\"log\\":\\"%$!log:::json%\\",\\"kubernetes\\":%$!kubernetes%}}")
+ruleset(name="bridge" queue.type="LinkedList" queue.size="200000") {{
+  action(type="mmjsonparse" cookie="")
+  action(type="omkafka" topic="{out}" broker=["{broker}"] template="doc"
+         confParam=["compression.codec=none", "queue.buffering.max.ms=5", "enable.idempotence=true"])
+}}
+input(type="imkafka" topic="{topic}" broker=["{broker}"] consumergroup="{group}" ruleset="bridge"
+      confParam=["auto.offset.reset=smallest"])
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _end_offsets(bootstrap: str, topic: str) -> int:
+    from tests.integration.kafkatools import read_all
+
+    return len(read_all(bootstrap, topic, committed_only=False, timeout=300))
+
+
+def _input(env: dict[str, str], n: int, run: str) -> str:
+    from simulator.model import T0_NS
+    from simulator.running import eks_record
+
+    pods = [p for p in Cluster(seed=5).build().pods if p.virtual]
+    topic = f"bench-in-{run}"
+    create_topic(env["KAFKA_BOOTSTRAP"], topic, 4)
+    line = "GET /api/v1/orders?page=2 200 12ms user=8812 trace=4bf92f3577b34da6a3ce929d0e0e4736 " * 3
+    produce(
+        env["KAFKA_BOOTSTRAP"],
+        topic,
+        (
+            (
+                pods[i % len(pods)].uid.encode(),
+                eks_record(pods[i % len(pods)], T0_NS + i, "stdout", "F", f"{i} {line}"),
+            )
+            for i in range(n)
+        ),
+    )
+    return topic
+
+
+def _logbridge(env: dict[str, str], topic: str, run: str, n: int, sink: str, tmp: Path) -> dict[str, float]:
+    port = free_port()
+    group = f"bench-{sink}-{run}"
+    index = f"bench-{run}"
+    sinks: dict[str, Any] = {
+        "elasticsearch": {"enabled": sink == "es"},
+        "kafka": {"enabled": sink == "kafka", "topic": f"bench-out-lb-{run}"},
+    }
+    cfg = tmp / f"logbridge-{sink}.yaml"
+    cfg.write_text(
+        json.dumps(
+            {
+                "profile": {"name": "fluent-bit", "options": {"Index": index, "Replace_Dots": "On"}},
+                "source": {"topics": [topic], "group_id": group},
+                "kafka": {"bootstrap_servers": env["KAFKA_BOOTSTRAP"]},
+                "elasticsearch": {"hosts": [env["ES_URL"]]},
+                "inventory": {"source": "none"},
+                "sinks": sinks,
+                "delivery": {
+                    "dead_letter_topic": f"bench-dlq-{run}",
+                    "transactional_id": group,
+                    "batch_max_records": 10000,
+                },
+                "http": {"listen": f"127.0.0.1:{port}"},
+            }
+        )
+    )
+    rss: list[float] = []
+    with child(["logbridge", "run", "-c", str(cfg)], log=tmp / f"logbridge-{sink}.log") as proc:
+        cpu0 = None
+        t0 = time.monotonic()
+
+        def done() -> bool:
+            rss.append(_rss_mb(proc.pid))
+            return committed_total(env["KAFKA_BOOTSTRAP"], group, topic) >= n
+
+        cpu0 = _cpu_s(proc.pid)
+        eventually(done, timeout=900, interval=0.5, what=f"logbridge {sink} through {n} records")
+        wall = time.monotonic() - t0
+        cpu = _cpu_s(proc.pid) - cpu0
+    if sink == "es":
+        assert es_count(env["ES_URL"], index) == n
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "rss_max_mb": max(rss),
+        "rss_last_mb": rss[-1],
+        "rss_first_mb": rss[0],
+    }
+
+
+def _rsyslog(env: dict[str, str], topic: str, run: str, n: int, tmp: Path) -> dict[str, float] | None:
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not Path(rsyslogd).exists():
+        print("rsyslog     not installed (apt-get install rsyslog rsyslog-kafka): skipped")
+        return None
+    out = f"bench-out-rs-{run}"
+    create_topic(env["KAFKA_BOOTSTRAP"], out, 4)
+    work = tmp / "rsyslog"
+    work.mkdir()
+    conf = work / "rsyslog.conf"
+    conf.write_text(
+        RSYSLOG_CONF.format(
+            work=work, topic=topic, out=out, broker=env["KAFKA_BOOTSTRAP"], group=f"bench-rs-{run}"
+        )
+    )
+    check = subprocess.run([rsyslogd, "-N1", "-f", str(conf)], capture_output=True, text=True)
+    if check.returncode != 0:
+        print(f"rsyslog     config rejected: {check.stderr.strip()[-300:]}")
+        return None
+    with (work / "out.log").open("wb") as out_log:
+        proc = subprocess.Popen(
+            [rsyslogd, "-n", "-f", str(conf), "-i", str(work / "pid")],
+            stdout=out_log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        t0 = time.monotonic()
+        cpu0 = _cpu_s(proc.pid)
+
+        def through() -> bool:
+            return _topic_size(env["KAFKA_BOOTSTRAP"], out) >= n
+
+        eventually(through, timeout=900, interval=0.5, what=f"rsyslog through {n} records")
+        return {"cpu_s": _cpu_s(proc.pid) - cpu0, "wall_s": time.monotonic() - t0}
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _topic_size(bootstrap: str, topic: str) -> int:
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    async def go() -> int:
+        c = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await c.start()
+        try:
+            md = await c._client.fetch_all_metadata()
+            tps = [TopicPartition(topic, p) for p in md.partitions_for_topic(topic) or ()]
+            return sum((await c.end_offsets(tps)).values()) if tps else 0
+        finally:
+            await c.stop()
+
+    return asyncio.run(go())
+
+
+def pipeline_bench(env: dict[str, str], n: int = 200_000) -> dict[str, float]:
+    run = f"{int(time.time()) % 1_000_000}"
+    tmp = ROOT / ".bench" / f"pipeline-{run}"
+    tmp.mkdir(parents=True)
+    topic = _input(env, n, run)
+    lb = _logbridge(env, topic, run, n, "kafka", tmp)
+    lb_rate = n / lb["cpu_s"]
+    print(
+        f"logbridge   Kafka→Kafka (transactions) {n:,} records: {lb['wall_s']:.1f} s wall, "
+        f"{lb['cpu_s']:.1f} CPU-s → {lb_rate:,.0f} records/CPU-s, "
+        f"{lb['cpu_s'] / n * 1e6:.1f} CPU-s per million; "
+        f"RSS first/max/last {lb['rss_first_mb']:.0f}/{lb['rss_max_mb']:.0f}/{lb['rss_last_mb']:.0f} MB "
+        "(target <= 250)"
+    )
+    es = _logbridge(env, topic, run, n, "es", tmp)
+    print(
+        f"logbridge   Kafka→Elasticsearch {n:,} records: {n / es['wall_s']:,.0f} records/s wall, "
+        f"{es['cpu_s'] / n * 1e6:.1f} CPU-s per million (logbridge process only)"
+    )
+    results: dict[str, float] = {
+        "logbridge_kafka_records_per_cpu_s": round(lb_rate),
+        "logbridge_kafka_cpu_s_per_million": round(lb["cpu_s"] / n * 1e6, 1),
+        "logbridge_kafka_records_per_s": round(n / lb["wall_s"]),
+        "logbridge_es_records_per_s": round(n / es["wall_s"]),
+        "logbridge_es_cpu_s_per_million": round(es["cpu_s"] / n * 1e6, 1),
+        "logbridge_backlog_rss_max_mb": round(lb["rss_max_mb"], 1),
+        "logbridge_backlog_rss_last_mb": round(lb["rss_last_mb"], 1),
+    }
+    rs = _rsyslog(env, topic, run, n, tmp)
+    if rs is not None:
+        rs_rate = n / rs["cpu_s"]
+        ratio = lb_rate / rs_rate
+        print(
+            f"rsyslog     Kafka→Kafka {n:,} records: {rs['wall_s']:.1f} s wall, {rs['cpu_s']:.1f} CPU-s → "
+            f"{rs_rate:,.0f} records/CPU-s"
+        )
+        print(f"ratio       logbridge / rsyslog records per CPU-second = {ratio:.2f}x (goal >= 1.0x)")
+        results |= {"rsyslog_kafka_records_per_cpu_s": round(rs_rate), "rsyslog_ratio": round(ratio, 3)}
+    return results
