@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from discovery.clikit import add_config_commands
+from discovery.clikit import add_config_commands, fail_usage, load_or_exit
 from metricsbridge.settings import MetricsbridgeSettings
 
 PROG = "metricsbridge"
@@ -17,12 +20,48 @@ sandbox metrics into the kubelet/cAdvisor shape for Prometheus.
 
 Examples:
 
+  metricsbridge run --config deploy/config/metricsbridge.yaml
+
+  curl 'localhost:9101/probe?target=10.0.3.17:9100'
+
   metricsbridge config check metricsbridge.yaml
 
   metricsbridge config schema > metricsbridge.schema.json
 """,
 )
 add_config_commands(app, prog=PROG, model=MetricsbridgeSettings, env_prefix="VNBRIDGE_METRICSBRIDGE_")
+
+
+@app.command("run")
+def run_cmd(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="metricsbridge YAML settings.")
+    ] = None,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="kubeconfig file (overrides kube.kubeconfig).")
+    ] = None,
+    listen: Annotated[str | None, typer.Option(help="host:port (overrides listen).")] = None,
+) -> None:
+    """Serve /probe?target=<podIP:port>: fetch that sandbox exporter and answer in the
+    kubelet/cAdvisor shape. Targets that are not current virtual-node pod exporters get 403.
+
+    Example: metricsbridge run -c deploy/config/metricsbridge.yaml
+    """
+    import asyncio
+
+    from discovery.running import KubeConfigError
+    from metricsbridge.running import run
+
+    overrides: dict[str, object] = {}
+    if kubeconfig is not None:
+        overrides["kube"] = {"kubeconfig": str(kubeconfig)}
+    if listen is not None:
+        overrides["listen"] = listen
+    settings = load_or_exit(PROG, MetricsbridgeSettings, config, **overrides)
+    try:
+        asyncio.run(run(settings))
+    except KubeConfigError as exc:
+        fail_usage(PROG, str(exc))
 
 
 def main() -> None:

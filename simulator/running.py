@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -123,43 +124,119 @@ def write_cri_files(root: Path, pods: Iterable[SimPod]) -> list[Path]:
     return out
 
 
-def sandbox_metrics(pod: SimPod, tick: int) -> str:
-    """Tencent-style sandbox exporter text: cAdvisor-like container_*, node_exporter
-    renamed pod_*, provider labels."""
+def sandbox_metrics(pod: SimPod, tick: float) -> str:
+    """Tencent-style sandbox exporter text. Deployment pods: cAdvisor-like container_*
+    with provider labels plus node_exporter renamed pod_*; CronJob pods: an older image
+    with only VM-level node_* series (both dialects exist in the field, DESIGN §3)."""
     prov = (
         f'pod_name="{pod.name}",namespace="{pod.namespace}",node="{pod.node}",'
         f'unInstanceId="eks-{pod.uid[:8]}",workload_kind="{pod.owner_kind}",workload_name="{pod.owner_name}"'
     )
-    c = f'container="{pod.container}",image="{pod.image}",{prov}'
-    lines = [
-        "# TYPE container_cpu_usage_seconds_total counter",
-        f'container_cpu_usage_seconds_total{{{c},cpu="total"}} {1.5 + tick * 0.25}',
-        "# TYPE container_memory_working_set_bytes gauge",
-        f"container_memory_working_set_bytes{{{c}}} {52428800 + tick * 4096}",
-        "# TYPE pod_cpu_seconds_total counter",
-    ]
+    vm = "node" if pod.cronjob else "pod"
+    lines: list[str] = []
+    if not pod.cronjob:
+        c = f'container="{pod.container}",image="{pod.image}",{prov}'
+        lines += [
+            "# TYPE container_cpu_usage_seconds_total counter",
+            f'container_cpu_usage_seconds_total{{{c},cpu="total"}} {1.5 + tick * 0.25}',
+            "# TYPE container_cpu_cfs_periods_total counter",
+            f"container_cpu_cfs_periods_total{{{c}}} {100 + tick * 10:.0f}",
+            "# TYPE container_cpu_cfs_throttled_periods_total counter",
+            f"container_cpu_cfs_throttled_periods_total{{{c}}} {10 + tick:.0f}",
+            "# TYPE container_memory_working_set_bytes gauge",
+            f"container_memory_working_set_bytes{{{c}}} {52428800 + int(tick) * 4096}",
+            "# TYPE container_memory_rss gauge",
+            f"container_memory_rss{{{c}}} 41943040",
+            "# TYPE container_memory_cache gauge",
+            f"container_memory_cache{{{c}}} 8388608",
+            "# TYPE container_memory_swap gauge",
+            f"container_memory_swap{{{c}}} 0",
+            "# TYPE container_sandbox_specific_thing gauge",
+            f"container_sandbox_specific_thing{{{c}}} 1",
+        ]
+    lines.append(f"# TYPE {vm}_cpu_seconds_total counter")
     for mode, v in (("user", 1.0), ("system", 0.5), ("idle", 100.0), ("iowait", 0.1), ("steal", 0.0)):
-        lines.append(f'pod_cpu_seconds_total{{cpu="0",mode="{mode}",{prov}}} {v + tick * 0.1}')
-    lines += [
-        "# TYPE pod_network_receive_bytes_total counter",
-        f'pod_network_receive_bytes_total{{device="eth0",{prov}}} {1024 * (tick + 1)}',
-        f'pod_network_receive_bytes_total{{device="lo",{prov}}} 10',
-        "# TYPE pod_memory_MemAvailable_bytes gauge",
-        f"pod_memory_MemAvailable_bytes{{{prov}}} 209715200",
-    ]
+        lines.append(f'{vm}_cpu_seconds_total{{cpu="0",mode="{mode}",{prov}}} {v + tick * 0.1}')
+    for name, v in (
+        ("MemTotal", 268435456),
+        ("MemFree", 167772160),
+        ("Inactive_file", 16777216),
+        ("MemAvailable", 209715200),
+        ("AnonPages", 62914560),
+        ("Cached", 33554432),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+    ):
+        lines += [f"# TYPE {vm}_memory_{name}_bytes gauge", f"{vm}_memory_{name}_bytes{{{prov}}} {v}"]
+    for d in ("receive", "transmit"):
+        for m in ("bytes", "packets", "drop", "errs"):
+            lines.append(f"# TYPE {vm}_network_{d}_{m}_total counter")
+            lines.append(f'{vm}_network_{d}_{m}_total{{device="eth0",{prov}}} {int(1024 * (tick + 1))}')
+            lines.append(f'{vm}_network_{d}_{m}_total{{device="lo",{prov}}} 10')
+    for src, v in (
+        ("read_bytes", 4096),
+        ("written_bytes", 8192),
+        ("reads_completed", 4),
+        ("writes_completed", 8),
+    ):
+        lines.append(f"# TYPE {vm}_disk_{src}_total counter")
+        lines.append(f'{vm}_disk_{src}_total{{device="vda",{prov}}} {int(v * (tick + 1))}')
     return "\n".join(lines) + "\n"
 
 
-def cadvisor_metrics(pods: Iterable[SimPod], tick: int) -> str:
-    """The kubelet /metrics/cadvisor stand-in for standard pods."""
-    lines = ["# TYPE container_cpu_usage_seconds_total counter"]
+def cadvisor_metrics(pods: Iterable[SimPod], tick: float) -> str:
+    """The kubelet /metrics/cadvisor stand-in for standard pods (cAdvisor's label set)."""
+    fams: dict[str, list[str]] = {}
+
+    def add(name: str, labels: str, value: float) -> None:
+        fams.setdefault(name, []).append(f"{name}{{{labels}}} {value}")
+
     for p in pods:
-        lines.append(
-            f'container_cpu_usage_seconds_total{{container="{p.container}",cpu="total",'
-            f'id="/kubepods/pod{p.uid}/{p.container_id}",image="{p.image}",name="{p.container_id}",'
-            f'namespace="{p.namespace}",pod="{p.name}"}} {1.5 + tick * 0.25}'
+        c = (
+            f'container="{p.container}",id="/kubepods/pod{p.uid}/{p.container_id}",image="{p.image}",'
+            f'name="{p.container_id}",namespace="{p.namespace}",pod="{p.name}"'
         )
-    return "\n".join(lines) + "\n"
+        add("container_cpu_usage_seconds_total", c + ',cpu="total"', 1.5 + tick * 0.25)
+        add("container_cpu_cfs_periods_total", c, 100 + int(tick * 10))
+        add("container_cpu_cfs_throttled_periods_total", c, 10 + int(tick))
+        add("container_memory_working_set_bytes", c, 52428800 + int(tick) * 4096)
+        add("container_memory_rss", c, 41943040)
+        add("container_memory_cache", c, 8388608)
+        add("container_memory_swap", c, 0)
+        for m in ("reads_bytes", "writes_bytes", "reads", "writes"):
+            add(f"container_fs_{m}_total", c + ',device="/dev/vda"', int(4096 * (tick + 1)))
+        net = f'id="/kubepods/pod{p.uid}",interface="eth0",namespace="{p.namespace}",pod="{p.name}"'
+        for d in ("receive", "transmit"):
+            for m in ("bytes", "packets", "packets_dropped", "errors"):
+                add(f"container_network_{d}_{m}_total", net, int(1024 * (tick + 1)))
+    out: list[str] = []
+    for name, lines in fams.items():
+        out.append(f"# TYPE {name} {'gauge' if 'memory' in name else 'counter'}")
+        out.extend(lines)
+    return "\n".join(out) + "\n"
+
+
+def kube_state_metrics(pods: Iterable[SimPod]) -> str:
+    """kube-state-metrics-shaped series for every live pod (the source of kube_pod_info)."""
+    lines = ["# TYPE kube_pod_info gauge"]
+    rest: list[str] = []
+    namespaces: set[str] = set()
+    for p in pods:
+        namespaces.add(p.namespace)
+        ident = f'namespace="{p.namespace}",pod="{p.name}",uid="{p.uid}"'
+        lines.append(
+            f'kube_pod_info{{{ident},node="{p.node}",host_ip="127.0.0.1",pod_ip="{p.ip}",'
+            f'created_by_kind="{p.owner_kind}",created_by_name="{p.owner_name}",host_network="false",'
+            f'priority_class=""}} 1'
+        )
+        for phase in ("Pending", "Running", "Succeeded", "Failed", "Unknown"):
+            rest.append(f'kube_pod_status_phase{{{ident},phase="{phase}"}} {int(phase == "Running")}')
+        for kind, cpu, mem in (("requests", 0.25, 134217728), ("limits", 0.5, 268435456)):
+            base = f'{ident},container="{p.container}",node="{p.node}"'
+            rest.append(f'kube_pod_container_resource_{kind}{{{base},resource="cpu",unit="core"}} {cpu}')
+            rest.append(f'kube_pod_container_resource_{kind}{{{base},resource="memory",unit="byte"}} {mem}')
+    rest += [f'kube_namespace_status_phase{{namespace="{ns}",phase="Active"}} 1' for ns in sorted(namespaces)]
+    return "\n".join(lines + rest) + "\n"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -182,8 +259,14 @@ class Exporters:
         self.cluster = cluster
         self.port = sandbox_port
         self.servers: list[ThreadingHTTPServer] = []
-        self.tick = 0
+        self.started = time.monotonic()
         self.kubelet_port = 0
+        self.ksm_port = 0
+
+    @property
+    def tick(self) -> float:
+        """Seconds since start: counters grow with time, as real ones do."""
+        return time.monotonic() - self.started
 
     def start(self) -> None:
         for pod in self.cluster.pods:
@@ -198,6 +281,11 @@ class Exporters:
             lambda path: cadvisor_metrics(std, self.tick) if path == "/metrics/cadvisor" else "",
         )
         self.kubelet_port = srv.server_port
+        ksm = self._serve(
+            ("127.0.0.1", 0),
+            lambda path: kube_state_metrics(self.cluster.pods) if path == "/metrics" else "",
+        )
+        self.ksm_port = ksm.server_port
 
     def _serve(self, addr: tuple[str, int], render: Any) -> ThreadingHTTPServer:
         srv = ThreadingHTTPServer(addr, _Handler)

@@ -51,7 +51,7 @@ def burst_bench(env: dict[str, str], n: int = 1000) -> dict[str, float]:
     """Create n Running pods on a virtual node as fast as the API takes them; measure
     the time from each pod's status update to its appearance in http_sd and in the file."""
     from simulator.running import kube
-    from tests.integration.helpers import child, eventually, free_port
+    from tests.integration.helpers import free_port
 
     v1 = kube(env["KUBECONFIG"])
     run = f"b{int(time.time()) % 1_000_000}"
@@ -76,6 +76,16 @@ def burst_bench(env: dict[str, str], n: int = 1000) -> dict[str, float]:
             }
         )
     )
+    try:
+        return _burst(v1, ns, n, port, cfg, tmp, sd_file)
+    finally:
+        v1.delete_collection_namespaced_pod(ns, grace_period_seconds=0)  # no controller-manager here
+        v1.delete_namespace(ns)
+
+
+def _burst(v1: Any, ns: str, n: int, port: int, cfg: Path, tmp: Path, sd_file: Path) -> dict[str, float]:
+    from tests.integration.helpers import child, eventually
+
     seen_http: dict[str, float] = {}
     seen_file: dict[str, float] = {}
     ready: dict[str, float] = {}
@@ -127,8 +137,6 @@ def burst_bench(env: dict[str, str], n: int = 1000) -> dict[str, float]:
         )
         stop.set()
         poller.join(5)
-    v1.delete_collection_namespaced_pod(ns, grace_period_seconds=0)  # no controller-manager here
-    v1.delete_namespace(ns)
     lat_h = sorted(seen_http[k] - ready[k] for k in ready)
     lat_f = sorted(seen_file[k] - ready[k] for k in ready)
     p = lambda xs, q: xs[min(len(xs) - 1, int(len(xs) * q))]  # noqa: E731

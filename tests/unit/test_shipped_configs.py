@@ -9,9 +9,14 @@ import pytest
 from discovery.configuring import ComponentSettings, load_settings
 from discovery.settings import DiscoverySettings
 from logbridge.settings import LogbridgeSettings
+from metricsbridge.settings import MetricsbridgeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS: dict[str, type[ComponentSettings]] = {"discovery": DiscoverySettings, "logbridge": LogbridgeSettings}
+MODELS: dict[str, type[ComponentSettings]] = {
+    "discovery": DiscoverySettings,
+    "logbridge": LogbridgeSettings,
+    "metricsbridge": MetricsbridgeSettings,
+}
 FILES = sorted((ROOT / "deploy").rglob("config/*.yaml"))
 
 

@@ -1,0 +1,87 @@
+"""Fetch one sandbox exporter on Prometheus' behalf, only if it is a known target.
+
+Why: ``/probe?target=`` is a proxy by nature; without an allow-list it would let
+anyone who can reach metricsbridge make requests into the VPC (SSRF). A target is
+allowed only when it is, right now, the exporter address of a Running pod on a
+virtual node in the inventory — exactly the list discovery publishes. The fetch
+timeout stays below Prometheus' scrape timeout so a slow sandbox becomes a failed
+scrape (``up`` = 0), never a hung one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from discovery.inventory import PodInfo
+from discovery.targeting import TargetRules, exporter_address, is_virtual
+from discovery.tracking import ClusterState
+
+__all__ = ["AllowList", "FetchError", "fetch", "scrape_timeout"]
+
+MAX_BODY = 32 * 1024 * 1024
+
+
+class FetchError(Exception):
+    """The sandbox could not be scraped; ``code`` is a bounded label, ``status`` the HTTP answer."""
+
+    def __init__(self, code: str, status: int) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
+@dataclass(slots=True)
+class AllowList:
+    """``<podIP>:<port>`` → pod, for Running virtual-node pods; rebuilt when the state changes."""
+
+    state: ClusterState
+    rules: TargetRules
+    _version: int = -1
+    _index: dict[str, PodInfo] | None = None
+
+    def lookup(self, target: str) -> PodInfo | None:
+        if self._index is None or self._version != self.state.version:
+            index: dict[str, PodInfo] = {}
+            for pod in self.state.pods():
+                if pod.phase != "Running" or not is_virtual(pod, self.state.nodes, self.rules.selector):
+                    continue
+                address = exporter_address(pod, self.rules.default_port)
+                if address is not None:
+                    index[address] = pod
+            self._index, self._version = index, self.state.version
+        return self._index.get(target)
+
+    def __len__(self) -> int:
+        return len(self._index or {})
+
+
+def scrape_timeout(header: str | None, default_s: float, *, margin_s: float = 0.5) -> float:
+    """Prometheus sends X-Prometheus-Scrape-Timeout-Seconds; stay below it."""
+    try:
+        value = float(header) if header else default_s
+    except ValueError:
+        value = default_s
+    if not value > 0:  # NaN, 0 or negative: ignore the header
+        value = default_s
+    return max(0.1, value - margin_s)
+
+
+async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float) -> str:
+    try:
+        async with client.stream("GET", url, timeout=timeout_s) as resp:
+            if resp.status_code != 200:
+                raise FetchError(f"http_{resp.status_code // 100}xx", 502)
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise FetchError("too_large", 502)
+                chunks.append(chunk)
+            return b"".join(chunks).decode("utf-8", "replace")
+    except httpx.TimeoutException as exc:
+        raise FetchError("timeout", 504) from exc
+    except httpx.HTTPError as exc:
+        raise FetchError("connection", 502) from exc

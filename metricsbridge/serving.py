@@ -1,0 +1,102 @@
+"""metricsbridge's HTTP surface: ``/probe`` plus its own ``/metrics``, ``/healthz``, ``/readyz``.
+
+Why: Prometheus scrapes ``/probe?target=<podIP:port>`` (the blackbox_exporter
+multi-target pattern) and gets the sandbox's metrics in the kubelet/cAdvisor shape.
+Anything that is not a current inventory endpoint gets 403; sandbox failures answer
+502/504 so the target shows ``up`` = 0, like any failed scrape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI, Query, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from discovery.tracking import ClusterState
+from metricsbridge.exposition import OPENMETRICS, TEXT, parse, render
+from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
+from metricsbridge.translating import TYPES, translate
+
+__all__ = ["BridgeMetrics", "create_app"]
+
+
+class BridgeMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        p = "vnbridge_metricsbridge_"
+        self.probes = Counter(f"{p}probes", "Probes by result.", ["result"], registry=r)
+        self.dropped = Counter(f"{p}series_dropped", "Sandbox series not translated.", ["reason"], registry=r)
+        self.series = Counter(f"{p}series_out", "Translated series served.", registry=r)
+        self.parse_errors = Counter(f"{p}parse_errors", "Malformed exposition lines skipped.", registry=r)
+        self.seconds = Histogram(
+            f"{p}translate_seconds",
+            "Parse + translate + render time per probe.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=r,
+        )
+        self.allowed = Gauge(f"{p}allowed_targets", "Exporter addresses currently allowed.", registry=r)
+
+
+def create_app(
+    *,
+    state: ClusterState,
+    allow: AllowList,
+    client: httpx.AsyncClient,
+    metrics: BridgeMetrics,
+    metrics_path: str,
+    default_timeout_s: float,
+    scheme: str = "http",
+    clock: Callable[[], float] = time.perf_counter,
+) -> FastAPI:
+    app = FastAPI(title="metricsbridge", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def plain(status: int, text: str) -> Response:
+        return Response(text.encode() + b"\n", status_code=status, media_type="text/plain")
+
+    @app.get("/probe")
+    async def probe(request: Request, target: str = Query("", max_length=300)) -> Response:
+        if not state.ready:
+            metrics.probes.labels("not_ready").inc()
+            return plain(503, "inventory not synced yet")
+        pod = allow.lookup(target)
+        metrics.allowed.set(len(allow))
+        if pod is None:
+            metrics.probes.labels("forbidden").inc()
+            return plain(403, "target is not a current virtual-node pod exporter")
+        timeout = scrape_timeout(
+            request.headers.get("x-prometheus-scrape-timeout-seconds"), default_timeout_s
+        )
+        try:
+            body = await fetch(client, f"{scheme}://{target}{metrics_path}", timeout_s=timeout)
+        except FetchError as exc:
+            metrics.probes.labels(exc.code).inc()
+            return plain(exc.status, f"sandbox scrape failed: {exc.code}")
+        started = clock()
+        parsed = parse(body)
+        result = translate(parsed.samples, pod)
+        openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
+        text = render(result.samples, TYPES, openmetrics=openmetrics)
+        metrics.seconds.observe(clock() - started)
+        metrics.parse_errors.inc(parsed.errors)
+        for reason, n in result.dropped.items():
+            metrics.dropped.labels(reason).inc(n)
+        metrics.series.inc(len(result.samples))
+        metrics.probes.labels("ok").inc()
+        return Response(text.encode(), media_type=OPENMETRICS if openmetrics else TEXT)
+
+    @app.get("/metrics")
+    async def own_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=TEXT)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return plain(200, "ok")
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return plain(200, "ready") if state.ready else plain(503, "inventory not synced yet")
+
+    return app
