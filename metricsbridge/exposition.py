@@ -10,20 +10,21 @@ counted and skipped, never fatal. Rendering groups samples by family with one
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 __all__ = ["OPENMETRICS", "TEXT", "Parsed", "Sample", "escape", "parse", "render"]
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,|(?=\}))')
+_PAIR = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"([^"]*)"')
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 class Sample(NamedTuple):
     name: str
-    labels: dict[str, str]  # values escaped as on the wire
+    labels: Mapping[str, str]  # values escaped as on the wire
     value: str  # as written (no float round trip)
 
 
@@ -53,6 +54,71 @@ def _labels(text: str, start: int) -> tuple[dict[str, str], int] | None:
         pos = m.end()
 
 
+class RawLabels(Mapping[str, str]):
+    """A label block without backslashes, parsed only as far as it is read: the
+    translator looks at a handful of labels per series, never all of them."""
+
+    __slots__ = ("_block", "_full")
+
+    def __init__(self, block: str) -> None:
+        self._block = block
+        self._full: dict[str, str] | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if self._full is not None:
+            return self._full.get(key, default)
+        block = self._block
+        needle = key + '="'
+        i = block.find(needle)
+        while i >= 0:
+            if i == 0 or block[i - 1] in ", \t":
+                j = block.find('"', i + len(needle))
+                return block[i + len(needle) : j] if j >= 0 else default
+            i = block.find(needle, i + 1)
+        return default
+
+    def _parse(self) -> dict[str, str]:
+        if self._full is None:
+            self._full = dict(_PAIR.findall(self._block))
+        return self._full
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parse())
+
+    def __len__(self) -> int:
+        return len(self._parse())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __hash__(self) -> int:
+        return hash(self._block)
+
+    def __repr__(self) -> str:
+        return repr(self._parse())
+
+
+def _fast_labels(line: str, start: int) -> tuple[Mapping[str, str], int] | None:
+    """The common case: no backslash in the label block, so no quote inside a value.
+    Checked with C-level counts: every quoted value opens with '="'."""
+    end = line.rfind("}")
+    if end < start:
+        return None
+    block = line[start:end]
+    if "\\" in block or block.count('"') != 2 * block.count('="'):
+        return None
+    return RawLabels(block), end + 1
+
+
 def parse(text: str) -> Parsed:
     samples: list[Sample] = []
     types: dict[str, str] = {}
@@ -72,9 +138,9 @@ def parse(text: str) -> Parsed:
             continue
         name = m.group(0)
         pos = m.end()
-        labels: dict[str, str] = {}
+        labels: Mapping[str, str] = {}
         if pos < len(line) and line[pos] == "{":
-            got = _labels(line, pos + 1)
+            got = _fast_labels(line, pos + 1) or _labels(line, pos + 1)
             if got is None:
                 errors += 1
                 continue

@@ -158,11 +158,6 @@ RULE_BY_SOURCE = {r.source: r for r in RULES}
 TYPES = {r.target: r.type for r in RULES} | {d.target: d.type for d in DERIVED}
 
 
-def _normalise(name: str) -> str:
-    """Older sandbox images used node_exporter's own ``node_*`` names."""
-    return "pod_" + name[5:] if name.startswith("node_") else name
-
-
 @dataclass(slots=True)
 class Translation:
     samples: list[Sample]
@@ -192,43 +187,53 @@ def translate(samples: list[Sample], pod: PodInfo) -> Translation:
     produced: set[tuple[str, str]] = set()  # (target, container)
     main = main_container(pod) or None
     known = {c.name for c in pod.containers}
+    idents: dict[str | None, dict[str, str]] = {}
+    rules = RULE_BY_SOURCE
+    limited = pod.cpu_limited_containers
     for s in samples:
-        name = _normalise(s.name)
-        rule = RULE_BY_SOURCE.get(name)
+        name = s.name
+        if name[:5] == "node_":  # older sandbox images use node_exporter's own names
+            name = "pod_" + name[5:]
+        rule = rules.get(name)
         if rule is None:
-            if name.startswith("pod_"):
+            if name[:4] == "pod_":
                 vm[name].append(s)
             else:
                 dropped["unknown_metric"] += 1
             continue
-        if any(s.labels.get(k) in vals for k, vals in rule.skip.items()):
+        got = s.labels.get
+        if rule.skip and any(got(k) in vals for k, vals in rule.skip.items()):
             dropped["excluded_value"] += 1
             continue
         container: str | None = None
         if rule.level == "container":
-            raw = s.labels.get("container", s.labels.get("container_name", ""))
-            if name.startswith("pod_"):
-                raw = main or ""
-            if raw in ("", "POD"):
+            raw = main or "" if name[:4] == "pod_" else got("container") or got("container_name") or ""
+            if raw == "" or raw == "POD":
                 container = None  # the pod-level cgroup: cAdvisor's container="" series
             elif known and raw not in known:
                 dropped["unknown_container"] += 1
                 continue
             else:
                 container = raw
-            if rule.cpu_limit_only and (container is None or container not in pod.cpu_limited_containers):
+            if rule.cpu_limit_only and (container is None or container not in limited):
                 dropped["cfs_without_limit"] += 1
                 continue
-        labels = _identity(pod, container)
+        ident = idents.get(container)
+        if ident is None:
+            ident = idents[container] = _identity(pod, container)
+        labels = dict(ident)
         for key in rule.keep:
-            if key in s.labels:
-                labels[key] = s.labels[key]
+            value = got(key)
+            if value is not None:
+                labels[key] = value
         for src, dst in rule.rename.items():
-            if src in s.labels:
-                labels[dst] = s.labels[src]
+            value = got(src)
+            if value is not None:
+                labels[dst] = value
         if rule.device_prefix and "device" in labels and not labels["device"].startswith(rule.device_prefix):
             labels["device"] = rule.device_prefix + labels["device"]
-        labels.update(rule.const)
+        if rule.const:
+            labels.update(rule.const)
         out.append(Sample(rule.target, labels, s.value))
         if container is not None:
             produced.add((rule.target, container))
@@ -236,11 +241,11 @@ def translate(samples: list[Sample], pod: PodInfo) -> Translation:
         for d in DERIVED:
             if (d.target, main) in produced:
                 continue
-            value = d.compute(vm)
-            if value is None:
+            computed = d.compute(vm)
+            if computed is None:
                 continue
             labels = _identity(pod, main) | dict(d.const)
-            out.append(Sample(d.target, labels, repr(float(value))))
+            out.append(Sample(d.target, labels, repr(float(computed))))
     for name, group in vm.items():
         if name not in _SOURCES:
             dropped["unknown_metric"] += len(group)

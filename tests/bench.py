@@ -135,6 +135,10 @@ def main() -> None:
     results: dict[str, float] = {}
     if not only or "transform" in only:
         results |= transform_bench()
+    if not only or "metrics" in only:
+        from tests.bench_metrics import metrics_bench
+
+        results |= metrics_bench()
     if not only or "discovery" in only:
         results |= inventory_bench()
         results |= burst_bench(read_env())
