@@ -55,7 +55,11 @@ class HttpSdSettings(BaseModel):
 
 class WatchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    namespaces: bool = Field(True, description="Also watch namespaces (namespace labels for enrichment).")
+    namespaces: bool = Field(
+        False,
+        description="Also watch namespaces, for namespace labels in enrichment (Vector's namespace_labels, "
+        "Filebeat's add_resource_metadata.namespace); needs get/list/watch on namespaces in RBAC.",
+    )
     page_size: int = Field(500, ge=1, le=10000, description="Objects per list page (continue tokens).")
     timeout_s: int = Field(300, ge=10, le=3600, description="Server-side watch timeout before a re-watch.")
     backoff_initial_s: float = Field(0.2, gt=0, description="First reconnect delay after an API failure.")

@@ -80,6 +80,11 @@ class InventorySettings(BaseModel):
     kube: KubeSettings = Field(
         default_factory=KubeSettings, description="Kubernetes API access (source kube)."
     )
+    watch_namespaces: bool = Field(
+        False,
+        description="Watch namespaces too, for namespace labels (Vector namespace_labels, Filebeat "
+        "add_resource_metadata.namespace); needs get/list/watch on namespaces.",
+    )
     sync_timeout_s: float = Field(
         60.0, ge=0, description="Wait this long for the first complete pod list before consuming."
     )

@@ -1,14 +1,20 @@
-"""The Kubernetes manifests are accepted by a real kube-apiserver (server-side dry run)."""
+"""Deployment artefacts against the real services: the kustomize overlays pass a
+server-side dry run on kube-apiserver; the index templates install on Elasticsearch
+and keep `app` and `app.kubernetes.io/name` labels from colliding."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
+import httpx
 import pytest
 
 from simulator.running import kube
 from tests.integration.conftest import ROOT, Stack
+
+OVERLAYS = {"tencent": "tencent-eklet", "fargate": "aws-fargate", "virtual-kubelet": "virtual-kubelet"}
 
 
 def _kubectl() -> str:
@@ -21,20 +27,84 @@ def _kubectl() -> str:
     return found
 
 
-def test_kustomize_manifests_pass_server_side_dry_run(stack: Stack) -> None:
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_kustomize_overlay_passes_server_side_dry_run(stack: Stack, overlay: str) -> None:
     from kubernetes.client.exceptions import ApiException
 
     try:
         kube(str(stack.kubeconfig)).create_namespace({"metadata": {"name": "monitoring"}})
     except ApiException as exc:
         assert exc.status == 409
+    env = {"KUBECONFIG": str(stack.kubeconfig), "PATH": "/usr/bin:/bin", "HOME": str(ROOT / ".stack")}
+    path = str(ROOT / "deploy" / "kubernetes" / "overlays" / overlay)
+    rendered = subprocess.run(
+        [_kubectl(), "kustomize", path], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"value: {OVERLAYS[overlay]}" in rendered.stdout
     proc = subprocess.run(
-        [_kubectl(), "apply", "-k", str(ROOT / "deploy" / "kubernetes"), "--dry-run=server"],
+        [_kubectl(), "apply", "-k", path, "--dry-run=server"],
         capture_output=True,
         text=True,
         timeout=120,
-        env={"KUBECONFIG": str(stack.kubeconfig), "PATH": "/usr/bin:/bin", "HOME": str(ROOT / ".stack")},
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
-    for kind in ("clusterrole", "deployment.apps/vnbridge-discovery", "statefulset.apps/vnbridge-logbridge"):
+    for kind in (
+        "clusterrole.rbac.authorization.k8s.io/vnbridge-inventory-reader",
+        "deployment.apps/vnbridge-discovery",
+        "deployment.apps/vnbridge-metricsbridge",
+        "statefulset.apps/vnbridge-logbridge",
+        "poddisruptionbudget.policy/vnbridge-metricsbridge",
+    ):
         assert kind in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("profile", "index", "labels_path"),
+    [
+        ("fluent-bit", "logstash-it-tpl", ("kubernetes", "labels")),
+        ("filebeat", "filebeat-it-tpl", ("kubernetes", "labels")),
+        ("vector", "vector-it-tpl", ("kubernetes", "pod_labels")),
+    ],
+)
+def test_index_template_keeps_dotted_labels_from_colliding(
+    stack: Stack, profile: str, index: str, labels_path: tuple[str, str]
+) -> None:
+    template = json.loads((ROOT / "deploy" / "elasticsearch" / f"{profile}-template.json").read_text())
+    url = stack.es_url
+    assert (
+        httpx.put(f"{url}/_index_template/vnbridge-{profile}", json=template, timeout=30).status_code == 200
+    )
+    try:
+        doc: dict[str, object] = {
+            "@timestamp": "2024-05-01T12:00:00.000Z",
+            "timestamp": "2024-05-01T12:00:00Z",
+        }
+        outer, inner = labels_path
+        doc[outer] = {inner: {"app": "web", "app.kubernetes.io/name": "web"}}
+        body = json.dumps({"create": {"_id": "1"}}) + "\n" + json.dumps(doc) + "\n"
+        resp = httpx.post(
+            f"{url}/{index}/_bulk?refresh=true",
+            content=body,
+            headers={"content-type": "application/x-ndjson"},
+            timeout=30,
+        ).json()
+        assert not resp["errors"], resp
+        hits = httpx.post(
+            f"{url}/{index}/_search",
+            json={"query": {"term": {f"{outer}.{inner}.app": "web"}}},
+            timeout=30,
+        ).json()
+        assert hits["hits"]["total"]["value"] == 1
+    finally:
+        httpx.delete(f"{url}/_data_stream/{index}", timeout=30)
+        httpx.delete(f"{url}/{index}", timeout=30)
+        httpx.delete(f"{url}/_index_template/vnbridge-{profile}", timeout=30)
+
+
+def test_kibana_data_views_are_saved_objects() -> None:
+    for path in sorted((ROOT / "deploy" / "kibana").glob("*.ndjson")):
+        for line in path.read_text().splitlines():
+            obj = json.loads(line)
+            assert obj["type"] == "index-pattern" and obj["attributes"]["title"].endswith("*")

@@ -31,7 +31,7 @@ def test_shipped_config_is_valid(path: Path) -> None:
 def test_rbac_is_read_only() -> None:
     import yaml
 
-    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/rbac.yaml").read_text()))
+    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/base/rbac.yaml").read_text()))
     rules = [r for d in docs if d["kind"] == "ClusterRole" for r in d["rules"]]
     assert {v for r in rules for v in r["verbs"]} == {"get", "list", "watch"}
-    assert {res for r in rules for res in r["resources"]} == {"pods", "nodes", "namespaces"}
+    assert {res for r in rules for res in r["resources"]} == {"pods", "nodes"}
