@@ -94,8 +94,14 @@ class DiscoverySettings(ComponentSettings):
     )
     metricsbridge_path: str = Field("/probe", description="metricsbridge's probe path.")
     static_labels: dict[str, str] = Field(
-        default_factory=lambda: {"job": "kubelet", "metrics_path": "/metrics/cadvisor"},
-        description="Labels put on every target (the kubelet/cAdvisor selectors of kube-prometheus).",
+        default_factory=lambda: {
+            "job": "kubelet",
+            "metrics_path": "/metrics/cadvisor",
+            "endpoint": "https-metrics",
+            "service": "kubelet",
+        },
+        description="Labels put on every bridged target: what kube-prometheus' kubelet ServiceMonitor "
+        "gives cAdvisor targets (job and metrics_path are what its rules and dashboards select).",
     )
     pod_labels: list[str] = Field(
         default_factory=list,

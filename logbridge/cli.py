@@ -132,6 +132,7 @@ def run_cmd(
         format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     try:
         asyncio.run(run(settings))
     except RunError as exc:

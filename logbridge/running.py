@@ -90,7 +90,9 @@ async def _inventory(settings: LogbridgeSettings, metrics: Metrics) -> tuple[Loo
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
     kinds = ("nodes", "namespaces", "pods") if inv.watch_namespaces else ("nodes", "pods")
     state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=kinds)
-    watch = LiveWatch(api=api_client(inv.kube), state=state, watch=WatchSettings(namespaces=inv.watch_namespaces))
+    watch = LiveWatch(
+        api=api_client(inv.kube), state=state, watch=WatchSettings(namespaces=inv.watch_namespaces)
+    )
     watch.start(asyncio.get_running_loop())
     if not await watch.wait_ready(inv.sync_timeout_s):
         log.warning("no complete pod list after %.0fs; enriching from what arrives", inv.sync_timeout_s)

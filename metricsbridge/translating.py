@@ -168,6 +168,9 @@ def _identity(pod: PodInfo, container: str | None) -> dict[str, str]:
     uid = pod.uid
     labels = {"namespace": escape(pod.namespace), "pod": escape(pod.name)}
     if container is None:
+        # pod-level series carry no container; the explicit empty value keeps Prometheus
+        # (honor_labels) from attaching the target's container label, and reads as absent
+        labels["container"] = ""
         labels["id"] = escape(f"/kubepods/pod{uid}")
         return labels
     info = pod.container(container)

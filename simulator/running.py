@@ -253,14 +253,27 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Exporters:
-    """Sandbox exporters on each virtual pod's ``<podIP>:<port>`` and a kubelet stand-in."""
+    """Sandbox exporters on each virtual pod's ``<podIP>:<port>``, one kubelet stand-in per
+    standard node and a kube-state-metrics stand-in."""
+
+    def kubelet_scrape_config(self, job_name: str, interval: str) -> str:
+        """Prometheus job with the target labels kube-prometheus' kubelet ServiceMonitor gives."""
+        groups = ", ".join(
+            f"{{targets: ['127.0.0.1:{port}'], labels: {{job: kubelet, metrics_path: /metrics/cadvisor, "
+            f"node: {node}, endpoint: https-metrics, service: kubelet}}}}"
+            for node, port in sorted(self.kubelets.items())
+        )
+        return (
+            f"- job_name: {job_name}\n  honor_labels: true\n  scrape_interval: {interval}\n"
+            f"  metrics_path: /metrics/cadvisor\n  static_configs: [{groups}]\n"
+        )
 
     def __init__(self, cluster: Cluster, *, sandbox_port: int = 9100) -> None:
         self.cluster = cluster
         self.port = sandbox_port
         self.servers: list[ThreadingHTTPServer] = []
         self.started = time.monotonic()
-        self.kubelet_port = 0
+        self.kubelets: dict[str, int] = {}  # standard node -> port of its kubelet stand-in
         self.ksm_port = 0
 
     @property
@@ -275,12 +288,15 @@ class Exporters:
                     (pod.ip, self.port),
                     lambda path, p=pod: sandbox_metrics(p, self.tick) if path == "/metrics" else "",
                 )
-        std = [p for p in self.cluster.pods if not p.virtual]
-        srv = self._serve(
-            ("127.0.0.1", 0),
-            lambda path: cadvisor_metrics(std, self.tick) if path == "/metrics/cadvisor" else "",
-        )
-        self.kubelet_port = srv.server_port
+        for node in sorted({p.node for p in self.cluster.pods if not p.virtual}):
+            on_node = [p for p in self.cluster.pods if p.node == node]
+            srv = self._serve(
+                ("127.0.0.1", 0),
+                lambda path, ps=on_node: (
+                    cadvisor_metrics(ps, self.tick) if path == "/metrics/cadvisor" else ""
+                ),
+            )
+            self.kubelets[node] = srv.server_port
         ksm = self._serve(
             ("127.0.0.1", 0),
             lambda path: kube_state_metrics(self.cluster.pods) if path == "/metrics" else "",

@@ -99,6 +99,8 @@ def test_http_sd_serves_exactly_the_virtual_pods(discovery: dict[str, Any], clus
         "app_kubernetes_io_name": "web",
         "job": "kubelet",
         "metrics_path": "/metrics/cadvisor",
+        "endpoint": "https-metrics",
+        "service": "kubelet",
         "namespace": pod.namespace,
         "pod": pod.name,
         "container": pod.container,

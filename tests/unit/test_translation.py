@@ -53,7 +53,7 @@ def test_rule(rule: Rule) -> None:
     if rule.level == "container":
         assert {k: s.labels[k] for k in IDENT} == IDENT
     else:
-        assert "container" not in s.labels and s.labels["id"] == "/kubepods/podu-1"
+        assert s.labels["container"] == "" and s.labels["id"] == "/kubepods/podu-1"
         assert s.labels["interface"] == "eth0"
     for k, v in rule.const.items():
         assert s.labels[k] == v

@@ -1,0 +1,88 @@
+"""Child processes, free ports, bounded waits and Prometheus config swaps.
+
+Why: the demo and the integration tests run the real vnbridge commands as child
+processes next to the real stack; both need the same careful plumbing (always reap
+children, never wait unbounded, restore Prometheus' config afterwards).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+__all__ = ["active_targets", "child", "eventually", "free_port", "prometheus_jobs"]
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float, interval: float = 0.2, what: str = "") -> T:
+    """Poll ``probe`` until it returns a truthy value or ``timeout`` passes (then fail)."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def prometheus_jobs(prom_url: str, prom_config: Path, jobs_yaml: str) -> Iterator[None]:
+    """Append scrape jobs to the stack's Prometheus config and reload; restore afterwards."""
+    original = prom_config.read_text()
+    prom_config.write_text(original.rstrip("\n") + "\n" + jobs_yaml)
+    try:
+        resp = httpx.post(f"{prom_url}/-/reload", timeout=10)
+        assert resp.status_code == 200, resp.text
+        yield
+    finally:
+        prom_config.write_text(original)
+        httpx.post(f"{prom_url}/-/reload", timeout=10)
+
+
+def active_targets(prom_url: str, pool: str) -> list[dict[str, Any]]:
+    data = httpx.get(f"{prom_url}/api/v1/targets", params={"state": "active"}, timeout=10).json()
+    return [t for t in data["data"]["activeTargets"] if t["scrapePool"] == pool]
+
+
+@contextmanager
+def child(
+    args: list[str], *, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python -m <args>`` with output to ``log``; terminate (then kill) on exit."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
