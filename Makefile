@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench clean
+.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench dashboards clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ bench: $(STAMP) ## run the benchmarks (starts the stack; rsyslog from Debian); p
 		echo "bench: could not install rsyslog + rsyslog-kafka; the rsyslog comparison will be skipped"
 	@bash deploy/local/stack.sh up >/dev/null
 	@$(BIN)/python -m tests.bench $(BENCH)
+
+dashboards: $(STAMP) ## regenerate grafana/*.json from grafana/generate.py (grafana-foundation-sdk)
+	@$(BIN)/python grafana/generate.py
 
 clean: stack-down ## stop the stack and remove .stack/ and .venv/
 	rm -rf .stack $(VENV)

@@ -17,10 +17,11 @@ import httpx
 import pytest
 import yaml
 
-from simulator.model import Cluster, SimPod
-from simulator.running import Exporters, kube, register
+from simulator.model import Cluster, SimPod, log_lines
+from simulator.running import Exporters, eks_record, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prometheus_jobs
+from tests.integration.helpers import ROOT, child, eventually, free_port, prometheus_jobs
+from tests.integration.kafkatools import create_topic, produce
 
 REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kube-prometheus"
 RUN = f"{int(time.time()) % 1_000_000}"
@@ -78,6 +79,37 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
             }
         )
     )
+    lport = free_port()
+    topic = f"parity-{RUN}"
+    create_topic(stack.kafka_bootstrap, topic, 2)
+    produce(
+        stack.kafka_bootstrap,
+        topic,
+        [
+            (p.uid.encode(), eks_record(p, ts, stream, tag, text))
+            for p in cluster.pods
+            if p.virtual
+            for ts, stream, tag, text in log_lines(p)
+        ]
+        + [(b"k", b"not json at all")],
+    )
+    (tmp / "logbridge.yaml").write_text(
+        json.dumps(
+            {
+                "profile": {
+                    "name": "fluent-bit",
+                    "options": {"Index": f"parity-{RUN}", "Replace_Dots": "On"},
+                },
+                "source": {"topics": [topic], "group_id": f"parity-{RUN}"},
+                "kafka": {"bootstrap_servers": stack.kafka_bootstrap},
+                "elasticsearch": {"hosts": [stack.es_url]},
+                "inventory": {"source": "kube", "kube": {"kubeconfig": str(stack.kubeconfig)}},
+                "sinks": {"elasticsearch": {"enabled": True}},
+                "delivery": {"dead_letter_topic": f"parity-dlq-{RUN}", "transactional_id": f"parity-{RUN}"},
+                "http": {"listen": f"127.0.0.1:{lport}"},
+            }
+        )
+    )
     rules = stack.prom_config.parent / "rules" / f"it-parity-{RUN}.yaml"
     rules.parent.mkdir(exist_ok=True)
     rules.write_text(yaml.safe_dump({"groups": _groups()}))
@@ -88,11 +120,14 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         + exporters.kubelet_scrape_config("vnb-parity-kubelet", "1s")
         + f"- job_name: kube-state-metrics\n  honor_labels: true\n  scrape_interval: 1s\n"
         f"  static_configs: [{{targets: ['127.0.0.1:{exporters.ksm_port}']}}]\n"
+        f"- job_name: vnbridge-self\n  scrape_interval: 1s\n"
+        f"  static_configs: [{{targets: ['127.0.0.1:{dport}', '127.0.0.1:{mport}', '127.0.0.1:{lport}']}}]\n"
     )
     try:
         with (
             child(["discovery", "run", "-c", str(tmp / "discovery.yaml")], log=tmp / "discovery.log"),
             child(["metricsbridge", "run", "-c", str(tmp / "metricsbridge.yaml")], log=tmp / "mb.log"),
+            child(["logbridge", "run", "-c", str(tmp / "logbridge.yaml")], log=tmp / "lb.log"),
             prometheus_jobs(stack.prom_url, stack.prom_config, jobs),
         ):
             yield {"cluster": cluster, "mb": f"http://127.0.0.1:{mport}", "prom": stack.prom_url, "tmp": tmp}
@@ -217,3 +252,22 @@ def test_sandbox_failure_is_a_failed_scrape(world: dict[str, Any], stack: Stack)
         interval=1,
         what="up == 0 for a virtual pod whose sandbox does not answer",
     )
+
+
+def _dashboard_queries() -> list[tuple[str, str, str]]:
+    out = []
+    for path in sorted((ROOT / "grafana").glob("*.json")):
+        dash = json.loads(path.read_text())
+        for panel in dash["panels"]:
+            for target in panel.get("targets", []):
+                out.append((path.name, panel["title"], target["expr"]))
+    return out
+
+
+def test_every_generated_dashboard_query_returns_data(world: dict[str, Any]) -> None:
+    _ready(world)
+    prom = world["prom"]
+    assert len(_dashboard_queries()) >= 15
+    for name, title, expr in _dashboard_queries():
+        q = expr.replace("$__rate_interval", "1m")
+        eventually(lambda q=q: _query(prom, q), timeout=60, interval=1, what=f"{name} / {title}: {expr}")
