@@ -53,7 +53,8 @@ def parity() -> Dashboard:
                 "Pod CPU (kube-prometheus rule), by node",
                 "cores",
                 (
-                    "sum by (node) (node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m)",
+                    "sum by (node) "
+                    "(node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m)",
                     "{{node}}",
                 ),
             )
@@ -174,7 +175,8 @@ def health() -> Dashboard:
                 "Delivery: batch time p99, degraded, in-flight bytes",
                 "short",
                 (
-                    "histogram_quantile(0.99, sum by (le) (rate(vnbridge_logbridge_batch_seconds_bucket[5m])))",
+                    "histogram_quantile(0.99, sum by (le) "
+                    "(rate(vnbridge_logbridge_batch_seconds_bucket[5m])))",
                     "batch p99 (s)",
                 ),
                 ("max(vnbridge_logbridge_degraded)", "degraded"),
