@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,7 @@ class Pipeline:
         self.stopping = asyncio.Event()
         self.listener = _Rebalance(self)
         self._last_commit: dict[TopicPartition, Checkpoint] = {}
+        self._sources: Counter[str] = Counter()  # enrichment source per document, flushed per cycle
 
     # --- rebalancing (eager: everything is revoked, then assigned) -------------------
     async def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
@@ -163,7 +165,7 @@ class Pipeline:
         if self.replay.delivered(out.tokens):
             self._skip(out.tokens)
             return
-        self.metrics.inventory.labels(out.source.value).inc()
+        self._sources[out.source.value] += 1
         first = out.tokens[0]
         doc_id = out.doc_id or f"{first.topic}-{first.partition}-{first.offset}"
         self.cycle.items.append(
@@ -300,6 +302,9 @@ class Pipeline:
                 self.metrics.dead_lettered.labels(Reason.SINK_REJECTED.value).inc(rejected)
             for sink in self.sinks:
                 self.metrics.delivered.labels(sink.name).inc(len(cyc.items))
+            for source, n in self._sources.items():
+                self.metrics.inventory.labels(source).inc(n)
+            self._sources.clear()
             self.metrics.commits.inc()
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             self.metrics.batch_records.observe(cyc.records)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from logbridge.delivery import Item, Rejection
@@ -49,6 +50,28 @@ def dead_letter_from(
     )
 
 
+class CachingPartitioner:
+    """aiokafka's default partitioner (murmur2 of the key, like the Java client) computes
+    the hash in pure Python for every record; keys here are pod uids, few and repeated,
+    so the answer is cached per (key, partition count)."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._default = DefaultPartitioner()
+        self._cache: dict[tuple[bytes, int], int] = {}
+        self._max = max_keys
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        slot = (key, len(all_partitions))
+        got = self._cache.get(slot)
+        if got is None:
+            if len(self._cache) >= self._max:
+                self._cache.clear()
+            got = self._cache[slot] = int(self._default(key, all_partitions, available))
+        return got
+
+
 class Transactions:
     """One transactional, idempotent producer; ``begin`` / ``send`` / ``commit`` per cycle."""
 
@@ -62,6 +85,7 @@ class Transactions:
     ) -> None:
         self.producer = AIOKafkaProducer(
             **kafka,
+            partitioner=CachingPartitioner(),
             transactional_id=transactional_id,
             enable_idempotence=True,
             acks="all",

@@ -139,10 +139,16 @@ def _trim(value: Any) -> Any:
 
 
 def _dedot(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k.replace(".", "_"): _dedot(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_dedot(v) for v in value]
+    """Replace_Dots: '.' -> '_' in every key, at every depth (scalars are returned as is)."""
+    if type(value) is dict:
+        out = {}
+        for k, v in value.items():
+            if "." in k:
+                k = k.replace(".", "_")
+            out[k] = _dedot(v) if type(v) is dict or type(v) is list else v
+        return out
+    if type(value) is list:
+        return [_dedot(v) if type(v) is dict or type(v) is list else v for v in value]
     return value
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -71,6 +72,7 @@ def test_kustomize_overlay_passes_server_side_dry_run(stack: Stack, overlay: str
 def test_index_template_keeps_dotted_labels_from_colliding(
     stack: Stack, profile: str, index: str, labels_path: tuple[str, str]
 ) -> None:
+    index = f"{index}-{time.time_ns()}"  # fresh per run: a data stream may outlive the test
     template = json.loads((ROOT / "deploy" / "elasticsearch" / f"{profile}-template.json").read_text())
     url = stack.es_url
     assert (
