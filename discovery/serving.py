@@ -14,10 +14,11 @@ import hmac
 from collections.abc import Callable
 
 from fastapi import FastAPI, Query, Request, Response
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from discovery.httpkit import add_health_routes
 from discovery.publishing import TargetsView
 from discovery.tracking import ClusterState
 
@@ -139,22 +140,10 @@ def create_app(*, view: TargetsView, metrics: DiscoveryMetrics, auth: Auth) -> F
         metrics.requests.labels("200").inc()
         return Response(view.json(shard, shards), media_type="application/json")
 
-    @app.get("/metrics")
-    async def prom_metrics(request: Request) -> Response:
-        if (refused := denied(request)) is not None:
-            return refused
-        return Response(
-            generate_latest(metrics.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return Response(b"ok\n", media_type="text/plain")
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        if view.ready:
-            return Response(b"ready\n", media_type="text/plain")
-        return Response(b"waiting for the first complete sync\n", status_code=503, media_type="text/plain")
-
+    add_health_routes(
+        app,
+        registry=metrics.registry,
+        not_ready=lambda: "" if view.ready else "waiting for the first complete sync",
+        guard=denied,
+    )
     return app

@@ -8,8 +8,10 @@ exception text); each ``Metrics`` owns its registry so tests get a fresh one.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from discovery.httpkit import add_health_routes
 
 __all__ = ["Health", "Metrics", "create_app"]
 
@@ -79,23 +81,10 @@ class Health:
 def create_app(*, metrics: Metrics, health: Health) -> FastAPI:
     app = FastAPI(title="logbridge", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.get("/metrics")
-    async def prom() -> Response:
-        return Response(
-            generate_latest(metrics.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return Response(b"ok\n", media_type="text/plain")
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
+    def not_ready() -> str:
         if not health.started or health.stopping:
-            return Response(b"not started\n", status_code=503, media_type="text/plain")
-        if health.degraded_reason:
-            body = f"degraded: {health.degraded_reason}\n".encode()
-            return Response(body, status_code=503, media_type="text/plain")
-        return Response(b"ready\n", media_type="text/plain")
+            return "not started" if not health.stopping else "stopping"
+        return f"degraded: {health.degraded_reason}" if health.degraded_reason else ""
 
+    add_health_routes(app, registry=metrics.registry, not_ready=not_ready)
     return app

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI, Query, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from discovery.httpkit import add_health_routes
 from discovery.tracking import ClusterState
 from metricsbridge.exposition import OPENMETRICS, TEXT, parse, render
 from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
@@ -87,16 +88,7 @@ def create_app(
         metrics.probes.labels("ok").inc()
         return Response(text.encode(), media_type=OPENMETRICS if openmetrics else TEXT)
 
-    @app.get("/metrics")
-    async def own_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=TEXT)
-
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return plain(200, "ok")
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        return plain(200, "ready") if state.ready else plain(503, "inventory not synced yet")
-
+    add_health_routes(
+        app, registry=metrics.registry, not_ready=lambda: "" if state.ready else "inventory not synced yet"
+    )
     return app

@@ -278,7 +278,7 @@ class Demo:
                 found |= set(r["metric"])
             return sorted(found - {"__name__"})
 
-        for name in METRICS:
+        for name in METRICS if REF.exists() else [m for m in METRICS if ":" not in m]:
             la, lb = names(std, name), names(virt, name)
             if la == lb and la:
                 verdict = "[green]same labels[/green]"
@@ -353,18 +353,18 @@ def run_demo(env: dict[str, str], console: Console, *, seed: int, cronjob_pods: 
                 virt = next(p for p in d.cluster.pods if p.virtual and not p.cronjob)
                 rec = "node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m"
                 std = next(p for p in d.cluster.pods if not p.virtual)
-                eventually(
-                    lambda: (
-                        _query(env["PROM_URL"], f'{rec}{{pod="{virt.name}"}}')
-                        and _query(
-                            env["PROM_URL"],
-                            f'cluster:namespace:pod_memory:active:kube_pod_container_resource_limits{{pod="{std.name}"}}',
+                limits = "cluster:namespace:pod_memory:active:kube_pod_container_resource_limits"
+                ready = (
+                    (
+                        lambda: (
+                            _query(env["PROM_URL"], f'{rec}{{pod="{virt.name}"}}')
+                            and _query(env["PROM_URL"], f'{limits}{{pod="{std.name}"}}')
                         )
-                    ),
-                    timeout=90,
-                    interval=1,
-                    what="recorded series for the virtual pod",
+                    )
+                    if REF.exists()  # the kube-prometheus rules come from ../shared/reference
+                    else (lambda: _query(env["PROM_URL"], f'container_memory_rss{{pod="{virt.name}"}}'))
                 )
+                eventually(ready, timeout=90, interval=1, what="series for the virtual pod")
             d.report(ports, gone, records)
             if keep:
                 console.print(

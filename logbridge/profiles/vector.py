@@ -73,7 +73,8 @@ class Vector:
         pod, c = res.pod, res.container
         if pod is not None:
             k["pod_uid"] = pod.uid
-            k["pod_labels"] = dict(pod.labels)
+            if pod.labels:  # pod_metadata_annotator.rs inserts one field per label: none -> absent
+                k["pod_labels"] = dict(pod.labels)
             if self.opts["include_annotations"] and pod.annotations:
                 k["pod_annotations"] = dict(pod.annotations)
             if pod.node_name:
@@ -83,7 +84,7 @@ class Vector:
                 k["pod_ips"] = list(pod.pod_ips or (pod.pod_ip,))
             if pod.owners:
                 k["pod_owner"] = f"{pod.owners[0].kind}/{pod.owners[0].name}"
-            if self.opts["insert_namespace_fields"]:
+            if self.opts["insert_namespace_fields"] and pod.namespace_labels:
                 k["namespace_labels"] = dict(pod.namespace_labels)
             if self.opts["include_node_labels"] and pod.node_labels:
                 k["node_labels"] = dict(pod.node_labels)
