@@ -109,8 +109,14 @@ def test_http_sd_serves_exactly_the_virtual_pods(discovery: dict[str, Any], clus
         "__param_target": f"{pod.ip}:9100",
         "__metrics_path__": "/probe",
     }
-    on_disk = json.loads(discovery["file"].read_text())
-    assert on_disk == resp_json(discovery)
+    # the file follows within the debounce interval (written only after the first full sync)
+    eventually(
+        lambda: (
+            discovery["file"].exists() and json.loads(discovery["file"].read_text()) == resp_json(discovery)
+        ),
+        timeout=10,
+        what="the file_sd file to match http_sd",
+    )
 
 
 def resp_json(discovery: dict[str, Any]) -> list[dict[str, Any]]:
