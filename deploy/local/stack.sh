@@ -141,10 +141,34 @@ L4J
   wait_for kafka 60 "$d/kafka.log" grep -q "BrokerServer id=1] Transition from STARTING to STARTED" "$d/kafka.log"
 }
 
+es_root_plugin() { # es_root_plugin HOME JAVA: build deploy/local/es-root into HOME/plugins once (GET / answers)
+  local home="$1" java="$2" dest="$1/plugins/vnbridge-root" bin tmp sum
+  sum=$(cat "$ROOT"/deploy/local/es-root/src/org/vnbridge/esroot/*.java | sha1sum | cut -c1-12)
+  [ -f "$dest/vnbridge-root.jar" ] && [ "$(cat "$dest/.source" 2>/dev/null)" = "$sum" ] && return 0
+  rm -rf "$dest"
+  bin=$(dirname "$java")
+  if [ ! -x "$bin/javac" ] || [ ! -x "$bin/jar" ]; then
+    say "elasticsearch: no javac next to $java; GET / will answer 405 (the integ-test-zip lacks rest-root)"
+    return 0
+  fi
+  tmp=$(mktemp -d)
+  "$bin/javac" --release 21 -nowarn -cp "$home/lib/*" -d "$tmp/classes" \
+    "$ROOT"/deploy/local/es-root/src/org/vnbridge/esroot/*.java >"$tmp/javac.log" 2>&1 \
+    || { say "elasticsearch: building the GET / plugin failed ($(tail -1 "$tmp/javac.log")); continuing without it"; rm -rf "$tmp"; return 0; }
+  mkdir -p "$dest"
+  "$bin/jar" --create --file "$dest/vnbridge-root.jar" -C "$tmp/classes" .
+  printf '%s\n' "description=GET / (cluster name, version) for the integ-test-zip, which lacks rest-root" \
+    "version=1.0" "name=vnbridge-root" "classname=org.vnbridge.esroot.RootPlugin" "java.version=21" \
+    "elasticsearch.version=$ES_VERSION" >"$dest/plugin-descriptor.properties"
+  echo "$sum" >"$dest/.source"
+  rm -rf "$tmp"
+}
+
 start_elasticsearch() {
   bash "$ROOT/deploy/local/fetch-java.sh" es
   local java home d port tport
   java=$(java_bin); home="$CACHE/elasticsearch-$ES_VERSION/elasticsearch-$ES_VERSION"
+  es_root_plugin "$home" "$java"
   d="$STACK/elasticsearch"; mkdir -p "$d/data" "$d/logs" "$d/config"
   port=$(alloc_port elasticsearch port); tport=$(alloc_port elasticsearch transport_port)
   check_port_free elasticsearch "$port"; check_port_free elasticsearch "$tport"

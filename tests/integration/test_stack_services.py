@@ -53,6 +53,8 @@ def test_kafka_produce_and_consume(stack: Stack) -> None:
 
 
 def test_elasticsearch_index_and_search(stack: Stack) -> None:
+    root = httpx.get(stack.es_url, timeout=10)  # `curl $ES_URL` answers with the version
+    assert root.status_code == 200 and root.json()["version"]["number"], root.text
     es = Elasticsearch(stack.es_url, request_timeout=30)
     index = f"it-{uuid.uuid4().hex[:8]}"
     es.index(
