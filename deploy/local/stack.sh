@@ -62,6 +62,7 @@ kube_pki() {
 start_kube_apiserver() {
   local bin d port etcd_port
   bin=$(bash "$ROOT/deploy/local/build-kube-apiserver.sh") || exit 1
+  bash "$ROOT/deploy/local/build-kubectl.sh" >/dev/null || exit 1  # same version, kustomize v5
   d="$STACK/kube-apiserver"; mkdir -p "$d"
   port=$(alloc_port kube-apiserver port); check_port_free kube-apiserver "$port"
   etcd_port=$(port_of etcd/port 2>/dev/null || cat "$STACK/etcd/port")
@@ -224,6 +225,7 @@ write_env() {
     echo "export ETCD_URL=http://127.0.0.1:$(cat "$STACK/etcd/port")"
     echo "export KUBE_URL=https://127.0.0.1:$(cat "$STACK/kube-apiserver/port")"
     echo "export KUBECONFIG=$STACK/kube-apiserver/kubeconfig"
+    echo "export KUBECTL=$CACHE/kubectl-$K8S_VERSION/kubectl"
     for s in "${SERVICES[@]}"; do
       local v; v=$(echo "$s" | tr 'a-z-' 'A-Z_')
       echo "export ${v}_LOG=$STACK/$s/$s.log"
