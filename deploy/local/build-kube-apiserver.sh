@@ -44,12 +44,4 @@ func main() {
 	os.Exit(cli.Run(app.NewAPIServerCommand()))
 }
 GO
-say "building kube-apiserver v$K8S_VERSION with $(go version | cut -d' ' -f3) (cold: ~10-20 min on 2 cores)"
-log="$CACHE/kube-apiserver-$K8S_VERSION/build.log"
-(
-  cd "$src"
-  export GOFLAGS="-mod=mod" GOTOOLCHAIN=local
-  go mod tidy >"$log" 2>&1 && go build -trimpath -ldflags="-s -w" -o "$out.tmp" . >>"$log" 2>&1
-) || { tail -n 30 "$log" >&2; die "kube-apiserver build failed (log: $log); check Go version and module proxy access"; }
-mv "$out.tmp" "$out"
-echo "$out"
+go_build_wrapper kube-apiserver "$src" "$out" "~10-20 min on 2 cores"

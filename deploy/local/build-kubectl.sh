@@ -33,12 +33,4 @@ func main() {
 	}
 }
 GO
-say "building kubectl v$K8S_VERSION with $(go version | cut -d' ' -f3) (cold: a few minutes)"
-log="$CACHE/kubectl-$K8S_VERSION/build.log"
-(
-  cd "$src"
-  export GOFLAGS="-mod=mod" GOTOOLCHAIN=local
-  go mod tidy >"$log" 2>&1 && go build -trimpath -ldflags="-s -w" -o "$out.tmp" . >>"$log" 2>&1
-) || { tail -n 30 "$log" >&2; die "kubectl build failed (log: $log); check Go version and module proxy access"; }
-mv "$out.tmp" "$out"
-echo "$out"
+go_build_wrapper kubectl "$src" "$out" "a few minutes"

@@ -65,3 +65,16 @@ apt_need() {
     || die "apt-get install $pkg failed; run it by hand to see why"
   command -v "$bin" >/dev/null 2>&1 || die "package $pkg installed but $bin is still not on PATH"
 }
+
+go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG: tidy + build a wrapper module, print OUT
+  local name="$1" src="$2" out="$3" log
+  log="$(dirname "$out")/build.log"
+  say "building $name v$K8S_VERSION with $(go version | cut -d' ' -f3) (cold: $4)"
+  (
+    cd "$src"
+    export GOFLAGS="-mod=mod" GOTOOLCHAIN=local
+    go mod tidy >"$log" 2>&1 && go build -trimpath -ldflags="-s -w" -o "$out.tmp" . >>"$log" 2>&1
+  ) || { tail -n 30 "$log" >&2; die "$name build failed (log: $log); check Go version and module proxy access"; }
+  mv "$out.tmp" "$out"
+  echo "$out"
+}
