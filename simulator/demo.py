@@ -279,7 +279,12 @@ class Demo:
             return sorted(found - {"__name__"})
 
         for name in METRICS if REF.exists() else [m for m in METRICS if ":" not in m]:
-            la, lb = names(std, name), names(virt, name)
+            deadline = time.monotonic() + 20  # a sample is a moment: give it a few scrapes
+            while True:
+                la, lb = names(std, name), names(virt, name)
+                if (la and la == lb) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             if la == lb and la:
                 verdict = "[green]same labels[/green]"
             else:
