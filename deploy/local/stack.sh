@@ -13,7 +13,16 @@ SERVICES=(etcd kube-apiserver kafka elasticsearch prometheus)
 ES_USER="${VNBRIDGE_ES_USER:-vnbridge}"
 
 pidfile() { echo "$STACK/$1/pid"; }
-running() { local p; p=$(cat "$(pidfile "$1")" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
+# A pid file holds "PID STARTTIME" (field 22 of /proc/PID/stat) so a pid
+# reused after a reboot is never taken for ours, and never killed.
+started_at() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
+pid_of() { # pid_of SERVICE: print the pid if the recorded process is still the one we started
+  local p t now; read -r p t <"$(pidfile "$1")" 2>/dev/null || return 1
+  [ -n "$p" ] && [ -n "$t" ] || return 1
+  now=$(started_at "$p") || return 1
+  [ "$now" = "$t" ] && echo "$p"
+}
+running() { pid_of "$1" >/dev/null; }
 port_of() { cat "$STACK/$1/port" 2>/dev/null; }
 alloc_port() { # alloc_port SERVICE NAME: stable per .stack so restarts keep addresses
   local f="$STACK/$1/$2"; [ -s "$f" ] || free_port >"$f"; cat "$f"
@@ -25,7 +34,7 @@ check_port_free() {
 spawn() { # spawn SERVICE LOG CMD...: start detached in its own session, record pid
   local svc="$1" log="$2"; shift 2
   setsid "$@" >>"$log" 2>&1 </dev/null &
-  echo $! >"$(pidfile "$svc")"
+  echo "$! $(started_at $!)" >"$(pidfile "$svc")"
 }
 
 start_etcd() {
@@ -237,7 +246,7 @@ up() {
   local only=("${@:-${SERVICES[@]}}") s started=()
   trap 'say "start-up failed; stopping what this run started"; for x in "${started[@]}"; do stop_one "$x"; done' ERR
   for s in "${only[@]}"; do
-    if running "$s"; then say "$s already running (pid $(cat "$(pidfile "$s")"))"; continue; fi
+    if running "$s"; then say "$s already running (pid $(pid_of "$s"))"; continue; fi
     local t0=$SECONDS; say "starting $s"
     started+=("$s")
     "start_$(echo "$s" | tr - _)" || { for x in "${started[@]}"; do stop_one "$x"; done; exit 1; }
@@ -251,8 +260,7 @@ up() {
 stop_one() {
   local s="$1" f p; f=$(pidfile "$s")
   [ -f "$f" ] || return 0
-  p=$(cat "$f")
-  if kill -0 "$p" 2>/dev/null; then
+  if p=$(pid_of "$s"); then
     kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$p" 2>/dev/null || break; sleep 0.25; done
     kill -KILL -- "-$p" 2>/dev/null || true
@@ -270,7 +278,7 @@ down() {
 status() {
   local s rc=0
   for s in "${SERVICES[@]}"; do
-    if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(cat "$(pidfile "$s")")" "$(cat "$STACK/$s/port")"
+    if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(pid_of "$s")" "$(cat "$STACK/$s/port")"
     else printf '%-15s down\n' "$s"; rc=1; fi
   done
   return $rc
