@@ -20,10 +20,23 @@ __all__ = [
     "Inventory",
     "Lookup",
     "MemoryInventory",
+    "ObjectMeta",
     "OwnerRef",
     "PodInfo",
+    "object_meta",
     "pod_from_object",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMeta:
+    """The parts of a Node or Namespace that collectors copy onto a pod's lines."""
+
+    name: str
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    hostname: str = ""  # nodes: status.addresses[type=Hostname]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +96,8 @@ class PodInfo:
     owner_chain: tuple[OwnerRef, ...] = ()  # resolved: Job->CronJob, ReplicaSet->Deployment
     namespace_labels: Mapping[str, str] = field(default_factory=dict)
     node_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_meta: ObjectMeta | None = None  # the Namespace object, when watched
+    node_meta: ObjectMeta | None = None  # the Node object, when known
     creation_timestamp: str = ""
     cpu_limited_containers: frozenset[str] = frozenset()
     init_containers: frozenset[str] = frozenset()
@@ -222,7 +237,9 @@ def _owner(ref: Mapping[str, Any]) -> OwnerRef:
 def owner_chain(owners: tuple[OwnerRef, ...]) -> tuple[OwnerRef, ...]:
     """Infer the next owner up from Kubernetes naming rules when the parent object is
     not at hand: Job ``<cronjob>-<scheduled minutes>`` and ReplicaSet
-    ``<deployment>-<pod-template-hash>`` (the same inference Filebeat and Vector make)."""
+    ``<deployment>-<pod-template-hash>``. Filebeat reads the parent objects instead
+    (add_resource_metadata.deployment / .cronjob); for controller-made names the
+    answer is the same."""
     chain: list[OwnerRef] = []
     for ref in owners:
         if not ref.controller and len(owners) > 1:
@@ -237,17 +254,40 @@ def owner_chain(owners: tuple[OwnerRef, ...]) -> tuple[OwnerRef, ...]:
     return tuple(chain)
 
 
+def object_meta(obj: Mapping[str, Any]) -> ObjectMeta:
+    """An ``ObjectMeta`` from a Node or Namespace as the API serialises it."""
+    meta = obj.get("metadata") or {}
+    status = obj.get("status") or {}
+    hostname = ""
+    for addr in status.get("addresses") or [] if isinstance(status, dict) else []:
+        if isinstance(addr, dict) and addr.get("type") == "Hostname":
+            hostname = str(addr.get("address", ""))
+            break
+    return ObjectMeta(
+        name=str(meta.get("name", "")),
+        uid=str(meta.get("uid", "")),
+        labels=_str_map(meta.get("labels")),
+        annotations=_str_map(meta.get("annotations")),
+        hostname=hostname,
+    )
+
+
 def pod_from_object(
     obj: Mapping[str, Any],
     *,
-    namespace_labels: Mapping[str, str] | None = None,
-    node_labels: Mapping[str, str] | None = None,
+    namespace: ObjectMeta | None = None,
+    node: ObjectMeta | None = None,
 ) -> PodInfo:
     """A ``PodInfo`` from a Pod as the API serialises it (camelCase JSON)."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    statuses = {str(s.get("name")): s for s in status.get("containerStatuses") or [] if isinstance(s, dict)}
+    statuses = {
+        str(s.get("name")): s
+        for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
+        for s in status.get(key) or []
+        if isinstance(s, dict)
+    }
     containers: list[ContainerInfo] = []
     limited: set[str] = set()
     inits = {str(c.get("name", "")) for c in spec.get("initContainers") or [] if isinstance(c, dict)}
@@ -288,8 +328,10 @@ def pod_from_object(
         containers=tuple(containers),
         owners=owners,
         owner_chain=owner_chain(owners),
-        namespace_labels=dict(namespace_labels or {}),
-        node_labels=dict(node_labels or {}),
+        namespace_labels=dict(namespace.labels) if namespace else {},
+        node_labels=dict(node.labels) if node else {},
+        namespace_meta=namespace,
+        node_meta=node,
         creation_timestamp=str(meta.get("creationTimestamp", "")),
         cpu_limited_containers=frozenset(limited),
         init_containers=frozenset(inits),

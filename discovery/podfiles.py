@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import yaml
 
-from discovery.inventory import MemoryInventory, pod_from_object
+from discovery.inventory import MemoryInventory, ObjectMeta, object_meta, pod_from_object
 
 __all__ = ["PodFileError", "load_inventory"]
 
@@ -65,14 +65,15 @@ def load_inventory(path: Path, *, retention_s: float = 86400.0) -> MemoryInvento
         else [path]
     )
     objects = [(f, o) for f in files for o in _read(f)]
-    ns_labels: dict[str, dict[str, str]] = {}
-    node_labels: dict[str, dict[str, str]] = {}
+    namespaces: dict[str, ObjectMeta] = {}
+    nodes: dict[str, ObjectMeta] = {}
     for _, obj in objects:
-        meta = obj.get("metadata") or {}
         if obj.get("kind") == "Namespace":
-            ns_labels[str(meta.get("name"))] = dict(meta.get("labels") or {})
+            ns = object_meta(obj)
+            namespaces[ns.name] = ns
         elif obj.get("kind") == "Node":
-            node_labels[str(meta.get("name"))] = dict(meta.get("labels") or {})
+            node = object_meta(obj)
+            nodes[node.name] = node
     inv = MemoryInventory(retention_s=retention_s)
     for f, obj in objects:
         if obj.get("kind", "Pod") != "Pod":
@@ -80,8 +81,8 @@ def load_inventory(path: Path, *, retention_s: float = 86400.0) -> MemoryInvento
         meta = obj.get("metadata") or {}
         pod = pod_from_object(
             obj,
-            namespace_labels=ns_labels.get(str(meta.get("namespace", "default"))),
-            node_labels=node_labels.get(str((obj.get("spec") or {}).get("nodeName", ""))),
+            namespace=namespaces.get(str(meta.get("namespace", "default"))),
+            node=nodes.get(str((obj.get("spec") or {}).get("nodeName", ""))),
         )
         if not pod.name:
             raise PodFileError(f"{f}: a Pod without metadata.name")

@@ -13,16 +13,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from discovery.inventory import MemoryInventory, PodInfo, pod_from_object
+from discovery.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
 
 __all__ = ["KINDS", "ClusterState"]
 
 KINDS = ("nodes", "namespaces", "pods")
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    raw = (obj.get("metadata") or {}).get("labels") or {}
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -40,8 +35,9 @@ class ClusterState:
         kinds: Iterable[str] = KINDS,
     ) -> None:
         self.inventory = MemoryInventory(retention_s=retention_s, clock=clock)
-        self.nodes: dict[str, dict[str, str]] = {}
-        self.namespaces: dict[str, dict[str, str]] = {}
+        self.node_meta: dict[str, ObjectMeta] = {}
+        self.namespace_meta: dict[str, ObjectMeta] = {}
+        self._node_labels: dict[str, Mapping[str, str]] = {}
         self.required = frozenset(kinds)
         self.synced: set[str] = set()
         self.version = 0
@@ -58,13 +54,27 @@ class ClusterState:
         for fn in self.listeners:
             fn()
 
+    @property
+    def nodes(self) -> Mapping[str, Mapping[str, str]]:
+        """Node name -> labels (what target rules select on)."""
+        return self._node_labels
+
+    @property
+    def namespaces(self) -> Mapping[str, Mapping[str, str]]:
+        """Namespace name -> labels."""
+        return {name: m.labels for name, m in self.namespace_meta.items()}
+
+    def _index_nodes(self) -> None:
+        self._node_labels = {name: m.labels for name, m in self.node_meta.items()}
+
     def _pod(self, obj: Mapping[str, Any]) -> PodInfo:
-        pod = pod_from_object(obj)
-        ns_labels = self.namespaces.get(pod.namespace)
-        node_labels = self.nodes.get(pod.node_name)
-        if ns_labels or node_labels:
-            pod = pod_from_object(obj, namespace_labels=ns_labels, node_labels=node_labels)
-        return pod
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        return pod_from_object(
+            obj,
+            namespace=self.namespace_meta.get(str(meta.get("namespace", "default"))),
+            node=self.node_meta.get(str(spec.get("nodeName", ""))),
+        )
 
     # --- whole lists (a relist replaces everything atomically) -----------------------
     def list_pods(self, items: list[dict[str, Any]]) -> None:
@@ -73,12 +83,13 @@ class ClusterState:
         self._changed()
 
     def list_nodes(self, items: list[dict[str, Any]]) -> None:
-        self.nodes = {_name(o): _labels(o) for o in items if isinstance(o, dict)}
+        self.node_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
+        self._index_nodes()
         self.synced.add("nodes")
         self._changed()
 
     def list_namespaces(self, items: list[dict[str, Any]]) -> None:
-        self.namespaces = {_name(o): _labels(o) for o in items if isinstance(o, dict)}
+        self.namespace_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
         self.synced.add("namespaces")
         self._changed()
 
@@ -95,17 +106,19 @@ class ClusterState:
     def node_event(self, etype: str, obj: dict[str, Any]) -> None:
         self.events += 1
         if etype == "DELETED":
-            self.nodes.pop(_name(obj), None)
+            self.node_meta.pop(_name(obj), None)
+            self._node_labels.pop(_name(obj), None)
         else:
-            self.nodes[_name(obj)] = _labels(obj)
+            m = self.node_meta[_name(obj)] = object_meta(obj)
+            self._node_labels[m.name] = m.labels
         self._changed()
 
     def namespace_event(self, etype: str, obj: dict[str, Any]) -> None:
         self.events += 1
         if etype == "DELETED":
-            self.namespaces.pop(_name(obj), None)
+            self.namespace_meta.pop(_name(obj), None)
         else:
-            self.namespaces[_name(obj)] = _labels(obj)
+            self.namespace_meta[_name(obj)] = object_meta(obj)
         self._changed()
 
     def handlers(

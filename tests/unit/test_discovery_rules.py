@@ -228,3 +228,38 @@ def test_backoff_is_capped_with_jitter() -> None:
     assert all(0 < d <= 1.0 for d in delays) and delays[-1] >= 0.5
     b.reset()
     assert b.next_delay() <= 0.1
+
+
+def test_pods_carry_their_node_and_namespace_objects() -> None:
+    state = ClusterState()
+    state.list_nodes(
+        [
+            {
+                "metadata": {"name": "eklet-0", "uid": "n-1", "labels": NODES["eklet-0"]},
+                "status": {"addresses": [{"type": "Hostname", "address": "eklet-0.local"}]},
+            }
+        ]
+    )
+    state.list_namespaces([{"metadata": {"name": "batch", "uid": "ns-1", "labels": {"team": "data"}}}])
+    obj = _pod_obj("a")
+    obj["status"] = {
+        "phase": "Running",
+        "initContainerStatuses": [{"name": "init", "containerID": "containerd://abc"}],
+    }
+    obj["spec"] = {
+        "nodeName": "eklet-0",
+        "initContainers": [{"name": "init"}],
+        "containers": [{"name": "main"}],
+    }
+    state.list_pods([obj])
+    hit = state.by_name("batch", "a")
+    assert hit is not None
+    pod = hit[0]
+    assert pod.node_meta is not None and pod.node_meta.uid == "n-1"
+    assert pod.node_meta.hostname == "eklet-0.local"
+    assert pod.namespace_meta is not None and pod.namespace_meta.uid == "ns-1"
+    assert pod.namespace_labels == {"team": "data"} and state.nodes["eklet-0"] == NODES["eklet-0"]
+    init = pod.container("init")
+    assert init is not None and init.container_id == "containerd://abc"  # init statuses are read too
+    state.node_event("DELETED", {"metadata": {"name": "eklet-0"}})
+    assert "eklet-0" not in state.nodes
