@@ -22,14 +22,16 @@ Rules reproduced, each observed there:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import mmh3
+import msgpack  # type: ignore[import-untyped]
 import orjson
 
 from logbridge.enrichment import Resolved
@@ -295,8 +297,16 @@ class FluentBit:
             if o["Logstash_Format"]
             else str(o["Index"])
         )
-        doc_id = None
-        if o["Generate_ID"]:
-            h = hashlib.sha1(orjson.dumps(doc)).hexdigest()
-            doc_id = f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-        return Encoded(doc, index, doc_id)
+        return Encoded(doc, index, generate_id(doc) if o["Generate_ID"] else None)
+
+
+def generate_id(doc: Mapping[str, Any]) -> str:
+    """Fluent Bit's ``Generate_ID``: MurmurHash3 x64/128 (seed 42) of the record as
+    msgpack, printed as eight little-endian 16-bit words (plugins/out_es/es.c)."""
+    try:
+        data = msgpack.packb(doc)
+    except (OverflowError, TypeError, ValueError):  # an integer beyond 64 bits: still stable
+        data = json.dumps(doc).encode()
+    words = struct.unpack("<8H", mmh3.hash_bytes(data, 42, True))
+    w = [f"{x:04x}" for x in words]
+    return f"{w[0]}{w[1]}-{w[2]}-{w[3]}-{w[4]}-{w[5]}{w[6]}{w[7]}"

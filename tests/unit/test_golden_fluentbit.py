@@ -86,6 +86,8 @@ def test_es_output_matches_fluent_bit(case: Path) -> None:
     actions = [json.loads(a)["create"] for a in bulk[0::2]]
     assert {a["_index"] for a in actions} == {o.index for o in out}
     assert all(("_id" in a) == (o.doc_id is not None) for a, o in zip(actions, out, strict=False))
+    # Generate_ID hashes the msgpack record, so equal ids also prove identical key order
+    assert sorted(a["_id"] for a in actions if "_id" in a) == sorted(o.doc_id for o in out if o.doc_id)
 
 
 def eks_record(line: str, file: Path, pods: Path) -> bytes:
