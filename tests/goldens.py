@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VNBRIDGE_SHARED", ROOT.parent / "shared"))
@@ -34,3 +37,35 @@ def fluent_bit_filter_options(conf: Path) -> dict[str, str]:
         if section == "[FILTER]" and len(parts) == 2 and parts[0].lower() in _FB_KEYS:
             opts[parts[0]] = parts[1]
     return opts
+
+
+def hand_derived_documents(spec: dict[str, Any], profile: str, tmp: Path) -> list[dict[str, Any]]:
+    """Run a hand-derived golden case (tests/golden/<profile>/*.json) through
+    ``logbridge convert``'s code path: the pod (tombstoned when ``deleted``) and any
+    Node / Namespace ``objects`` become a pod directory, the lines a kubelet-named file.
+    Dead letters fail the case."""
+    from discovery.podfiles import load_inventory
+    from logbridge.converting import convert_lines, iter_inputs
+    from logbridge.profiles import build
+    from logbridge.transforming import Output
+
+    pods = tmp / "pods"
+    pods.mkdir()
+    for n, obj in enumerate(spec.get("objects", [])):
+        (pods / f"{obj['kind'].lower()}-{n}.json").write_text(json.dumps(obj))
+    if spec["pod"] is not None:
+        meta = spec["pod"]["metadata"]
+        suffix = ".deleted.json" if spec["deleted"] else ".json"
+        (pods / f"{meta['namespace']}_{meta['name']}{suffix}").write_text(json.dumps(spec["pod"]))
+    log = tmp / spec["file"]
+    log.write_text("".join(line + "\n" for line in spec["input"]), encoding="utf-8")
+    outs = list(
+        convert_lines(
+            iter_inputs([log], io.BytesIO()),
+            profile=build(profile, spec.get("options", {})),
+            lookup=load_inventory(pods),
+        )
+    )
+    letters = [o for o in outs if not isinstance(o, Output)]
+    assert letters == [], letters
+    return [o.doc for o in outs if isinstance(o, Output)]

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import pytest
 
-from discovery.podfiles import load_inventory
-from logbridge.converting import convert_lines, iter_inputs
+from logbridge.enrichment import Resolved, Source
 from logbridge.profiles import build
-from logbridge.transforming import Output
+from logbridge.records import LogLine
+from tests.goldens import hand_derived_documents
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "filebeat").glob("*.json"))
 
@@ -20,27 +19,14 @@ CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "filebeat").glo
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_filebeat_golden(case: Path, tmp_path: Path) -> None:
     spec = json.loads(case.read_text(encoding="utf-8"))
-    pods = tmp_path / "pods"
-    pods.mkdir()
-    for n, obj in enumerate(spec["objects"]):
-        (pods / f"{obj['kind'].lower()}-{n}.json").write_text(json.dumps(obj))
-    if spec["pod"] is not None:
-        meta = spec["pod"]["metadata"]
-        suffix = ".deleted.json" if spec["deleted"] else ".json"
-        (pods / f"{meta['namespace']}_{meta['name']}{suffix}").write_text(json.dumps(spec["pod"]))
-    log = tmp_path / spec["file"]
-    log.write_text("".join(line + "\n" for line in spec["input"]), encoding="utf-8")
-    outs = list(
-        convert_lines(
-            iter_inputs([log], io.BytesIO()),
-            profile=build("filebeat", spec["options"]),
-            lookup=load_inventory(pods),
-        )
-    )
-    assert [o for o in outs if not isinstance(o, Output)] == []
-    docs = [o.doc for o in outs if isinstance(o, Output)]
+    docs = hand_derived_documents(spec, "filebeat", tmp_path)
     assert docs == spec["expected"], spec["describe"]
-    assert all(o.index == "filebeat-8.19.0" for o in outs if isinstance(o, Output))
+
+
+def test_documents_go_to_the_versioned_data_stream() -> None:
+    line = LogLine(0, "", "stdout", "x", False, "ns", "pod", "c", "")
+    enc = build("filebeat", {"version": "8.15.3"}).encode(line, Resolved(None, None, Source.NONE))
+    assert enc.target == "filebeat-8.15.3" and enc.doc["agent"]["version"] == "8.15.3"
 
 
 def test_every_behaviour_has_a_case() -> None:

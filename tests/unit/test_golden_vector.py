@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from discovery.podfiles import load_inventory
-from logbridge.converting import convert_lines, iter_inputs
-from logbridge.profiles import build
-from logbridge.transforming import Output
+from tests.goldens import hand_derived_documents
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "vector").glob("*.json"))
 
@@ -27,18 +23,6 @@ def _keys_sorted(value: Any) -> bool:
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_vector_golden(case: Path, tmp_path: Path) -> None:
     spec = json.loads(case.read_text())
-    pods = tmp_path / "pods"
-    pods.mkdir()
-    meta = spec["pod"]["metadata"]
-    suffix = ".deleted.json" if spec["deleted"] else ".json"
-    (pods / f"{meta['namespace']}_{meta['name']}{suffix}").write_text(json.dumps(spec["pod"]))
-    log = tmp_path / spec["file"]
-    log.write_text("".join(line + "\n" for line in spec["input"]), encoding="utf-8")
-    outs = list(
-        convert_lines(
-            iter_inputs([log], io.BytesIO()), profile=build("vector", {}), lookup=load_inventory(pods)
-        )
-    )
-    docs = [o.doc for o in outs if isinstance(o, Output)]
+    docs = hand_derived_documents(spec, "vector", tmp_path)
     assert docs == spec["expected"], spec["describe"]
     assert all(_keys_sorted(d) for d in docs)
