@@ -17,7 +17,8 @@ pidfile() { echo "$STACK/$1/pid"; }
 # reused after a reboot is never taken for ours, and never killed.
 started_at() { local s; s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1; s=${s##*) }; set -- $s; echo "${20}"; }
 pid_of() { # pid_of SERVICE: print the pid if the recorded process is still the one we started
-  local p t now; read -r p t <"$(pidfile "$1")" 2>/dev/null || return 1
+  local p t now f; f=$(pidfile "$1")
+  [ -f "$f" ] && read -r p t <"$f" || return 1
   [ -n "$p" ] && [ -n "$t" ] || return 1
   now=$(started_at "$p") || return 1
   [ "$now" = "$t" ] && echo "$p"
