@@ -1,19 +1,76 @@
-"""The probe and metrics routes every vnbridge service serves the same way.
+"""The HTTP plumbing every vnbridge service shares: server, auth, probe routes.
 
-Why: operators wire liveness/readiness probes and Prometheus scrapes once for all
-three services; ``/healthz`` (process alive), ``/readyz`` (503 with a reason until
-ready) and ``/metrics`` (the service's own registry, optionally behind auth) must
-behave identically everywhere.
+Why: operators wire liveness/readiness probes, Prometheus scrapes and credentials
+once for all three services; ``/healthz`` (process alive), ``/readyz`` (503 with a
+reason until ready) and ``/metrics`` (the service's own registry, optionally behind
+auth) must behave identically everywhere, and so must ``listen`` and TLS.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 from collections.abc import Callable
 
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 
-__all__ = ["PROMETHEUS_TEXT", "add_health_routes"]
+from discovery.clientsettings import TLSSettings
+
+__all__ = ["PROMETHEUS_TEXT", "Auth", "add_health_routes", "http_server"]
+
+
+class Auth:
+    """Optional bearer token or basic credentials, compared in constant time."""
+
+    def __init__(self, *, bearer_token: str = "", username: str = "", password: str = "") -> None:
+        self._bearer = bearer_token
+        self._basic = f"{username}:{password}" if username else ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self._bearer or self._basic)
+
+    def allows(self, header: str | None) -> bool:
+        if not self.enabled:
+            return True
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if self._bearer and scheme.lower() == "bearer":
+            return hmac.compare_digest(value.strip().encode(), self._bearer.encode())
+        if self._basic and scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True)
+            except ValueError:
+                return False
+            return hmac.compare_digest(decoded, self._basic.encode())
+        return False
+
+
+def http_server(app: FastAPI, *, listen: str, tls: TLSSettings | None = None) -> uvicorn.Server:
+    """A quiet uvicorn server for ``app`` on ``host:port`` (``[::1]:8080`` too), HTTPS
+    when ``tls.enabled``."""
+    host, _, port = listen.rpartition(":")
+    ssl: dict[str, str | None] = {}
+    if tls is not None and tls.enabled:
+        ssl = {
+            "ssl_certfile": str(tls.cert_file),
+            "ssl_keyfile": str(tls.key_file),
+            "ssl_ca_certs": str(tls.ca_file) if tls.ca_file else None,
+        }
+    config = uvicorn.Config(
+        app,
+        host=host.strip("[]"),
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        **ssl,  # type: ignore[arg-type]
+    )
+    return uvicorn.Server(config)
+
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 

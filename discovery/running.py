@@ -17,15 +17,15 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-import uvicorn
 from kubernetes import client, config
 from prometheus_client import CollectorRegistry
 
+from discovery.httpkit import Auth, http_server
 from discovery.publishing import Debouncer, FileSdWriter, TargetsView
-from discovery.serving import Auth, DiscoveryMetrics, create_app
+from discovery.serving import DiscoveryMetrics, create_app
 from discovery.settings import DiscoverySettings, KubeSettings, WatchSettings
 from discovery.targeting import NodeSelector, TargetRules
-from discovery.tracking import ClusterState
+from discovery.tracking import ClusterState, watched_kinds
 from discovery.watching import Backoff, Reflector
 
 __all__ = ["LiveWatch", "api_client", "rules_from", "run"]
@@ -125,8 +125,9 @@ async def _sweep(state: ClusterState, every_s: float) -> None:
 async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = None) -> None:
     """Run until SIGTERM/SIGINT: watch, publish file_sd and serve http_sd."""
     loop = asyncio.get_running_loop()
-    kinds = ("nodes", "namespaces", "pods") if settings.watch.namespaces else ("nodes", "pods")
-    state = ClusterState(retention_s=settings.tombstone_retention_s, kinds=kinds)
+    state = ClusterState(
+        retention_s=settings.tombstone_retention_s, kinds=watched_kinds(settings.watch.namespaces)
+    )
     view = TargetsView(state=state, rules=rules_from(settings))
     metrics = DiscoveryMetrics(CollectorRegistry())
     metrics.watch(state, view)
@@ -167,28 +168,10 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
 
 async def _serve(settings: DiscoverySettings, view: TargetsView, metrics: DiscoveryMetrics) -> None:
     http = settings.http_sd
-    host, _, port = http.listen.rpartition(":")
     auth = Auth(
         bearer_token=http.bearer_token.get_secret_value(),
         username=http.username,
         password=http.password.get_secret_value(),
     )
-    tls: dict[str, Any] = {}
-    if http.tls.enabled:
-        tls = {
-            "ssl_certfile": str(http.tls.cert_file),
-            "ssl_keyfile": str(http.tls.key_file),
-            "ssl_ca_certs": str(http.tls.ca_file) if http.tls.ca_file else None,
-        }
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(view=view, metrics=metrics, auth=auth),
-            host=host.strip("[]"),
-            port=int(port),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            **tls,
-        )
-    )
-    await server.serve()
+    app = create_app(view=view, metrics=metrics, auth=auth)
+    await http_server(app, listen=http.listen, tls=http.tls).serve()

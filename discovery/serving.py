@@ -9,8 +9,6 @@ require a bearer token or basic auth; ``/healthz`` and ``/readyz`` never do.
 
 from __future__ import annotations
 
-import base64
-import hmac
 from collections.abc import Callable
 
 from fastapi import FastAPI, Query, Request, Response
@@ -18,39 +16,11 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from discovery.httpkit import add_health_routes
+from discovery.httpkit import Auth, add_health_routes
 from discovery.publishing import TargetsView
 from discovery.tracking import ClusterState
 
-__all__ = ["Auth", "DiscoveryMetrics", "create_app"]
-
-
-class Auth:
-    """Optional bearer token or basic credentials, compared in constant time."""
-
-    def __init__(self, *, bearer_token: str = "", username: str = "", password: str = "") -> None:
-        self._bearer = bearer_token
-        self._basic = f"{username}:{password}" if username else ""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._bearer or self._basic)
-
-    def allows(self, header: str | None) -> bool:
-        if not self.enabled:
-            return True
-        if not header:
-            return False
-        scheme, _, value = header.partition(" ")
-        if self._bearer and scheme.lower() == "bearer":
-            return hmac.compare_digest(value.strip().encode(), self._bearer.encode())
-        if self._basic and scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(value.strip(), validate=True)
-            except ValueError:
-                return False
-            return hmac.compare_digest(decoded, self._basic.encode())
-        return False
+__all__ = ["DiscoveryMetrics", "create_app"]
 
 
 class _StateCollector(Collector):

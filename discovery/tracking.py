@@ -15,9 +15,15 @@ from typing import Any
 
 from discovery.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
 
-__all__ = ["KINDS", "ClusterState"]
+__all__ = ["KINDS", "ClusterState", "watched_kinds"]
 
 KINDS = ("nodes", "namespaces", "pods")
+
+
+def watched_kinds(namespaces: bool) -> tuple[str, ...]:
+    """What a live watch lists: nodes and pods always; namespaces only when their
+    labels are wanted (it needs get/list/watch on namespaces in RBAC)."""
+    return KINDS if namespaces else ("nodes", "pods")
 
 
 def _name(obj: Mapping[str, Any]) -> str:

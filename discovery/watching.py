@@ -235,9 +235,6 @@ class Reflector:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        resp = self._resp
-        if resp is not None:
-            with contextlib.suppress(OSError, urllib3.exceptions.HTTPError):
-                resp.shutdown() if hasattr(resp, "shutdown") else resp.close()
+        self.stop_stream()
         if self._thread is not None:
             self._thread.join(timeout)

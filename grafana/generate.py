@@ -29,13 +29,13 @@ def panel(title: str, unit: str, *queries: tuple[str, str]) -> Timeseries:
     return p
 
 
+def _dashboard(title: str, uid: str) -> Dashboard:
+    return Dashboard(title).uid(uid).tags(["vnbridge", "generated"]).refresh("30s").time("now-1h", "now")
+
+
 def parity() -> Dashboard:
     return (
-        Dashboard("vnbridge / Parity")
-        .uid("vnbridge-parity")
-        .tags(["vnbridge", "generated"])
-        .refresh("30s")
-        .time("now-1h", "now")
+        _dashboard("vnbridge / Parity", "vnbridge-parity")
         .with_row(Row("Metrics: virtual-node pods next to standard pods"))
         .with_panel(
             panel(
@@ -97,11 +97,7 @@ def parity() -> Dashboard:
 
 def health() -> Dashboard:
     return (
-        Dashboard("vnbridge / Bridge health")
-        .uid("vnbridge-health")
-        .tags(["vnbridge", "generated"])
-        .refresh("30s")
-        .time("now-1h", "now")
+        _dashboard("vnbridge / Bridge health", "vnbridge-health")
         .with_row(Row("discovery"))
         .with_panel(
             panel(

@@ -206,19 +206,7 @@ def _from_docker(obj: dict[str, Any], ctx: Context) -> LogLine:
     _need(ident)
     ts_ns, ttext = _time_from(obj.get("time"))
     text, partial = _text_and_partial(obj.get("log"), None, docker_style=True)
-    return LogLine(
-        ts_ns,
-        ttext,
-        _stream(obj.get("stream")),
-        text,
-        partial,
-        ident["namespace"],
-        ident["pod"],
-        ident.get("container", ""),
-        ident.get("container_id", ""),
-        None,
-        "docker",
-    )
+    return _line(ts_ns, ttext, obj.get("stream"), text, partial, ident, None, "docker")
 
 
 def _from_cri(line: str, ctx: Context) -> LogLine:
@@ -232,19 +220,7 @@ def _from_cri(line: str, ctx: Context) -> LogLine:
         ts_ns = parse_rfc3339(ttext)
     except TimestampError as exc:
         raise _Bad(Reason.BAD_TIMESTAMP, str(exc)) from None
-    return LogLine(
-        ts_ns,
-        ttext,
-        stream,
-        msg or "",
-        tag == "P",
-        ident["namespace"],
-        ident["pod"],
-        ident.get("container", ""),
-        ident.get("container_id", ""),
-        None,
-        "cri",
-    )
+    return _line(ts_ns, ttext, stream, msg or "", tag == "P", ident, None, "cri")
 
 
 def _line(

@@ -13,7 +13,6 @@ committed offset never passes a record some sink has not acknowledged.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -28,7 +27,7 @@ from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
 from logbridge.decoding import Context
-from logbridge.delivery import Abandoned, Item, Rejection, RetryPolicy, Sink
+from logbridge.delivery import Item, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.observing import Health, Metrics
 from logbridge.offsets import Checkpoint, Ledger, ReplayFilter, Token
 from logbridge.producing import DeadLetterRecord, Transactions, dead_letter_from, dead_letter_record
@@ -268,30 +267,28 @@ class Pipeline:
                 return  # idle: nothing to deliver, nothing new to commit
             started = time.perf_counter()
             watchdog = asyncio.create_task(self._watch_degraded())
-            attempt = 0
+
+            async def attempt() -> int:
+                try:
+                    return await self._deliver_once(cyc)
+                except ProducerFenced:
+                    raise  # another replica owns our transactional.id: not retriable
+                except KafkaError as exc:
+                    await self.txn.abort()
+                    log.warning("transaction aborted (%s); re-delivering the cycle", type(exc).__name__)
+                    raise Retriable(type(exc).__name__[:40]) from exc
+
             try:
                 with tracer.start_as_current_span("logbridge.cycle") as span:
                     span.set_attribute("vnbridge.records", cyc.records)
                     span.set_attribute("vnbridge.documents", len(cyc.items))
                     span.set_attribute("vnbridge.dead_letters", len(cyc.dead))
-                    while True:
-                        try:
-                            rejected = await self._deliver_once(cyc)
-                            break
-                        except ProducerFenced:
-                            raise
-                        except KafkaError as exc:
-                            await self.txn.abort()
-                            self.metrics.aborts.labels(type(exc).__name__[:40]).inc()
-                            log.warning(
-                                "transaction aborted (%s); re-delivering the cycle", type(exc).__name__
-                            )
-                            delay = self.policy.delay(attempt)
-                            attempt += 1
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(self.give_up.wait(), delay)
-                            if self.give_up.is_set():
-                                raise Abandoned from exc
+                    rejected = await retrying(
+                        attempt,
+                        policy=self.policy,
+                        give_up=self.give_up,
+                        on_retry=lambda code: self.metrics.aborts.labels(code).inc(),
+                    )
             finally:
                 watchdog.cancel()
                 if self.health.degraded_reason:

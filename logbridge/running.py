@@ -14,6 +14,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,11 +23,12 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
+from discovery.httpkit import http_server
 from discovery.inventory import Lookup
 from discovery.podfiles import load_inventory
 from discovery.running import LiveWatch, api_client
 from discovery.settings import WatchSettings
-from discovery.tracking import ClusterState
+from discovery.tracking import ClusterState, watched_kinds
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.elastic import ElasticsearchSink
@@ -74,13 +76,13 @@ def _setup_tracing(settings: LogbridgeSettings) -> None:
             raise RunError("tracing.otlp_endpoint needs: pip install 'vnbridge[otlp]'") from exc
         exporter = OTLPSpanExporter(endpoint=settings.tracing.otlp_endpoint)
     else:
-        exporter = ConsoleSpanExporter(out=__import__("sys").stderr)
+        exporter = ConsoleSpanExporter(out=sys.stderr)
     provider = TracerProvider(resource=Resource.create({"service.name": "vnbridge-logbridge"}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
 
 
-async def _inventory(settings: LogbridgeSettings, metrics: Metrics) -> tuple[Lookup | None, LiveWatch | None]:
+async def _inventory(settings: LogbridgeSettings) -> tuple[Lookup | None, LiveWatch | None]:
     inv = settings.inventory
     if inv.source == "none":
         return None, None
@@ -88,8 +90,7 @@ async def _inventory(settings: LogbridgeSettings, metrics: Metrics) -> tuple[Loo
         if inv.pods_path is None:
             raise RunError("inventory.source files needs inventory.pods_path")
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
-    kinds = ("nodes", "namespaces", "pods") if inv.watch_namespaces else ("nodes", "pods")
-    state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=kinds)
+    state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=watched_kinds(inv.watch_namespaces))
     watch = LiveWatch(
         api=api_client(inv.kube), state=state, watch=WatchSettings(namespaces=inv.watch_namespaces)
     )
@@ -130,8 +131,9 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         )
     _setup_tracing(settings)
     metrics = registry_metrics or Metrics()
-    metrics.c_extensions.set(int(c_extensions_loaded()))
-    if not c_extensions_loaded():
+    c_ext = c_extensions_loaded()
+    metrics.c_extensions.set(int(c_ext))
+    if not c_ext:
         log.warning("aiokafka C extensions are not loaded: expect several times lower throughput")
     health = Health()
     give_up = asyncio.Event()
@@ -139,7 +141,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     policy = RetryPolicy(initial_s=d.retry_initial_s, max_s=d.retry_max_s)
     kafka = kafka_kwargs(settings.kafka)
     group = settings.source.group_id
-    lookup, watch = await _inventory(settings, metrics)
+    lookup, watch = await _inventory(settings)
     profile = build(settings.profile.name, settings.profile.options)
     a = settings.assembly
 
@@ -230,15 +232,6 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
 def _http_server(settings: LogbridgeSettings, metrics: Metrics, health: Health) -> uvicorn.Server | None:
     if not settings.http.enabled:
         return None
-    host, _, port = settings.http.listen.rpartition(":")
-    config = uvicorn.Config(
-        create_app(metrics=metrics, health=health),
-        host=host.strip("[]"),
-        port=int(port),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
+    server = http_server(create_app(metrics=metrics, health=health), listen=settings.http.listen)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # ours
     return server

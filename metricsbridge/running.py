@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import ssl
-from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import Request, Response
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from fastapi import FastAPI
 
+from discovery.httpkit import Auth, http_server
 from discovery.running import LiveWatch, api_client
 from discovery.settings import WatchSettings
 from discovery.targeting import NodeSelector, TargetRules
-from discovery.tracking import ClusterState
+from discovery.tracking import ClusterState, watched_kinds
 from metricsbridge.probing import AllowList
 from metricsbridge.serving import BridgeMetrics, create_app
 from metricsbridge.settings import MetricsbridgeSettings
 
 __all__ = ["run"]
-
-OPEN = ("/healthz", "/readyz")
 
 
 def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
@@ -35,7 +30,7 @@ def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
     return ctx
 
 
-def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[Any, httpx.AsyncClient]:
+def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[FastAPI, httpx.AsyncClient]:
     rules = TargetRules(selector=NodeSelector(settings.selector_labels()), default_port=settings.metrics_port)
     client = httpx.AsyncClient(verify=_verify(settings), follow_redirects=False, trust_env=False)
     app = create_app(
@@ -46,32 +41,17 @@ def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[Any
         metrics_path=settings.metrics_path,
         default_timeout_s=settings.default_timeout_s,
         scheme=settings.scheme,
+        auth=Auth(bearer_token=settings.bearer_token.get_secret_value()),
     )
-    token = settings.bearer_token.get_secret_value()
-    if token:
-
-        async def auth(request: Request, call_next: RequestResponseEndpoint) -> Response:
-            if request.url.path not in OPEN:
-                given = request.headers.get("authorization", "")
-                if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                    return Response(b"unauthorized\n", status_code=401, media_type="text/plain")
-            return await call_next(request)
-
-        app.add_middleware(BaseHTTPMiddleware, dispatch=auth)
     return app, client
 
 
 async def run(settings: MetricsbridgeSettings) -> None:
-    state = ClusterState(kinds=("nodes", "pods"))
+    state = ClusterState(kinds=watched_kinds(False))
     watch = LiveWatch(api=api_client(settings.kube), state=state, watch=WatchSettings(namespaces=False))
     watch.start(asyncio.get_running_loop())
     app, client = build_app(settings, state)
-    host, _, port = settings.listen.rpartition(":")
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host=host.strip("[]"), port=int(port), log_level="warning", access_log=False, lifespan="off"
-        )
-    )
+    server = http_server(app, listen=settings.listen)
     try:
         await server.serve()
     finally:

@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI, Query, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from discovery.httpkit import add_health_routes
+from discovery.httpkit import Auth, add_health_routes
 from discovery.tracking import ClusterState
 from metricsbridge.exposition import OPENMETRICS, TEXT, parse, render
 from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
@@ -50,15 +50,24 @@ def create_app(
     metrics_path: str,
     default_timeout_s: float,
     scheme: str = "http",
+    auth: Auth | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> FastAPI:
+    """``auth`` (bearer token) guards /probe and /metrics; /healthz and /readyz stay open."""
     app = FastAPI(title="metricsbridge", docs_url=None, redoc_url=None, openapi_url=None)
 
     def plain(status: int, text: str) -> Response:
         return Response(text.encode() + b"\n", status_code=status, media_type="text/plain")
 
+    def denied(request: Request) -> Response | None:
+        if auth is None or auth.allows(request.headers.get("authorization")):
+            return None
+        return plain(401, "unauthorized")
+
     @app.get("/probe")
     async def probe(request: Request, target: str = Query("", max_length=300)) -> Response:
+        if (refused := denied(request)) is not None:
+            return refused
         if not state.ready:
             metrics.probes.labels("not_ready").inc()
             return plain(503, "inventory not synced yet")
@@ -89,6 +98,9 @@ def create_app(
         return Response(text.encode(), media_type=OPENMETRICS if openmetrics else TEXT)
 
     add_health_routes(
-        app, registry=metrics.registry, not_ready=lambda: "" if state.ready else "inventory not synced yet"
+        app,
+        registry=metrics.registry,
+        not_ready=lambda: "" if state.ready else "inventory not synced yet",
+        guard=denied,
     )
     return app

@@ -19,8 +19,9 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 import discovery.running  # noqa: F401
+from discovery.httpkit import Auth
 from discovery.publishing import TargetsView
-from discovery.serving import Auth, DiscoveryMetrics, create_app
+from discovery.serving import DiscoveryMetrics, create_app
 from discovery.targeting import NodeSelector, TargetRules
 from discovery.tracking import ClusterState
 

@@ -4,11 +4,7 @@
 # k8s.io/kubernetes/cmd/kube-apiserver/app, with replace lines for the staging
 # modules, builds the real server with the machine's Go.
 source "$(dirname "$0")/lib.sh"
-out="$CACHE/kube-apiserver-$K8S_VERSION/kube-apiserver"
-[ -x "$out" ] && { echo "$out"; exit 0; }
-command -v go >/dev/null || die "Go is required to build kube-apiserver; install golang (>= 1.24)"
-src="$CACHE/kube-apiserver-$K8S_VERSION/src"
-mkdir -p "$src"
+wrapper_module kube-apiserver
 staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
   cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
   cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms

@@ -4,11 +4,7 @@
 # Why: Debian's kubernetes-client is 1.20 (kustomize 2, no `patches:` targets); the
 # tests run `kubectl apply -k ... --dry-run=server` against our kube-apiserver.
 source "$(dirname "$0")/lib.sh"
-out="$CACHE/kubectl-$K8S_VERSION/kubectl"
-[ -x "$out" ] && { echo "$out"; exit 0; }
-command -v go >/dev/null || die "Go is required to build kubectl; install golang (>= 1.24)"
-src="$CACHE/kubectl-$K8S_VERSION/src"
-mkdir -p "$src"
+wrapper_module kubectl
 cat >"$src/go.mod" <<MOD
 module vnbridge.local/kubectl
 

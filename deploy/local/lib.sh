@@ -66,6 +66,15 @@ apt_need() {
   command -v "$bin" >/dev/null 2>&1 || die "package $pkg installed but $bin is still not on PATH"
 }
 
+wrapper_module() { # wrapper_module NAME: set $out and $src for NAME's cached build;
+  # when the binary is already built, print it and end the calling script
+  out="$CACHE/$1-$K8S_VERSION/$1"
+  src="$CACHE/$1-$K8S_VERSION/src"
+  [ -x "$out" ] && { echo "$out"; exit 0; }
+  command -v go >/dev/null || die "Go is required to build $1; install golang (>= 1.24)"
+  mkdir -p "$src"
+}
+
 go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG: tidy + build a wrapper module, print OUT
   local name="$1" src="$2" out="$3" log
   log="$(dirname "$out")/build.log"

@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from discovery.httpkit import Auth
 from discovery.inventory import ContainerInfo, PodInfo
 from discovery.publishing import FileSdWriter, TargetsView, write_atomically
-from discovery.serving import Auth, DiscoveryMetrics, create_app
+from discovery.serving import DiscoveryMetrics, create_app
 from discovery.settings import NODE_PRESETS, DiscoverySettings
 from discovery.targeting import (
     NodeSelector,
