@@ -95,7 +95,6 @@ class FileSdWriter:
         self._shard = shard
         self._shards = shards
         self._last: bytes | None = None
-        self.writes = 0
 
     def publish(self) -> bool:
         if not self._view.ready:
@@ -105,7 +104,6 @@ class FileSdWriter:
             return False
         write_atomically(self.path, data)
         self._last = data
-        self.writes += 1
         return True
 
 

@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 METRICS_PORT_ANNOTATION = "eks.tke.cloud.tencent.com/metrics-port"
-VIRTUAL_POD_ANNOTATIONS = {"tke.cloud.tencent.com/pod-type": "eklet"}
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 TargetGroup = dict[str, object]
 

@@ -48,7 +48,6 @@ class ClusterState:
         self.synced: set[str] = set()
         self.version = 0
         self.listeners: list[Callable[[], None]] = []
-        self.events = 0
 
     @property
     def ready(self) -> bool:
@@ -101,7 +100,6 @@ class ClusterState:
 
     # --- single events ----------------------------------------------------------------
     def pod_event(self, etype: str, obj: dict[str, Any]) -> None:
-        self.events += 1
         meta = obj.get("metadata") or {}
         if etype == "DELETED":
             self.inventory.delete(str(meta.get("namespace", "")), str(meta.get("name", "")))
@@ -110,7 +108,6 @@ class ClusterState:
         self._changed()
 
     def node_event(self, etype: str, obj: dict[str, Any]) -> None:
-        self.events += 1
         if etype == "DELETED":
             self.node_meta.pop(_name(obj), None)
             self._node_labels.pop(_name(obj), None)
@@ -120,7 +117,6 @@ class ClusterState:
         self._changed()
 
     def namespace_event(self, etype: str, obj: dict[str, Any]) -> None:
-        self.events += 1
         if etype == "DELETED":
             self.namespace_meta.pop(_name(obj), None)
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -96,10 +96,6 @@ class Reassembler(Generic[T]):
         out = [self._finish(p) for p in self._pending.values()]
         self._pending.clear()
         return out
-
-    def pending_tokens(self) -> Iterator[T]:
-        for p in self._pending.values():
-            yield from p.tokens
 
 
 # Start / continuation rules after Fluent Bit's built-in multiline parsers

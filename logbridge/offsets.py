@@ -131,9 +131,6 @@ class ReplayFilter:
         else:
             self._cps.pop((topic, partition), None)
 
-    def forget(self, topic: str, partition: int) -> None:
-        self._cps.pop((topic, partition), None)
-
     def delivered(self, tokens: Iterable[Token]) -> bool:
         """True when every token lies below its partition's mark and was not held."""
         if not self._cps:

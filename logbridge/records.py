@@ -27,7 +27,6 @@ class Reason(enum.StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     NO_IDENTITY = "no_pod_identity"
     TOO_LARGE = "too_large"
-    ENCODE_FAILED = "encode_failed"
     SINK_REJECTED = "sink_rejected"  # a sink refused the document for good (e.g. ES mapping error)
 
 

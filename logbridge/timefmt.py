@@ -61,8 +61,3 @@ def format_rfc3339(ts_ns: int, digits: int = 9) -> str:
         return _prefix(secs) + "Z"
     frac = f"{ns:09d}"[:digits]
     return f"{_prefix(secs)}.{frac}Z"
-
-
-def date_parts(ts_ns: int) -> tuple[int, int, int]:
-    y, mo, d = time.gmtime(ts_ns // 1_000_000_000)[:3]
-    return y, mo, d

@@ -7,7 +7,6 @@ loopback IPs. Everything here is I/O; the values come from ``simulator.model``.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterable
@@ -103,10 +102,6 @@ async def produce(bootstrap: str, topic: str, pods: Iterable[SimPod]) -> int:
     finally:
         await prod.stop()
     return n
-
-
-def produce_sync(bootstrap: str, topic: str, pods: Iterable[SimPod]) -> int:
-    return asyncio.run(produce(bootstrap, topic, pods))
 
 
 def write_cri_files(root: Path, pods: Iterable[SimPod]) -> list[Path]:
