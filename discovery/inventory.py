@@ -125,12 +125,22 @@ class MemoryInventory:
     """An index by (namespace, name) and by uid, with tombstones for deleted pods.
 
     ``by_name`` / ``by_uid`` return ``(pod, is_tombstone)``. Tombstones expire after
-    ``retention_s`` seconds; expiry is lazy (on lookup) plus ``expire()`` for sweeps.
+    ``retention_s`` seconds: on lookup, and in a sweep that burying a pod runs at most
+    every ``sweep_every_s`` — so thousands of CronJob pods a day, whose names are never
+    looked up again, cannot pile up in any process that holds an inventory.
     """
 
-    def __init__(self, *, retention_s: float = 86400.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        retention_s: float = 86400.0,
+        clock: Callable[[], float] = time.monotonic,
+        sweep_every_s: float = 60.0,
+    ) -> None:
         self._retention = retention_s
         self._clock = clock
+        self._sweep_every = sweep_every_s
+        self._next_sweep = clock() + sweep_every_s
         self._live: dict[tuple[str, str], PodInfo] = {}
         self._by_uid: dict[str, tuple[str, str]] = {}
         self._tombs: dict[tuple[str, str], tuple[PodInfo, float]] = {}
@@ -156,7 +166,11 @@ class MemoryInventory:
         if pod.uid:
             self._by_uid.pop(pod.uid, None)
             self._tomb_uid[pod.uid] = key
-        self._tombs[key] = (pod, self._clock() + self._retention)
+        now = self._clock()
+        self._tombs[key] = (pod, now + self._retention)
+        if now >= self._next_sweep:
+            self._next_sweep = now + self._sweep_every
+            self.expire()
 
     def replace_all(self, pods: Iterable[PodInfo]) -> None:
         """A relist: pods not in ``pods`` become tombstones, the rest are upserted."""

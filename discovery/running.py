@@ -10,7 +10,6 @@ against the Kubernetes API.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -116,12 +115,6 @@ class LiveWatch:
             reflector.stop(timeout=2.0)
 
 
-async def _sweep(state: ClusterState, every_s: float) -> None:
-    while True:
-        await asyncio.sleep(every_s)
-        state.inventory.expire()
-
-
 async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = None) -> None:
     """Run until SIGTERM/SIGINT: watch, publish file_sd and serve http_sd."""
     loop = asyncio.get_running_loop()
@@ -148,7 +141,6 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
         api=api or api_client(settings.kube), state=state, watch=settings.watch, on_error=metrics.error_hook
     )
     watch.start(loop)
-    sweeper = asyncio.create_task(_sweep(state, 60.0))
     log.info("discovery started: virtual nodes %s", settings.selector_labels())
     try:
         if settings.http_sd.enabled:
@@ -159,11 +151,8 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
     finally:
-        sweeper.cancel()
         debouncer.cancel()
         watch.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
 
 
 async def _serve(settings: DiscoverySettings, view: TargetsView, metrics: DiscoveryMetrics) -> None:

@@ -92,32 +92,31 @@ class ElasticsearchSink:
         return [r for rs in results for r in rs]
 
     async def _deliver_chunk(self, items: list[Item]) -> list[Rejection]:
+        """Bulk ``items``; items answered 429/5xx (or not answered) are sent again after
+        the same capped backoff as a failed request — never in a tight loop."""
         rejected: list[Rejection] = []
         todo = items
-        while todo:
-            batch = todo
 
-            async def attempt(batch: list[Item] = batch) -> dict[str, Any]:
-                return await self._bulk(batch)
-
-            async with self._sem:
-                resp = await retrying(
-                    attempt, policy=self._policy, give_up=self._give_up, on_retry=self._on_retry
-                )
-            todo = []
-            for it, res in zip(batch, resp.get("items", []), strict=False):
+        async def attempt() -> None:
+            nonlocal todo
+            answered = (await self._bulk(todo)).get("items", [])
+            again: list[Item] = []
+            for it, res in zip(todo, answered, strict=False):
                 result = next(iter(res.values())) if res else {}
                 status = int(result.get("status", 0))
                 if status in DELIVERED:
                     continue
                 if _retriable_status(status):
-                    todo.append(it)
+                    again.append(it)
                 else:
                     rejected.append(Rejection(it, _error_type(result)))
-            if len(resp.get("items", [])) < len(batch):  # never trust a short answer: retry the rest
-                todo.extend(batch[len(resp.get("items", [])) :])
+            again.extend(todo[len(answered) :])  # never trust a short answer: retry the rest
+            todo = again
             if todo:
-                self._on_retry("item_retry")
+                raise Retriable("item_retry")
+
+        async with self._sem:
+            await retrying(attempt, policy=self._policy, give_up=self._give_up, on_retry=self._on_retry)
         return rejected
 
     async def _bulk(self, items: list[Item]) -> dict[str, Any]:

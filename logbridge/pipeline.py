@@ -30,7 +30,13 @@ from logbridge.decoding import Context
 from logbridge.delivery import Item, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.observing import Health, Metrics
 from logbridge.offsets import Checkpoint, Ledger, ReplayFilter, Token
-from logbridge.producing import DeadLetterRecord, Transactions, dead_letter_from, dead_letter_record
+from logbridge.producing import (
+    DeadLetterRecord,
+    DeadLetterTooLarge,
+    Transactions,
+    dead_letter_from,
+    dead_letter_record,
+)
 from logbridge.records import Reason
 from logbridge.transforming import Output, Transformer
 
@@ -38,7 +44,6 @@ __all__ = ["Cycle", "Pipeline"]
 
 log = logging.getLogger("vnbridge.logbridge")
 tracer = trace.get_tracer("vnbridge.logbridge")
-DLQ_MAX_VALUE = 900 * 1024
 
 
 @dataclass(slots=True)
@@ -134,14 +139,14 @@ class Pipeline:
         push = self.transformer.push
         originals = self.originals
         self.metrics.records_in.labels(tp.topic).inc(len(msgs))
+        taken = 0
         for m in msgs:
             value: bytes = m.value if m.value is not None else b""
             tok = Token(tp.topic, tp.partition, m.offset)
             ledger.add(m.offset)
             headers = list(m.headers or ())
             originals[tok] = (m.key, value, headers)
-            cyc.records += 1
-            cyc.bytes += len(value)
+            taken += len(value)
             outs, dls = push(value, tok, Context(key=m.key, headers=tuple(headers)), now)
             for out in outs:
                 self._route(out)
@@ -153,11 +158,14 @@ class Pipeline:
                 cyc.dead_tokens.append(t)
                 self.metrics.dead_lettered.labels(dl.reason.value).inc()
             self.replay.passed(tp.topic, tp.partition, m.offset)
-        self.metrics.bytes_in.inc(cyc.bytes)
+        cyc.records += len(msgs)
+        cyc.bytes += taken
+        self.metrics.bytes_in.inc(taken)
 
     def _skip(self, tokens: tuple[Token, ...]) -> None:
         for t in tokens:
             self._done(t)
+            self.originals.pop(t, None)
         self.metrics.filtered.labels("replayed_delivered").inc(len(tokens))
 
     def _route(self, out: Output[Token]) -> None:
@@ -172,10 +180,11 @@ class Pipeline:
         )
 
     def _done(self, t: Token) -> None:
+        """The ledger may pass ``t``; its original stays until the commit went through,
+        so a re-delivered cycle can still dead-letter the record as it was consumed."""
         ledger = self.ledgers.get(TopicPartition(t.topic, t.partition))
         if ledger is not None:
             ledger.done(t.offset)
-        self.originals.pop(t, None)
 
     async def fill(self) -> None:
         """Consume until the cycle is full, lingered long enough, or we are stopping."""
@@ -242,15 +251,20 @@ class Pipeline:
         for sink, rejections in zip(self.sinks, results, strict=True):
             self._rejected_to_dlq(rejections, sink.name, dead, dead_tokens)
         if dead:
-            await self.txn.send_many(self.dlq_topic, [(k, v[:DLQ_MAX_VALUE], h) for k, v, h in dead])
-        for t in dead_tokens:
+            too_large = await self.txn.send_many(self.dlq_topic, dead)
+            if too_large:
+                raise DeadLetterTooLarge(
+                    f"{len(too_large)} dead letter(s) refused as too large by topic {self.dlq_topic}; "
+                    "raise its max.message.bytes — nothing was committed"
+                )
+        settled = [*dead_tokens, *(t for it in cyc.items for t in it.tokens)]
+        for t in settled:
             self._done(t)
-        for it in cyc.items:
-            for t in it.tokens:
-                self._done(t)
         checkpoints = self._checkpoints()
         await self.txn.commit(checkpoints)
         self._last_commit = checkpoints
+        for t in settled:
+            self.originals.pop(t, None)
         return len(dead) - len(cyc.dead)
 
     async def deliver_and_commit(self) -> None:

@@ -22,17 +22,27 @@ from logbridge.delivery import Item, Rejection
 from logbridge.offsets import Checkpoint, Token
 from logbridge.records import DeadLetter
 
-__all__ = ["DeadLetterRecord", "KafkaSink", "Transactions", "dead_letter_record"]
+__all__ = ["DeadLetterRecord", "DeadLetterTooLarge", "KafkaSink", "Transactions", "dead_letter_record"]
 
 Header = tuple[str, bytes]
+MAX_DEAD_LETTER_VALUE = 900 * 1024  # under the broker's default 1 MiB message.max.bytes
 DeadLetterRecord = tuple[bytes | None, bytes, list[Header]]
+
+
+class DeadLetterTooLarge(Exception):
+    """The dead-letter topic refused a record as too large: progress stops (not retriable)."""
 
 
 def dead_letter_record(
     *, key: bytes | None, value: bytes, headers: Iterable[Header], reason: str, detail: str, token: Token
 ) -> DeadLetterRecord:
-    """Original key, value and headers plus why and where from (DESIGN §6)."""
-    extra: list[Header] = [
+    """Original key, value and headers plus why and where from (DESIGN §6). A value
+    beyond ``MAX_DEAD_LETTER_VALUE`` is cut, and ``vnbridge.truncated`` says its size."""
+    extra: list[Header] = []
+    if len(value) > MAX_DEAD_LETTER_VALUE:
+        extra.append(("vnbridge.truncated", str(len(value)).encode()))
+        value = value[:MAX_DEAD_LETTER_VALUE]
+    extra += [
         ("vnbridge.reason", reason.encode()),
         ("vnbridge.detail", detail[:200].encode("utf-8", "replace")),
         ("vnbridge.source.topic", token.topic.encode()),

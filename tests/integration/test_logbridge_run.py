@@ -135,6 +135,7 @@ def test_delivers_each_record_once_and_dead_letters_bad_input(
         )
         assert run.docs() == expected
         assert _metric(port, "vnbridge_logbridge_records_dead_lettered_total") == len(bad)
+        assert _metric(port, "vnbridge_logbridge_bytes_in_total") == sum(len(v) for _, v in mixed)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     out = read_all(stack.kafka_bootstrap, run.out)

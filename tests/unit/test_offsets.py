@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logbridge.offsets import MAX_METADATA, Checkpoint, Ledger, ReplayFilter, Token
+from logbridge.producing import MAX_DEAD_LETTER_VALUE, dead_letter_record
 
 
 def test_commit_never_passes_an_outstanding_offset() -> None:
@@ -73,3 +74,14 @@ def test_ledger_matches_a_model(done_flags: list[bool], rnd: object) -> None:
     for o in range(len(done_flags)):
         if o >= cp.offset:
             assert rf.delivered([Token("t", 0, o)]) == done_flags[o]
+
+
+def test_dead_letters_keep_the_original_and_say_when_it_was_cut() -> None:
+    tok = Token("logs", 3, 42)
+    small = dead_letter_record(key=b"k", value=b"v", headers=[("h", b"1")], reason="r", detail="d", token=tok)
+    assert small[:2] == (b"k", b"v") and small[2][0] == ("h", b"1")
+    assert ("vnbridge.source.offset", b"42") in small[2] and "vnbridge.truncated" not in dict(small[2])
+    big = b"x" * (MAX_DEAD_LETTER_VALUE + 10)
+    cut = dead_letter_record(key=None, value=big, headers=[], reason="r", detail="d", token=tok)
+    assert len(cut[1]) == MAX_DEAD_LETTER_VALUE
+    assert dict(cut[2])["vnbridge.truncated"] == str(len(big)).encode()

@@ -145,6 +145,18 @@ def test_tombstones_keep_metadata_until_retention_then_expire() -> None:
     assert resolve(line, inv).source is Source.NONE
 
 
+def test_tombstones_never_looked_up_again_are_swept_when_pods_keep_dying() -> None:
+    now = [0.0]
+    inv = MemoryInventory(retention_s=600, clock=lambda: now[0], sweep_every_s=60)
+    for n in range(2000):  # one CronJob pod a minute for 33 hours, nobody asks for old ones
+        now[0] = n * 60.0
+        name = f"report-{n}"
+        inv.upsert(pod_from_object({"metadata": {"name": name, "namespace": "batch", "uid": f"u{n}"}}))
+        inv.delete("batch", name)
+    assert inv.tombstones <= 11  # the last retention window (plus one sweep period), not 2000
+    assert inv.by_uid("u1999") is not None and inv.by_uid("u0") is None
+
+
 def test_unknown_pod_falls_back_to_embedded_metadata() -> None:
     rec = {
         "log": "x",
