@@ -28,7 +28,7 @@ from simulator.model import Cluster, SimPod
 from simulator.running import Exporters, eks_record, finish_cronjobs, kube, register, write_cri_files
 from simulator.supervising import ROOT, child, eventually, free_port, prometheus_jobs
 
-REF = ROOT.parent / "shared" / "reference" / "kube-prometheus"
+REF = ROOT / "tests" / "reference" / "kube-prometheus"  # vendored facts (README there)
 METRICS = (
     "container_cpu_usage_seconds_total",
     "container_memory_working_set_bytes",
@@ -366,7 +366,7 @@ def run_demo(env: dict[str, str], console: Console, *, seed: int, cronjob_pods: 
                             and _query(env["PROM_URL"], f'{limits}{{pod="{std.name}"}}')
                         )
                     )
-                    if REF.exists()  # the kube-prometheus rules come from ../shared/reference
+                    if REF.exists()  # the kube-prometheus rules (tests/reference)
                     else (lambda: _query(env["PROM_URL"], f'container_memory_rss{{pod="{virt.name}"}}'))
                 )
                 eventually(ready, timeout=90, interval=1, what="series for the virtual pod")

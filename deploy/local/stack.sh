@@ -34,6 +34,8 @@ check_port_free() {
 }
 spawn() { # spawn SERVICE LOG CMD...: start detached in its own session, record pid
   local svc="$1" log="$2"; shift 2
+  # the log keeps earlier runs (appended); readiness never reads it, only live probes
+  echo "---- stack.sh: starting $svc at $(date -u +%FT%TZ) ----" >>"$log"
   setsid "$@" >>"$log" 2>&1 </dev/null &
   echo "$! $(started_at $!)" >"$(pidfile "$svc")"
 }
@@ -47,7 +49,7 @@ start_etcd() {
     --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
     --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
     --initial-cluster "vnbridge=http://127.0.0.1:$peer" --listen-metrics-urls "" --log-level warn
-  wait_for etcd 30 "$d/etcd.log" curl -fsS "http://127.0.0.1:$port/health"
+  wait_for etcd 30 "$d/etcd.log" curl -fsS --max-time 3 "http://127.0.0.1:$port/health"
 }
 
 kube_pki() {
@@ -103,7 +105,7 @@ current-context: local
 KC
   chmod 600 "$d/kubeconfig"
   wait_for kube-apiserver 90 "$d/kube-apiserver.log" \
-    curl -fsS --cacert "$d/pki/ca.crt" -H "Authorization: Bearer $(cat "$d/pki/admin.token")" "https://127.0.0.1:$port/readyz"
+    curl -fsS --max-time 3 --cacert "$d/pki/ca.crt" -H "Authorization: Bearer $(cat "$d/pki/admin.token")" "https://127.0.0.1:$port/readyz"
 }
 
 start_kafka() {
@@ -149,7 +151,9 @@ L4J
       || { tail -n 20 "$d/format.log" >&2; die "kafka: formatting KRaft storage failed"; }
   fi
   spawn kafka "$d/kafka.log" "$java" "${jopts[@]}" -cp "$cp" kafka.Kafka "$d/server.properties"
-  wait_for kafka 60 "$d/kafka.log" grep -q "BrokerServer id=1] Transition from STARTING to STARTED" "$d/kafka.log"
+  # live probe: a Metadata request answered by the listener (never the log: an
+  # earlier run's "STARTED" line would match before this broker answers)
+  wait_for kafka 60 "$d/kafka.log" python3 "$ROOT/deploy/local/kafka_ready.py" "127.0.0.1:$port"
 }
 
 es_root_plugin() { # es_root_plugin HOME JAVA: build deploy/local/es-root into HOME/plugins once (GET / answers)
@@ -204,7 +208,11 @@ start_elasticsearch() {
     -E network.host=127.0.0.1 -E http.port="$port" -E transport.port="$tport" \
     -E path.data="$d/data" -E path.logs="$d/logs" -E cluster.routing.allocation.disk.threshold_enabled=false \
     -E action.destructive_requires_name=false -E xpack.security.autoconfiguration.enabled=false
-  wait_for elasticsearch 120 "$d/elasticsearch.log" curl -fsS "http://127.0.0.1:$port/_cluster/health?wait_for_status=yellow&timeout=1s"
+  wait_for elasticsearch 120 "$d/elasticsearch.log" es_healthy "$port"
+}
+
+es_healthy() { # es_healthy PORT: GET /_cluster/health answers yellow or green
+  curl -fsS --max-time 3 "http://127.0.0.1:$1/_cluster/health" | grep -Eq '"status":"(yellow|green)"'
 }
 
 start_prometheus() {
@@ -221,7 +229,7 @@ YML
   spawn prometheus "$d/prometheus.log" prometheus --config.file "$d/prometheus.yml" \
     --storage.tsdb.path "$d/data" --web.listen-address "127.0.0.1:$port" --web.enable-lifecycle \
     --web.enable-admin-api --storage.tsdb.retention.time 1d
-  wait_for prometheus 30 "$d/prometheus.log" curl -fsS "http://127.0.0.1:$port/-/ready"
+  wait_for prometheus 30 "$d/prometheus.log" curl -fsS --max-time 3 "http://127.0.0.1:$port/-/ready"
 }
 
 write_env() {

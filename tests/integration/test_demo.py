@@ -22,10 +22,9 @@ def test_demo_prints_a_parity_report_without_differences(stack: Stack) -> None:
     out = proc.stdout
     assert proc.returncode == 0, proc.stderr[-3000:] + out[-2000:]
     assert "differs" not in out
-    reference = (ROOT.parent / "shared" / "reference" / "kube-prometheus").exists()
-    assert out.count("same labels") == (7 if reference else 5)  # + 2 recorded series with the rules
+    assert out.count("same labels") == 7  # 5 series + 2 recorded by the kube-prometheus rules
     tomb = re.search(r"(\d+) of their\s+(\d+) documents carry full pod", out)
     assert tomb and tomb.group(1) == tomb.group(2) and int(tomb.group(1)) > 0
     panels = re.search(r"(\d+) of (\d+) panel queries", out)
-    if panels:  # the reference dashboard is beside the clone (../shared)
-        assert panels.group(1) == panels.group(2)
+    assert panels, "the Pod dashboard check (tests/reference/kube-prometheus) ran"
+    assert panels.group(1) == panels.group(2)

@@ -23,7 +23,7 @@ from tests.integration.conftest import Stack
 from tests.integration.helpers import ROOT, child, eventually, free_port, prometheus_jobs
 from tests.integration.kafkatools import create_topic, produce
 
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "kube-prometheus"
+REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-m{RUN}-"
 
@@ -53,8 +53,6 @@ def _panel_queries() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not REF.exists():
-        pytest.skip("shared/reference/kube-prometheus is not beside this clone")
     tmp = tmp_path_factory.mktemp("parity")
     cluster = Cluster(seed=31, prefix=PREFIX, ip_octet=50, web_replicas=2, cronjob_pods=2).build()
     register(kube(str(stack.kubeconfig)), cluster)
