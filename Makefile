@@ -3,14 +3,18 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed
+# the Rust core's build cache lives outside the clone, so a fresh clone builds warm
+export CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vnbridge/cargo-target
+CORE_SRC := core/Cargo.toml $(wildcard core/src/*.rs)
 
 .PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench dashboards clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CORE_SRC)
+	@command -v cargo >/dev/null || { echo "make: cargo is required to build the Rust core (https://rustup.rs)"; exit 2; }
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip >/dev/null
 	@$(BIN)/pip install -q -e '.[dev]'
@@ -22,7 +26,8 @@ demo: $(STAMP) ## bring the stack up, run the simulator and every component, pri
 	@bash deploy/local/stack.sh up
 	@$(BIN)/python -m simulator demo
 
-test: $(STAMP) lint ## lint, type-check, unit tests, then integration tests on the real stack
+test: $(STAMP) lint ## lint, type-check, cargo test, unit tests, then integration tests on the real stack
+	@cd core && cargo test -q --no-default-features 2>&1 | tail -n 3
 	@$(BIN)/pytest -q tests
 
 unit: $(STAMP) ## unit tests only (no services)
@@ -31,7 +36,8 @@ unit: $(STAMP) ## unit tests only (no services)
 integration: $(STAMP) ## integration tests only (starts the stack on demand)
 	@$(BIN)/pytest -q tests/integration
 
-lint: $(STAMP) ## ruff, mypy --strict, import-linter contracts
+lint: $(STAMP) ## ruff, mypy --strict, import-linter contracts, cargo fmt + clippy
+	@cd core && cargo fmt --check && cargo clippy -q --no-default-features --all-targets -- -D warnings
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check . >/dev/null || { $(BIN)/ruff format --diff . | head -40; exit 1; }
 	@$(BIN)/mypy

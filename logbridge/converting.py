@@ -81,6 +81,6 @@ def write_outputs(
             if item.doc_id:
                 action["_id"] = item.doc_id
             out.write(orjson.dumps({"create": action}) + b"\n")
-        out.write(orjson.dumps(item.doc) + b"\n")
+        out.write(item.body + b"\n")
         docs += 1
     return docs, dead

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
@@ -175,9 +174,7 @@ class Pipeline:
         self._sources[out.source.value] += 1
         first = out.tokens[0]
         doc_id = out.doc_id or f"{first.topic}-{first.partition}-{first.offset}"
-        self.cycle.items.append(
-            Item(orjson.dumps(out.doc), out.index, doc_id, out.pod_uid.encode(), out.tokens)
-        )
+        self.cycle.items.append(Item(out.body, out.index, doc_id, out.pod_uid.encode(), out.tokens))
 
     def _done(self, t: Token) -> None:
         """The ledger may pass ``t``; its original stays until the commit went through,

@@ -15,8 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
 from discovery.configuring import ComponentSettings
 from discovery.settings import KubeSettings
-from logbridge.assembly import MULTILINE_LANGUAGES
-from logbridge.decoding import SHAPES
+from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, option_table
 from logbridge.profiles.options import parse_options
 

@@ -1,108 +1,193 @@
-"""decode -> reassemble -> group stack traces -> enrich -> encode, as one pure stage.
+"""The transform: the compiled core driven from Python, with fragments rendered per pod.
 
-Why: the transform is shared by ``logbridge convert`` (files, no services) and the
-streaming runtime; it owns no I/O. Each input carries a token (a file position or
-a Kafka offset); each output carries the tokens it consumed, so the caller knows
-exactly which inputs are done. Per-record failures become dead letters and
-counters, never exceptions.
+Why: decode → reassemble → group stack traces → splice the pod's metadata → encode
+runs in the core (``vnbridge_core.Transformer``), a batch at a time. What depends
+only on the pod is rendered here, in Python, once per pod change: the core asks
+``render`` for a (namespace, pod, container, container id) it has not seen since the
+inventory last changed that pod, and caches the answer — as Fluent Bit's kubernetes
+filter caches each pod's packed metadata. The class below also offers a record-at-a-
+time ``push`` with arbitrary tokens for ``logbridge convert`` and tests; the streaming
+pipeline pushes whole Kafka batches through ``core`` directly.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from discovery.inventory import Lookup, PodInfo
-from logbridge.assembly import Assembled, MultilineGrouper, Reassembler
-from logbridge.decoding import NO_CONTEXT, Context, decode
-from logbridge.enrichment import Resolved, Source, resolve
-from logbridge.profiles import Profile
-from logbridge.records import DeadLetter
+import orjson
+import vnbridge_core
 
-__all__ = ["Output", "Transformer"]
+from discovery.inventory import Lookup
+from logbridge.decoding import NO_CONTEXT, Context
+from logbridge.enrichment import Source, resolve
+from logbridge.profiles import Profile
+from logbridge.records import DeadLetter, Embedded, LogLine, Reason
+
+__all__ = [
+    "MULTILINE_ANNOTATION",
+    "Output",
+    "Renderer",
+    "Transformer",
+    "core_transformer",
+    "dead_letter_json",
+]
 
 T = TypeVar("T", bound=Hashable)
 MULTILINE_ANNOTATION = "vnbridge.io/multiline"
+SOURCES = (Source.LIVE, Source.TOMBSTONE, Source.EMBEDDED, Source.NONE)
+_SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
+
+Rendered = tuple[int, str, str | None, tuple[bytes, ...]]
+Renderer = Callable[[str, str, str, str, "dict[str, Any] | None"], Rendered]
+
+
+def renderer(profile: Profile, lookup: Lookup | None) -> Renderer:
+    """The function the core calls on a fragment cache miss."""
+
+    def render(
+        namespace: str, pod: str, container: str, container_id: str, emb: dict[str, Any] | None
+    ) -> Rendered:
+        line = LogLine(
+            ts_ns=0,
+            time_text="",
+            stream="stdout",
+            text="",
+            partial=False,
+            namespace=namespace,
+            pod=pod,
+            container=container,
+            container_id=container_id,
+            embedded=None if emb is None else Embedded(**emb),
+        )
+        res = resolve(line, lookup)
+        lang = res.pod.annotations.get(MULTILINE_ANNOTATION) if res.pod is not None else None
+        uid = res.pod.uid if res.pod is not None else ""
+        return _SOURCE_CODE[res.source], uid, lang, profile.fragment(line, res)
+
+    return render
+
+
+def core_transformer(
+    *,
+    profile: Profile,
+    lookup: Lookup | None,
+    shape: str = "auto",
+    max_line_bytes: int = 2 * 1024 * 1024,
+    partial_idle_s: float = 4.0,
+    multiline_namespaces: Mapping[str, str] | None = None,
+) -> vnbridge_core.Transformer:
+    config: dict[str, object] = {
+        **profile.core_config(),
+        "shape": shape,
+        "max_line_bytes": max_line_bytes,
+        "partial_idle_s": partial_idle_s,
+        "multiline_namespaces": dict(multiline_namespaces or {}),
+    }
+    return vnbridge_core.Transformer(config, renderer(profile, lookup))
 
 
 @dataclass(frozen=True, slots=True)
 class Output(Generic[T]):
-    doc: dict[str, Any]
+    body: bytes  # the document, as the sink writes it
     index: str
     doc_id: str | None
     tokens: tuple[T, ...]
     source: Source
     pod_uid: str = ""
 
+    @property
+    def doc(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.body)
+        return parsed
 
-@dataclass(slots=True)
+
 class Transformer(Generic[T]):
-    profile: Profile
-    lookup: Lookup | None = None
-    shape: str = "auto"
-    max_line_bytes: int = 2 * 1024 * 1024
-    partial_idle_s: float = 4.0
-    multiline_namespaces: Mapping[str, str] = field(default_factory=dict)
-    counters: Counter[str] = field(default_factory=Counter)
-    _reasm: Reassembler[T] = field(init=False)
-    _multi: MultilineGrouper[T] = field(init=False)
+    """Record-at-a-time face of the core (``convert``, tests): each input carries a token
+    of the caller's choosing; each output carries the tokens it consumed."""
 
-    def __post_init__(self) -> None:
-        self._reasm = Reassembler(max_bytes=self.max_line_bytes, idle_s=self.partial_idle_s)
-        self._multi = MultilineGrouper(idle_s=self.partial_idle_s)
+    _SOURCE = "in"
+
+    def __init__(
+        self,
+        *,
+        profile: Profile,
+        lookup: Lookup | None = None,
+        shape: str = "auto",
+        max_line_bytes: int = 2 * 1024 * 1024,
+        partial_idle_s: float = 4.0,
+        multiline_namespaces: Mapping[str, str] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.core = core_transformer(
+            profile=profile,
+            lookup=lookup,
+            shape=shape,
+            max_line_bytes=max_line_bytes,
+            partial_idle_s=partial_idle_s,
+            multiline_namespaces=multiline_namespaces,
+        )
+        self._tokens: dict[int, T] = {}
+        self._values: dict[int, bytes] = {}
+        self._next = 0
+        self._truncated = 0
+
+    @property
+    def counters(self) -> Counter[str]:
+        c: Counter[str] = Counter({k: int(v) for k, v in self.core.counters().items() if v})
+        if self._truncated:
+            c["truncated_lines"] = self._truncated
+        return c
 
     @property
     def joins_partials(self) -> bool:
-        return not self.profile.parser.endswith("-classic")
+        return bool(self.core.joins_partials)
 
     def push(
         self, value: bytes, token: T, ctx: Context = NO_CONTEXT, now: float = 0.0
     ) -> tuple[list[Output[T]], list[tuple[DeadLetter, T]]]:
-        self.counters["records_in"] += 1
-        line = decode(value, ctx, shape=self.shape)
-        if isinstance(line, DeadLetter):
-            self.counters[f"dead_letter.{line.reason.value}"] += 1
-            return [], [(line, token)]
-        if not self.joins_partials:
-            return self._group(Assembled(line, [token]), now), []
-        done = self._reasm.push(line, token, now)
-        if done is None:
-            return [], []
-        if done.truncated:
-            self.counters["truncated_lines"] += 1
-        return self._group(done, now), []
-
-    def _lang(self, pod: PodInfo | None, namespace: str) -> str | None:
-        if pod is not None and MULTILINE_ANNOTATION in pod.annotations:
-            return pod.annotations[MULTILINE_ANNOTATION]
-        ns = self.multiline_namespaces
-        return ns.get(namespace) or ns.get("*")
-
-    def _group(self, item: Assembled[T], now: float) -> list[Output[T]]:
-        res = resolve(item.line, self.lookup)
-        lang = self._lang(res.pod, item.line.namespace)
-        # a line that passes through ungrouped keeps its resolution (one lookup per line)
-        return [self._encode(a, res if a is item else None) for a in self._multi.push(item, lang, now)]
-
-    def _encode(self, item: Assembled[T], res: Resolved | None = None) -> Output[T]:
-        res = res or resolve(item.line, self.lookup)
-        self.counters[f"inventory.{res.source.value}"] += 1
-        enc = self.profile.encode(item.line, res)
-        self.counters["documents_out"] += 1
-        uid = res.pod.uid if res.pod is not None else ""
-        return Output(enc.doc, enc.target, enc.doc_id, tuple(item.tokens), res.source, uid)
+        n = self._next
+        self._next += 1
+        self._tokens[n] = token
+        self._values[n] = value
+        batch = self.core.push_values(
+            self._SOURCE, [value], n, now, ctx.file_tuple(), ctx.key, list(ctx.headers) or None
+        )
+        return self._collect(batch)
 
     def flush_idle(self, now: float) -> list[Output[T]]:
-        out = [o for a in self._reasm.flush_idle(now) for o in self._group(a, now)]
-        out += [self._encode(a) for a in self._multi.flush_idle(now)]
-        return out
+        return self._collect(self.core.flush_idle(now))[0]
 
     def flush_all(self) -> list[Output[T]]:
-        out = [o for a in self._reasm.flush_all() for o in self._group(a, 0.0)]
-        out += [self._encode(a) for a in self._multi.flush_all()]
-        return out
+        return self._collect(self.core.flush_all())[0]
+
+    def invalidate(self, namespace: str, pod: str) -> None:
+        self.core.invalidate(namespace, pod)
+
+    def _collect(self, batch: vnbridge_core.Batch) -> tuple[list[Output[T]], list[tuple[DeadLetter, T]]]:
+        self._truncated += batch.truncated
+        outs: list[Output[T]] = []
+        for body, index, doc_id, source, uid, toks in zip(
+            batch.bodies(),
+            batch.indices(),
+            batch.ids(False),
+            batch.sources(),
+            batch.pod_uids(),
+            batch.all_tokens(),
+            strict=True,
+        ):
+            tokens = tuple(self._tokens.pop(o) for _, o in toks)
+            for _, o in toks:
+                self._values.pop(o, None)
+            outs.append(Output(body, index, doc_id, tokens, SOURCES[source], uid))
+        dead: list[tuple[DeadLetter, T]] = []
+        for _, offset, reason, detail in batch.dead():
+            dead.append(
+                (DeadLetter(Reason(reason), detail, self._values.pop(offset, b"")), self._tokens.pop(offset))
+            )
+        return outs, dead
 
 
 def dead_letter_json(dl: DeadLetter) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from discovery.httpkit import Auth, add_health_routes
 from discovery.tracking import ClusterState
-from metricsbridge.exposition import OPENMETRICS, TEXT, parse, render
+from metricsbridge.exposition import OPENMETRICS, TEXT
 from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
-from metricsbridge.translating import TYPES, translate
+from metricsbridge.translating import translate_text
 
 __all__ = ["BridgeMetrics", "create_app"]
 
@@ -85,17 +85,15 @@ def create_app(
             metrics.probes.labels(exc.code).inc()
             return plain(exc.status, f"sandbox scrape failed: {exc.code}")
         started = clock()
-        parsed = parse(body)
-        result = translate(parsed.samples, pod)
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
-        text = render(result.samples, TYPES, openmetrics=openmetrics)
+        result = translate_text(body, pod, openmetrics=openmetrics)
         metrics.seconds.observe(clock() - started)
-        metrics.parse_errors.inc(parsed.errors)
+        metrics.parse_errors.inc(result.parse_errors)
         for reason, n in result.dropped.items():
             metrics.dropped.labels(reason).inc(n)
-        metrics.series.inc(len(result.samples))
+        metrics.series.inc(result.series)
         metrics.probes.labels("ok").inc()
-        return Response(text.encode(), media_type=OPENMETRICS if openmetrics else TEXT)
+        return Response(result.text.encode(), media_type=OPENMETRICS if openmetrics else TEXT)
 
     add_health_routes(
         app,

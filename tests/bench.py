@@ -20,10 +20,11 @@ import orjson
 
 from discovery.inventory import MemoryInventory, pod_from_object
 from logbridge.profiles import build
-from logbridge.transforming import Transformer
+from logbridge.transforming import core_transformer
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 100_000
+BATCH = 5_000  # records per fetched batch, as the pipeline's max_records
 
 
 def records(n: int, seed: int = 1) -> list[bytes]:
@@ -101,26 +102,26 @@ def transform_bench() -> dict[str, float]:
     )
     data = records(N)
     results: dict[str, float] = {}
-    for name, opts in (
-        ("fluent-bit", {"Merge_Log": "On", "Logstash_Format": "On"}),
-        ("filebeat", {}),
-        ("vector", {}),
+    for name, opts, target in (
+        ("fluent-bit", {"Merge_Log": "On", "Replace_Dots": "On", "Logstash_Format": "On"}, 500_000),
+        ("filebeat", {}, 400_000),
+        ("vector", {}, 400_000),
     ):
-        tr: Transformer[int] = Transformer(profile=build(name, opts), lookup=inv)
+        # as the pipeline drives it: a fetched batch at a time, document bytes out
+        core = core_transformer(profile=build(name, opts), lookup=inv)
         start = time.process_time()
         docs = 0
-        for n, value in enumerate(data):
-            outs, _ = tr.push(value, n)
-            for o in outs:
-                orjson.dumps(o.doc)
-                docs += 1
+        for first in range(0, N, BATCH):
+            batch = core.push_values("bench-0", data[first : first + BATCH], first)
+            docs += len(batch.bodies())
+        docs += len(core.flush_all().bodies())
         elapsed = time.process_time() - start
         key = f"transform_{name.replace('-', '_')}_records_per_cpu_s"
         results[key] = round(N / elapsed)
         print(
             f"{name:11} {N} records -> {docs} documents in {elapsed:.2f} CPU-s: "
             f"{results[key]:,.0f} records/s/core"
-            f" ({results[key] / 200_000:.2f}x the 200,000/s target)"
+            f" ({results[key] / target:.2f}x the {target:,}/s target)"
         )
     return results
 

@@ -2,25 +2,20 @@
 
 Why: a profile's output for a line must equal what that collector writes for the
 same line on a standard node. Each module owns its option table (the collector's
-own key names) and a pure ``encode``; ``build`` is the single registration point.
+own key names) and renders a pod's metadata *fragment*; the compiled core splices it
+into every record's document. ``build`` is the single registration point.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from logbridge.enrichment import Resolved
 from logbridge.profiles.options import OptionError, OptionSpec
 from logbridge.records import LogLine
 
-__all__ = ["PROFILES", "Encoded", "OptionError", "Profile", "build", "option_table"]
-
-
-class Encoded(NamedTuple):
-    doc: dict[str, Any]
-    target: str  # index / data stream the collector would write to
-    doc_id: str | None  # set when the collector generates ids itself
+__all__ = ["PROFILES", "OptionError", "Profile", "build", "option_table"]
 
 
 class Profile(Protocol):
@@ -32,7 +27,14 @@ class Profile(Protocol):
         """How lines were read on a node: "cri" | "docker" (+ "-classic" variants)."""
         ...
 
-    def encode(self, line: LogLine, res: Resolved) -> Encoded: ...
+    def core_config(self) -> dict[str, object]:
+        """The options the compiled core needs for the per-record half of the document."""
+        ...
+
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
+        """The pod-dependent parts of a document for ``line``'s pod and container, rendered
+        once per pod change and spliced by the core into every record of that pod."""
+        ...
 
 
 def _registry() -> dict[str, tuple[tuple[OptionSpec, ...], Callable[[Mapping[str, Any]], Profile]]]:

@@ -22,12 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from discovery.inventory import ObjectMeta, PodInfo
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
 from logbridge.profiles.options import OptionError, OptionSpec, parse_options
 from logbridge.records import LogLine
-from logbridge.timefmt import format_rfc3339
 
 __all__ = ["NAME", "OPTIONS", "Filebeat", "safe_put"]
 
@@ -62,6 +63,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec("agent.name", "", "agent.name / host.name (default: the node's hostname, else its name)"),
 )
+_PER_RECORD = frozenset({"@timestamp", "message", "stream"})
 _CONTROLLERS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 
 
@@ -213,9 +215,19 @@ class Filebeat:
             k8s["pod"]["ip"] = pod.pod_ip
         return k8s
 
-    def encode(self, line: LogLine, res: Resolved) -> Any:
-        from logbridge.profiles import Encoded
+    def core_config(self) -> dict[str, object]:
+        return {"profile": NAME, "index": f"filebeat-{self.opts['version']}"}
 
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
+        """Everything of the document but ``@timestamp``, ``message`` and ``stream``:
+        the keys between them (``agent`` … ``log``) and the tail (``orchestrator``)."""
+        doc = self.document(line, res)
+        middle = {k: v for k, v in doc.items() if k not in _PER_RECORD and k != "orchestrator"}
+        tail = b',"orchestrator":' + orjson.dumps(doc["orchestrator"]) if "orchestrator" in doc else b""
+        return orjson.dumps(middle)[1:-1], tail
+
+    def document(self, line: LogLine, res: Resolved) -> dict[str, Any]:
+        """The document for ``line`` (its time, message and stream are spliced by the core)."""
         o = self.opts
         pod, c = res.pod, res.container
         cid = line.container_id or (c.bare_id if c else "")
@@ -237,7 +249,7 @@ class Filebeat:
             node = ""
         host = str(o["agent.name"]) or node
         doc: dict[str, Any] = {
-            "@timestamp": format_rfc3339(line.ts_ns, 3),
+            "@timestamp": "",
             "agent": {"name": host, "type": "filebeat", "version": o["version"]},
             "container": container,
             "ecs": {"version": "8.0.0"},
@@ -259,4 +271,4 @@ class Filebeat:
         }
         if cluster:
             doc["orchestrator"] = {"cluster": cluster}
-        return Encoded(doc, f"filebeat-{o['version']}", None)
+        return doc

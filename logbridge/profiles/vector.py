@@ -11,16 +11,17 @@ Keys sorted, as Vector's JSON encoder emits its BTreeMap.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+import vnbridge_core
+
 from logbridge.enrichment import Resolved
 from logbridge.naming import pod_log_path
-from logbridge.profiles.options import OptionSpec, parse_options
+from logbridge.profiles.options import OptionError, OptionSpec, parse_options
 from logbridge.records import LogLine
-from logbridge.timefmt import format_rfc3339
 
 __all__ = ["NAME", "OPTIONS", "Vector"]
 
@@ -36,13 +37,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
 )
 
 
-def autosi(ts_ns: int) -> str:
-    """chrono's ``SecondsFormat::AutoSi``: 0, 3, 6 or 9 fraction digits, the fewest exact."""
-    ns = ts_ns % 1_000_000_000
-    digits = 0 if ns == 0 else 3 if ns % 1_000_000 == 0 else 6 if ns % 1000 == 0 else 9
-    return format_rfc3339(ts_ns, digits)
-
-
 def _sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _sorted(value[k]) for k in sorted(value)}
@@ -56,15 +50,25 @@ class Vector:
 
     @classmethod
     def from_options(cls, given: Mapping[str, Any]) -> Vector:
-        return cls(parse_options(NAME, OPTIONS, given))
+        opts = parse_options(NAME, OPTIONS, given)
+        try:
+            vnbridge_core.strftime(str(opts["index"]), 0)
+        except ValueError as exc:
+            raise OptionError(f"option index: {exc}") from None
+        return cls(opts)
 
     @property
     def parser(self) -> str:
         return str(self.opts["parser"])
 
-    def encode(self, line: LogLine, res: Resolved) -> Any:
-        from logbridge.profiles import Encoded
+    def core_config(self) -> dict[str, object]:
+        return {"profile": NAME, "index": self.opts["index"]}
 
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
+        """``file`` and ``kubernetes`` (keys sorted): what precedes ``message``."""
+        return (orjson.dumps(_sorted(self.head(line, res)))[1:-1],)
+
+    def head(self, line: LogLine, res: Resolved) -> dict[str, Any]:
         k: dict[str, Any] = {
             "container_name": line.container,
             "pod_name": line.pod,
@@ -96,7 +100,7 @@ class Vector:
             if c.image_id:
                 k["container_image_id"] = c.image_id
         restart = c.restart_count if c is not None else 0
-        doc: dict[str, Any] = {
+        return {
             "file": pod_log_path(
                 namespace=line.namespace,
                 pod=line.pod,
@@ -105,10 +109,4 @@ class Vector:
                 restart=restart,
             ),
             "kubernetes": k,
-            "message": line.text,
-            "source_type": "kubernetes_logs",
-            "stream": line.stream,
-            "timestamp": autosi(line.ts_ns),
         }
-        index = time.strftime(str(self.opts["index"]), time.gmtime(line.ts_ns // 1_000_000_000))
-        return Encoded(_sorted(doc), index, None)

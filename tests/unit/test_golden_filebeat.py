@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from logbridge.enrichment import Resolved, Source
 from logbridge.profiles import build
 from logbridge.records import LogLine
+from tests.coreio import encode_line
 from tests.goldens import hand_derived_documents
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "filebeat").glob("*.json"))
@@ -25,8 +25,8 @@ def test_filebeat_golden(case: Path, tmp_path: Path) -> None:
 
 def test_documents_go_to_the_versioned_data_stream() -> None:
     line = LogLine(0, "", "stdout", "x", False, "ns", "pod", "c", "")
-    enc = build("filebeat", {"version": "8.15.3"}).encode(line, Resolved(None, None, Source.NONE))
-    assert enc.target == "filebeat-8.15.3" and enc.doc["agent"]["version"] == "8.15.3"
+    enc = encode_line(build("filebeat", {"version": "8.15.3"}), line)
+    assert enc.index == "filebeat-8.15.3" and enc.doc["agent"]["version"] == "8.15.3"
 
 
 def test_every_behaviour_has_a_case() -> None:

@@ -6,13 +6,14 @@ import orjson
 import pytest
 
 from discovery.inventory import MemoryInventory, pod_from_object
-from logbridge.assembly import Reassembler
 from logbridge.decoding import Context, decode
 from logbridge.enrichment import Source, resolve
 from logbridge.naming import FileIdentity
 from logbridge.profiles import OptionError, build
 from logbridge.records import DeadLetter, LogLine, Reason
 from logbridge.timefmt import TimestampError, format_rfc3339, parse_rfc3339
+from logbridge.transforming import Transformer
+from tests.coreio import encode_line
 
 CID = "a" * 64
 FILE = Context(file=FileIdentity("web-1", "shop", "app", CID))
@@ -90,20 +91,20 @@ def test_shapes_are_sniffed_per_record() -> None:
     assert isinstance(got[0], LogLine) and (got[0].pod, got[0].stream) == ("p", "stderr")
 
 
-def _line(text: str, partial: bool, ts: int) -> LogLine:
-    return LogLine(ts, format_rfc3339(ts), "stdout", text, partial, "shop", "web-1", "app", CID)
-
-
 def test_partials_join_keep_first_time_and_respect_the_cap() -> None:
-    r: Reassembler[int] = Reassembler(max_bytes=1024)
-    assert r.push(_line("a" * 600, True, 1), 1) is None
-    assert r.push(_line("b" * 600, True, 2), 2) is None
-    done = r.push(_line("c", False, 3), 3)
-    assert done is not None and done.truncated and done.tokens == [1, 2, 3]
-    assert len(done.line.text) == 1024 and done.line.ts_ns == 1 and done.line.first_partial
-    assert r.push(_line("x", True, 4), 4) is None
-    stranded = r.flush_idle(now=10.0)
-    assert [a.line.text for a in stranded] == ["x"]
+    tr: Transformer[int] = Transformer(profile=build("fluent-bit", {"Output": "plain"}), max_line_bytes=1024)
+    cri = "2024-05-01T12:00:0{}Z stdout {} {}"
+    assert tr.push(cri.format(1, "P", "a" * 600).encode(), 1, FILE) == ([], [])
+    assert tr.push(cri.format(2, "P", "b" * 600).encode(), 2, FILE) == ([], [])
+    [done], _ = tr.push(cri.format(3, "F", "c").encode(), 3, FILE)
+    assert done.tokens == (1, 2, 3) and tr.counters["truncated_lines"] == 1
+    assert (
+        len(done.doc["log"]) == 1024 and done.doc["time"] == "2024-05-01T12:00:01Z" and done.doc["_p"] == "P"
+    )
+    assert tr.push(cri.format(4, "P", "x").encode(), 4, FILE) == ([], [])
+    assert tr.flush_idle(now=1.0) == []
+    stranded = tr.flush_idle(now=10.0)
+    assert [o.doc["log"] for o in stranded] == ["x"] and stranded[0].tokens == (4,)
 
 
 POD = {
@@ -176,7 +177,12 @@ def test_unknown_pod_falls_back_to_embedded_metadata() -> None:
     assert isinstance(line, LogLine)
     res = resolve(line, MemoryInventory())
     assert res.source is Source.EMBEDDED
-    doc = build("fluent-bit", {"Output": "plain"}).encode(line, res).doc
+    tr: Transformer[int] = Transformer(
+        profile=build("fluent-bit", {"Output": "plain"}), lookup=MemoryInventory()
+    )
+    [out], _ = tr.push(orjson.dumps(rec), 1)
+    assert out.source is Source.EMBEDDED and out.pod_uid == "g-1"
+    doc = out.doc
     assert doc["kubernetes"]["labels"] == {"a": "1"} and doc["kubernetes"]["host"] == "eklet-3"
 
 
@@ -186,12 +192,12 @@ def test_merged_body_cannot_spoof_metadata_in_any_profile() -> None:
     inv.upsert(pod)
     body = '{"kubernetes": {"namespace_name": "kube-system"}, "container": {"id": "x"}, "stream": "stderr"}'
     line = LogLine(0, "1970-01-01T00:00:00Z", "stdout", body, False, "batch", "report-1-x", "job", CID)
-    fb = build("fluent-bit", {"Merge_Log": "On", "Output": "plain"}).encode(line, resolve(line, inv)).doc
+    fb = encode_line(build("fluent-bit", {"Merge_Log": "On", "Output": "plain"}), line, inv).doc
     assert fb["kubernetes"]["namespace_name"] == "batch"
     assert fb["stream"] == "stderr"  # as real Fluent Bit: non-metadata keys are replaced
-    vec = build("vector", {}).encode(line, resolve(line, inv)).doc
+    vec = encode_line(build("vector", {}), line, inv).doc
     assert vec["kubernetes"]["pod_namespace"] == "batch" and vec["message"] == body
-    ecs = build("filebeat", {}).encode(line, resolve(line, inv)).doc
+    ecs = encode_line(build("filebeat", {}), line, inv).doc
     assert ecs["kubernetes"]["namespace"] == "batch" and ecs["container"]["id"] == CID
 
 
@@ -199,15 +205,15 @@ def test_vector_and_filebeat_documents_name_the_node_files() -> None:
     inv = MemoryInventory()
     inv.upsert(pod_from_object(POD))
     line = LogLine(1714564800000000001, "", "stdout", "hi", False, "batch", "report-1-x", "job", CID)
-    v = build("vector", {}).encode(line, resolve(line, inv))
+    v = encode_line(build("vector", {}), line, inv)
     assert list(v.doc) == sorted(v.doc)
     assert v.doc["file"] == "/var/log/pods/batch_report-1-x_u-1/job/0.log"
     assert v.doc["timestamp"] == "2024-05-01T12:00:00.000000001Z"
-    assert v.doc["kubernetes"]["pod_owner"] == "Job/report-28470000" and v.target == "vector-2024.05.01"
-    f = build("filebeat", {"add_resource_metadata.cronjob": "true"}).encode(line, resolve(line, inv))
+    assert v.doc["kubernetes"]["pod_owner"] == "Job/report-28470000" and v.index == "vector-2024.05.01"
+    f = encode_line(build("filebeat", {"add_resource_metadata.cronjob": "true"}), line, inv)
     assert f.doc["log"]["file"]["path"] == f"/var/log/containers/report-1-x_batch_job-{CID}.log"
     assert f.doc["kubernetes"]["cronjob"] == {"name": "report"} and f.doc["kubernetes"]["job"]["name"]
-    assert f.doc["@timestamp"] == "2024-05-01T12:00:00.000Z" and f.target == "filebeat-8.19.0"
+    assert f.doc["@timestamp"] == "2024-05-01T12:00:00.000Z" and f.index == "filebeat-8.19.0"
 
 
 def test_profile_options_reject_unknown_keys_and_bad_values() -> None:

@@ -1,15 +1,59 @@
-"""metricsbridge translation: one test per rule of the declarative tables, plus the
-exposition parser (hostile input never raises)."""
+"""metricsbridge translation through the compiled core: one test per rule of the
+declarative tables, checked against cAdvisor's own names; the exposition parser never
+raises on hostile input."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from discovery.inventory import ContainerInfo, PodInfo
-from metricsbridge.exposition import Sample, parse, render
-from metricsbridge.translating import DERIVED, RULES, Rule, translate
+from metricsbridge.translating import DERIVED, RULES, Rule, translate_text
+
+
+class Sample(NamedTuple):
+    name: str
+    labels: dict[str, str]
+    value: str
+
+
+class Translated(NamedTuple):
+    samples: list[Sample]
+    dropped: dict[str, int]
+
+
+_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _render(samples: list[Sample]) -> str:
+    lines = []
+    for s in samples:
+        body = ",".join(f'{k}="{v}"' for k, v in s.labels.items())
+        lines.append(f"{s.name}{{{body}}} {s.value}" if body else f"{s.name} {s.value}")
+    return "\n".join(lines) + "\n"
+
+
+def _read(text: str) -> list[Sample]:
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            m = _LINE.match(line)
+            assert m, line
+            out.append(Sample(m.group(1), dict(_PAIR.findall(m.group(2) or "")), m.group(3)))
+    return out
+
+
+def translate(samples: list[Sample], pod: PodInfo) -> Translated:
+    """The test's samples as exposition text, through the core, read back."""
+    t = translate_text(_render(samples), pod)
+    return Translated(_read(t.text), t.dropped)
+
 
 POD = PodInfo(
     namespace="batch",
@@ -44,11 +88,60 @@ def _source_labels(rule: Rule) -> dict[str, str]:
     return labels
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.source}->{r.target}")
+# Independent expectations, not read from the table under test: a sandbox series that
+# already has a cAdvisor name keeps it; node_exporter names map as DESIGN §5 says.
+_NODE_EXPORTER_TO_CADVISOR = {
+    **{
+        f"pod_network_{d}_{src}_total": f"container_network_{d}_{dst}_total"
+        for d in ("receive", "transmit")
+        for src, dst in (
+            ("bytes", "bytes"),
+            ("packets", "packets"),
+            ("drop", "packets_dropped"),
+            ("errs", "errors"),
+        )
+    },
+    "pod_disk_read_bytes_total": "container_fs_reads_bytes_total",
+    "pod_disk_written_bytes_total": "container_fs_writes_bytes_total",
+    "pod_disk_reads_completed_total": "container_fs_reads_total",
+    "pod_disk_writes_completed_total": "container_fs_writes_total",
+}
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"
+
+
+def _cadvisor() -> dict[str, tuple[str, frozenset[str]]]:
+    out: dict[str, tuple[str, frozenset[str]]] = {}
+    for line in (REFERENCE / "cadvisor" / "metrics.tsv").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, type_, extra = [*line.split("\t"), "", ""][:3]
+            out[name] = (type_, frozenset(x for x in extra.split(",") if x))
+    return out
+
+
+CADVISOR = _cadvisor()
+
+
+def _queried_by_kube_prometheus() -> set[str]:
+    ref = REFERENCE / "kube-prometheus"
+    text = (ref / "recording-rules.yaml").read_text() + (
+        ref / "dashboard-compute-resources-pod.json"
+    ).read_text()
+    return set(re.findall(r"(?<![A-Za-z0-9_:])container_[a-z_]+", text)) & set(CADVISOR)
+
+
+def _expected_target(source: str) -> str:
+    return source if source.startswith("container_") else _NODE_EXPORTER_TO_CADVISOR[source]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.source)
 def test_rule(rule: Rule) -> None:
+    target = _expected_target(rule.source)
+    assert target in CADVISOR, f"{target} is not a series cAdvisor exports"
     out = translate([Sample(rule.source, _source_labels(rule), "42")], POD).samples
-    [s] = [x for x in out if x.name == rule.target]
+    [s] = [x for x in out if x.name == target]
     assert s.value == "42"
+    assert CADVISOR[target][1] <= set(s.labels), "cAdvisor's extra labels for this series"
+    assert rule.type == CADVISOR[target][0]
     assert not set(PROV) & (set(s.labels) - {"node"}) and "node" not in s.labels  # provider labels gone
     if rule.level == "container":
         assert {k: s.labels[k] for k in IDENT} == IDENT
@@ -59,6 +152,19 @@ def test_rule(rule: Rule) -> None:
         assert s.labels[k] == v
     if rule.device_prefix:
         assert s.labels["device"] == "/dev/vda"
+
+
+def test_every_cadvisor_series_kube_prometheus_queries_is_produced() -> None:
+    queried = _queried_by_kube_prometheus()
+    assert "container_cpu_usage_seconds_total" in queried  # the reference was read
+    produced = {r.target for r in RULES} | {d.target for d in DERIVED}
+    assert queried - produced == set()
+
+
+def test_derived_targets_are_cadvisor_series() -> None:
+    for d in DERIVED:
+        assert d.target in CADVISOR and CADVISOR[d.target][0] == d.type
+        assert CADVISOR[d.target][1] <= set(d.const)  # e.g. cpu="total"
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if r.cpu_limit_only], ids=lambda r: r.source)
@@ -144,22 +250,21 @@ def test_unknown_metrics_and_containers_are_dropped_and_counted() -> None:
 def test_parse_and_render_round_trip() -> None:
     text = (
         "# HELP x help\n# TYPE container_memory_rss gauge\n"
-        'container_memory_rss{container="a",path="C:\\\\x \\"q\\""} 1.5e3 1700000000000\nup 1\n'
+        'container_memory_rss{container="app",path="C:\\\\x \\"q\\""} 1.5e3 1700000000000\nup 1\n'
     )
-    parsed = parse(text)
-    assert parsed.errors == 0 and len(parsed.samples) == 2
-    assert parsed.samples[0].labels["path"] == 'C:\\\\x \\"q\\"'
-    again = parse(render(parsed.samples, parsed.types))
-    assert again.samples == parsed.samples
-    om = render(parsed.samples, {"c_total": "counter"} | parsed.types, openmetrics=True)
-    assert om.endswith("# EOF\n")
+    t = translate_text(text, POD)
+    assert t.parse_errors == 0 and t.series == 1
+    [s] = _read(t.text)
+    assert s.value == "1.5e3" and "# TYPE container_memory_rss gauge" in t.text
+    om = translate_text(text, POD, openmetrics=True).text
+    assert om.endswith("# EOF\n") and "# TYPE container_memory_rss gauge" in om
 
 
 def test_malformed_lines_are_counted_not_fatal() -> None:
-    parsed = parse('ok 1\nbad{a="1" 2\n{x} 3\nname notanumber\nname 1 2 3\n')
-    assert [s.name for s in parsed.samples] == ["ok"] and parsed.errors == 4
+    t = translate_text('ok 1\nbad{a="1" 2\n{x} 3\nname notanumber\nname 1 2 3\n', POD)
+    assert t.parse_errors == 4 and t.dropped == {"unknown_metric": 1}
 
 
 @given(st.text(max_size=300))
 def test_parser_never_raises(text: str) -> None:
-    parse(text)
+    translate_text(text, POD)

@@ -1,0 +1,324 @@
+//! Reassemble lines: CRI `P`…`F` fragments, then optional stack-trace grouping.
+//!
+//! Why: runtimes split lines over 16 KiB into `P` fragments and providers do not merge
+//! them (DESIGN §3); Fluent Bit's `multiline.parser cri` does, keeping the first
+//! fragment's `time` and `_p`. Stack traces become one document only where the platform
+//! asked for it. Both are state machines keyed by (namespace, pod, container, stream);
+//! each emitted line carries the tokens (source, offset) of every input it consumed, so
+//! the caller never commits past a held-back fragment.
+
+use crate::decode::Line;
+use ahash::AHashMap;
+use regex::Regex;
+
+/// (source index, offset): where a consumed record came from.
+pub type Tok = (u32, i64);
+
+#[derive(Debug, Clone)]
+pub struct Assembled {
+    pub line: Line,
+    pub toks: Vec<Tok>,
+    pub truncated: bool,
+}
+
+type Key = (String, String, String, bool);
+
+fn key(l: &Line) -> Key {
+    (l.namespace.clone(), l.pod.clone(), l.container.clone(), l.stderr)
+}
+
+struct Pending {
+    first: Line,
+    text: String,
+    toks: Vec<Tok>,
+    last_seen: f64,
+    truncated: bool,
+}
+
+pub struct Reassembler {
+    max: usize,
+    idle: f64,
+    pending: AHashMap<Key, Pending>,
+}
+
+/// Largest prefix of `s` that is at most `n` bytes and ends on a char boundary.
+fn cut(s: &str, n: usize) -> &str {
+    let mut n = n.min(s.len());
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+impl Reassembler {
+    pub fn new(max_bytes: usize, idle_s: f64) -> Self {
+        Reassembler { max: max_bytes, idle: idle_s, pending: AHashMap::new() }
+    }
+
+    pub fn push(&mut self, line: Line, tok: Tok, now: f64) -> Option<Assembled> {
+        let k = key(&line);
+        if !self.pending.contains_key(&k) && !line.partial {
+            return Some(Assembled { line, toks: vec![tok], truncated: false });
+        }
+        let max = self.max;
+        let pend = self.pending.entry(k.clone()).or_insert_with(|| Pending {
+            first: Line { text: String::new(), ..line.clone() },
+            text: String::new(),
+            toks: Vec::new(),
+            last_seen: now,
+            truncated: false,
+        });
+        pend.toks.push(tok);
+        pend.last_seen = now;
+        if !pend.truncated {
+            if pend.text.len() + line.text.len() > max {
+                let room = max - pend.text.len();
+                pend.text.push_str(cut(&line.text, room));
+                pend.truncated = true;
+            } else {
+                pend.text.push_str(&line.text);
+            }
+        }
+        if line.partial {
+            return None;
+        }
+        let pend = self.pending.remove(&k)?;
+        Some(finish(pend))
+    }
+
+    pub fn flush_idle(&mut self, now: f64) -> Vec<Assembled> {
+        let idle = self.idle;
+        let mut stale: Vec<(Option<Tok>, Key)> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| now - p.last_seen >= idle)
+            .map(|(k, p)| (p.toks.first().copied(), k.clone()))
+            .collect();
+        stale.sort();
+        let stale = stale.into_iter().map(|(_, k)| k);
+        stale.into_iter().filter_map(|k| self.pending.remove(&k)).map(finish).collect()
+    }
+
+    pub fn flush_all(&mut self) -> Vec<Assembled> {
+        let mut all: Vec<(Key, Pending)> = self.pending.drain().collect();
+        all.sort_by(|a, b| a.1.toks.first().cmp(&b.1.toks.first()));
+        all.into_iter().map(|(_, p)| finish(p)).collect()
+    }
+
+    pub fn held(&self) -> impl Iterator<Item = &Tok> {
+        self.pending.values().flat_map(|p| p.toks.iter())
+    }
+}
+
+fn finish(p: Pending) -> Assembled {
+    let mut line = p.first;
+    line.first_partial = line.partial;
+    line.partial = false;
+    line.text = p.text;
+    Assembled { line, toks: p.toks, truncated: p.truncated }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lang {
+    Java,
+    Python,
+    Go,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "java" => Some(Lang::Java),
+            "python" => Some(Lang::Python),
+            "go" => Some(Lang::Go),
+            _ => None,
+        }
+    }
+}
+
+/// Start / continuation rules after Fluent Bit's built-in multiline parsers
+/// (src/multiline/flb_ml_parser_{java,python,go}.c).
+pub struct Rules {
+    rules: [(Regex, Regex); 3],
+}
+
+impl Rules {
+    pub fn new() -> Self {
+        let r = |s: &str| Regex::new(s).expect("built-in multiline rule");
+        Rules {
+            rules: [
+                (
+                    r(r"(?:Exception|Error|Throwable|V8 errors stack trace)[:\r\n]|(?:Exception|Error)\n?\z"),
+                    r(concat!(
+                        r"^[\t ]+(?:eval )?at |^[\t ]*(?:Caused by|Suppressed):",
+                        r"|^[\t ]*\.\.\. \d+ (?:more|common frames omitted)",
+                        r"|^[\t ]*nested exception is:|^[\t ]+--- End of inner exception stack trace ---\n?\z"
+                    )),
+                ),
+                (
+                    r(r"^Traceback \(most recent call last\):\n?\z"),
+                    r(r"^[\t ]+|^[\w.]*(?:Error|Exception|Warning|Exit|Interrupt)\b.*\n?\z|^\n?\z"),
+                ),
+                (
+                    r(r"^(?:panic: |fatal error: |goroutine \d+ \[)"),
+                    r(r"^[\t ]|^\n?\z|^goroutine \d+ \[|^\[signal |^created by |^[\w./()*-]+\(.*\)\n?\z|^exit status"),
+                ),
+            ],
+        }
+    }
+    fn get(&self, lang: Lang) -> &(Regex, Regex) {
+        &self.rules[lang as usize]
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+struct Group {
+    first: Line,
+    lines: Vec<String>,
+    toks: Vec<Tok>,
+    last_seen: f64,
+    lang: Lang,
+    closing: bool,
+}
+
+pub struct Grouper {
+    idle: f64,
+    rules: Rules,
+    groups: AHashMap<Key, Group>,
+}
+
+impl Grouper {
+    pub fn new(idle_s: f64) -> Self {
+        Grouper { idle: idle_s, rules: Rules::new(), groups: AHashMap::new() }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Feed one assembled line; `lang` is the pod's configured language, if any.
+    pub fn push(&mut self, item: Assembled, lang: Option<Lang>, now: f64, out: &mut Vec<Assembled>) {
+        let k = key(&item.line);
+        if let Some(grp) = self.groups.get_mut(&k) {
+            let (start, cont) = self.rules.get(grp.lang);
+            let text = &item.line.text;
+            if !grp.closing && cont.is_match(text) && !(grp.lang == Lang::Python && start.is_match(text)) {
+                grp.lines.push(text.clone());
+                grp.toks.extend_from_slice(&item.toks);
+                grp.last_seen = now;
+                if grp.lang == Lang::Python && !text.is_empty() && !text.starts_with(char::is_whitespace) {
+                    grp.closing = true;
+                }
+                return;
+            }
+            if let Some(g) = self.groups.remove(&k) {
+                out.push(finish_group(g));
+            }
+        }
+        if let Some(l) = lang {
+            if self.rules.get(l).0.is_match(&item.line.text) {
+                let text = item.line.text.clone();
+                self.groups.insert(
+                    k,
+                    Group {
+                        first: item.line,
+                        lines: vec![text],
+                        toks: item.toks,
+                        last_seen: now,
+                        lang: l,
+                        closing: false,
+                    },
+                );
+                return;
+            }
+        }
+        out.push(item);
+    }
+
+    pub fn flush_idle(&mut self, now: f64) -> Vec<Assembled> {
+        let idle = self.idle;
+        let mut stale: Vec<(Option<Tok>, Key)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| now - g.last_seen >= idle)
+            .map(|(k, g)| (g.toks.first().copied(), k.clone()))
+            .collect();
+        stale.sort();
+        let stale = stale.into_iter().map(|(_, k)| k);
+        stale.into_iter().filter_map(|k| self.groups.remove(&k)).map(finish_group).collect()
+    }
+
+    pub fn flush_all(&mut self) -> Vec<Assembled> {
+        let mut all: Vec<(Key, Group)> = self.groups.drain().collect();
+        all.sort_by(|a, b| a.1.toks.first().cmp(&b.1.toks.first()));
+        all.into_iter().map(|(_, g)| finish_group(g)).collect()
+    }
+
+    pub fn held(&self) -> impl Iterator<Item = &Tok> {
+        self.groups.values().flat_map(|g| g.toks.iter())
+    }
+}
+
+fn finish_group(g: Group) -> Assembled {
+    let mut line = g.first;
+    line.text = g.lines.join("\n");
+    Assembled { line, toks: g.toks, truncated: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(text: &str, partial: bool) -> Line {
+        Line {
+            ts_ns: 1,
+            time_text: "t".into(),
+            stderr: false,
+            text: text.into(),
+            partial,
+            namespace: "n".into(),
+            pod: "p".into(),
+            container: "c".into(),
+            container_id: String::new(),
+            embedded: None,
+            first_partial: false,
+            shape: "cri",
+        }
+    }
+
+    #[test]
+    fn joins_partials_with_a_cap() {
+        let mut r = Reassembler::new(5, 4.0);
+        assert!(r.push(l("abc", true), (0, 1), 0.0).is_none());
+        assert_eq!(r.held().count(), 1);
+        let done = r.push(l("défg", false), (0, 2), 0.0).unwrap();
+        assert_eq!(done.line.text, "abcd"); // 'é' would cross the 5-byte cap
+        assert!(done.truncated && done.line.first_partial && !done.line.partial);
+        assert_eq!(done.toks, vec![(0, 1), (0, 2)]);
+    }
+
+    #[test]
+    fn groups_a_python_traceback() {
+        let mut g = Grouper::new(4.0);
+        let mut out = Vec::new();
+        for (i, t) in
+            ["Traceback (most recent call last):", "  File \"x\", line 1", "ValueError: bad", "next"].iter().enumerate()
+        {
+            g.push(
+                Assembled { line: l(t, false), toks: vec![(0, i as i64)], truncated: false },
+                Some(Lang::Python),
+                0.0,
+                &mut out,
+            );
+        }
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].line.text, "Traceback (most recent call last):\n  File \"x\", line 1\nValueError: bad");
+        assert_eq!(out[1].line.text, "next");
+        assert!(g.flush_all().is_empty());
+    }
+}

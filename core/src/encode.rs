@@ -1,0 +1,405 @@
+//! Document bytes per collector profile: the per-record half of each profile.
+//!
+//! Why: a profile's output must equal what its collector writes, key order included.
+//! Everything that depends only on the pod (labels, annotations, owners, node and
+//! namespace metadata, image, container id, file paths) arrives pre-rendered in a
+//! `Fragment` (Python renders it once per pod change); this module splices the
+//! per-record values around it: time, stream, message, Fluent Bit's `Merge_Log` body.
+
+use crate::decode::Line;
+use crate::genid;
+use crate::json::{self, Numbers, J};
+use crate::time::{format_autosi, format_rfc3339, StrftimeCache, NS};
+use std::rc::Rc;
+
+/// A (pod, container)'s pre-rendered metadata for the active profile.
+#[derive(Debug)]
+pub struct Fragment {
+    /// 0 live, 1 tombstone, 2 embedded, 3 none
+    pub source: u8,
+    pub pod_uid: String,
+    pub lang: Option<crate::assemble::Lang>,
+    /// fluent-bit: [kubernetes map or empty]; filebeat: [middle, tail]; vector: [head]
+    pub parts: Vec<Vec<u8>>,
+    /// fluent-bit with Generate_ID: the kubernetes map as a value
+    pub kube: Option<J>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FbParser {
+    Cri,
+    Docker,
+    CriClassic,
+    DockerClassic,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FbOutput {
+    Es,
+    Kafka,
+    Plain,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TsFormat {
+    Double,
+    Iso8601,
+    Iso8601Ns,
+}
+
+pub struct FluentBit {
+    pub parser: FbParser,
+    pub merge_log: bool,
+    pub merge_log_key: String,
+    pub merge_log_trim: bool,
+    pub keep_log: bool,
+    pub output: FbOutput,
+    pub logstash_format: bool,
+    pub logstash_prefix: String,
+    pub logstash_dateformat: StrftimeCache,
+    pub index: String,
+    pub time_key: String,
+    pub time_key_format: StrftimeCache,
+    pub time_key_nanos: bool,
+    pub include_tag_key: bool,
+    pub tag_key: String,
+    pub replace_dots: bool,
+    pub generate_id: bool,
+    pub timestamp_key: String,
+    pub timestamp_format: TsFormat,
+    pub tag_prefix: String,
+}
+
+pub enum Profile {
+    FluentBit(Box<FluentBit>),
+    Filebeat { index: String },
+    Vector { index: StrftimeCache },
+}
+
+impl Profile {
+    pub fn joins_partials(&self) -> bool {
+        !matches!(self, Profile::FluentBit(fb) if matches!(fb.parser, FbParser::CriClassic | FbParser::DockerClassic))
+    }
+}
+
+pub struct Doc {
+    pub body: Vec<u8>,
+    pub index: String,
+    pub id: Option<String>,
+}
+
+enum V<'a> {
+    S(String),
+    J(J),
+    Frag(&'a Fragment),
+}
+
+struct Rec<'a>(Vec<(String, V<'a>)>);
+
+impl<'a> Rec<'a> {
+    fn insert(&mut self, k: String, v: V<'a>) {
+        if let Some(slot) = self.0.iter_mut().find(|(key, _)| *key == k) {
+            slot.1 = v;
+        } else {
+            self.0.push((k, v));
+        }
+    }
+    fn remove(&mut self, k: &str) -> Option<V<'a>> {
+        let i = self.0.iter().position(|(key, _)| key == k)?;
+        Some(self.0.remove(i).1)
+    }
+}
+
+/// Merge_Log_Trim: drop trailing newlines and escaped `\n`/`\r` (never the first char).
+fn trim(v: J) -> J {
+    let J::Str(s) = v else { return v };
+    let b = s.as_bytes();
+    let mut end = b.len();
+    let mut i = end as isize - 1;
+    while i > 0 {
+        let iu = i as usize;
+        if b[iu] == b'\n' {
+            end -= 1;
+            i -= 1;
+            continue;
+        }
+        if b[iu - 1] == b'\\' && (b[iu] == b'n' || b[iu] == b'r') {
+            end -= 2;
+            i -= 2;
+            continue;
+        }
+        break;
+    }
+    J::Str(s[..end].to_string())
+}
+
+/// Replace_Dots: '.' → '_' in every key, at every depth (later keys win, first position).
+pub fn dedot(v: J) -> J {
+    match v {
+        J::Obj(o) => {
+            let mut out = json::Obj::default();
+            for (k, x) in o.0 {
+                let k = if k.contains('.') { k.replace('.', "_") } else { k };
+                out.insert(k, dedot(x));
+            }
+            J::Obj(out)
+        }
+        J::Arr(a) => J::Arr(a.into_iter().map(dedot).collect()),
+        other => other,
+    }
+}
+
+/// The body as Fluent Bit's kubernetes filter reads it: a JSON object, or nothing.
+pub fn fb_json_object(text: &str) -> Option<json::Obj> {
+    let body = text.trim();
+    if !body.starts_with('{') || !body.ends_with('}') {
+        return None;
+    }
+    match json::parse(body.as_bytes(), Numbers::FluentBit) {
+        Ok(J::Obj(o)) => Some(o),
+        _ => None,
+    }
+}
+
+/// `<pod>_<namespace>_<container>-<id>.log`, the kubelet symlink Fluent Bit's tag names.
+fn tag(fb: &FluentBit, line: &Line) -> String {
+    format!("{}{}_{}_{}-{}.log", fb.tag_prefix, line.pod, line.namespace, line.container, line.container_id)
+}
+
+fn base_record<'a>(fb: &FluentBit, line: &Line) -> Rec<'a> {
+    let with_nl = |l: &Line| if l.partial { l.text.clone() } else { format!("{}\n", l.text) };
+    let stream = V::S(line.stream().to_string());
+    let mut r = Vec::with_capacity(8);
+    match fb.parser {
+        FbParser::Cri => {
+            r.push(("time".to_string(), V::S(line.time_text.clone())));
+            r.push(("stream".to_string(), stream));
+            r.push(("_p".to_string(), V::S(if line.first_partial || line.partial { "P" } else { "F" }.into())));
+            r.push(("log".to_string(), V::S(line.text.clone())));
+        }
+        FbParser::CriClassic => {
+            // the stock cri parser's Time_Format needs a fraction; without one the parse fails
+            // and Fluent Bit drops the time key (observed in the goldens)
+            if line.time_text.contains('.') {
+                r.push(("time".to_string(), V::S(line.time_text.clone())));
+            }
+            r.push(("stream".to_string(), stream));
+            r.push(("logtag".to_string(), V::S(if line.partial { "P" } else { "F" }.into())));
+            if !line.text.is_empty() {
+                r.push(("message".to_string(), V::S(line.text.clone())));
+            }
+        }
+        FbParser::Docker | FbParser::DockerClassic => {
+            r.push(("log".to_string(), V::S(with_nl(line))));
+            r.push(("stream".to_string(), stream));
+            r.push(("time".to_string(), V::S(line.time_text.clone())));
+        }
+    }
+    Rec(r)
+}
+
+fn merge<'a>(fb: &FluentBit, rec: Rec<'a>) -> Rec<'a> {
+    if !fb.merge_log {
+        return rec;
+    }
+    let body = match rec.0.iter().find(|(k, _)| k == "log") {
+        Some((_, V::S(text))) => fb_json_object(text),
+        _ => None,
+    };
+    let Some(mut body) = body else { return rec };
+    let keep = fb.keep_log;
+    if !fb.merge_log_key.is_empty() {
+        let mut out = Rec(rec.0.into_iter().filter(|(k, _)| keep || k != "log").collect());
+        if !body.is_empty() {
+            let nested = if fb.merge_log_trim {
+                json::Obj(body.0.into_iter().map(|(k, v)| (k, trim(v))).collect())
+            } else {
+                body
+            };
+            out.insert(fb.merge_log_key.clone(), V::J(J::Obj(nested)));
+        }
+        return out;
+    }
+    body.remove("kubernetes"); // anti-spoofing: a body never sets metadata
+    let mut out = Rec(rec.0.into_iter().filter(|(k, _)| !body.contains(k) && (keep || k != "log")).collect());
+    for (k, v) in body.0 {
+        out.insert(k, V::J(if fb.merge_log_trim { trim(v) } else { v }));
+    }
+    out
+}
+
+fn write_v(out: &mut Vec<u8>, v: &V, dots: bool) {
+    match v {
+        V::S(s) => json::write_str(out, s),
+        V::J(j) if dots => json::write(out, &dedot(j.clone())),
+        V::J(j) => json::write(out, j),
+        V::Frag(f) => out.extend_from_slice(&f.parts[0]),
+    }
+}
+
+fn pack_v(out: &mut Vec<u8>, v: &V, dots: bool) {
+    match v {
+        V::S(s) => genid::pack_str(out, s),
+        V::J(j) if dots => genid::pack(out, &dedot(j.clone())),
+        V::J(j) => genid::pack(out, j),
+        V::Frag(f) => match &f.kube {
+            Some(k) => genid::pack(out, k),
+            None => genid::pack_nil(out),
+        },
+    }
+}
+
+/// The document's entries with Replace_Dots applied to the top-level keys: two keys that
+/// collapse to one keep the first position and the later value, as a Python dict does.
+fn normalized<'r, 'a>(rec: &'r Rec<'a>, dots: bool) -> Vec<(std::borrow::Cow<'r, str>, &'r V<'a>)> {
+    let mut out: Vec<(std::borrow::Cow<'r, str>, &'r V<'a>)> = Vec::with_capacity(rec.0.len());
+    for (k, v) in &rec.0 {
+        let key: std::borrow::Cow<'r, str> = if dots && k.contains('.') {
+            std::borrow::Cow::Owned(k.replace('.', "_"))
+        } else {
+            std::borrow::Cow::Borrowed(k)
+        };
+        if dots {
+            if let Some(slot) = out.iter_mut().find(|(x, _)| *x == key) {
+                slot.1 = v;
+                continue;
+            }
+        }
+        out.push((key, v));
+    }
+    out
+}
+
+fn write_doc(rec: &Rec, dots: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.push(b'{');
+    for (n, (k, v)) in normalized(rec, dots).iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        json::write_str(&mut out, k);
+        out.push(b':');
+        write_v(&mut out, v, dots);
+    }
+    out.push(b'}');
+    out
+}
+
+fn pack_doc(rec: &Rec, dots: bool) -> Vec<u8> {
+    let entries = normalized(rec, dots);
+    let mut out = Vec::with_capacity(256);
+    genid::pack_map_header(&mut out, entries.len());
+    for (k, v) in &entries {
+        genid::pack_str(&mut out, k);
+        pack_v(&mut out, v, dots);
+    }
+    out
+}
+
+fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
+    let mut rec = merge(fb, base_record(fb, line));
+    rec.remove("kubernetes");
+    if !frag.parts.is_empty() && !frag.parts[0].is_empty() {
+        rec.0.push(("kubernetes".to_string(), V::Frag(frag)));
+    }
+    let secs = line.ts_ns.div_euclid(NS);
+    let ns = line.ts_ns.rem_euclid(NS);
+    match fb.output {
+        FbOutput::Plain => Doc { body: write_doc(&rec, false), index: String::new(), id: None },
+        FbOutput::Kafka => {
+            let ts = match fb.timestamp_format {
+                TsFormat::Double => V::J(J::Float(line.ts_ns as f64 / 1e9)),
+                TsFormat::Iso8601 => V::S(format_rfc3339(line.ts_ns, 6)),
+                TsFormat::Iso8601Ns => V::S(format_rfc3339(line.ts_ns, 9)),
+            };
+            let key = fb.timestamp_key.clone();
+            rec.remove(&key);
+            rec.0.insert(0, (key, ts));
+            Doc { body: write_doc(&rec, false), index: String::new(), id: None }
+        }
+        FbOutput::Es => {
+            let key = fb.time_key.clone();
+            let mut doc = Rec(Vec::with_capacity(rec.0.len() + 2));
+            let tv = match rec.remove(&key) {
+                Some(v) => v,
+                None => {
+                    let frac = if fb.time_key_nanos { format!("{ns:09}Z") } else { format!("{:03}Z", ns / 1_000_000) };
+                    V::S(format!("{}.{}", fb.time_key_format.get(secs), frac))
+                }
+            };
+            doc.0.push((key, tv));
+            if fb.include_tag_key {
+                doc.insert(fb.tag_key.clone(), V::S(tag(fb, line)));
+            }
+            for (k, v) in rec.0 {
+                doc.insert(k, v);
+            }
+            let dots = fb.replace_dots;
+            let index = if fb.logstash_format {
+                format!("{}-{}", fb.logstash_prefix, fb.logstash_dateformat.get(secs))
+            } else {
+                fb.index.clone()
+            };
+            let id = if fb.generate_id { Some(genid::generate_id(&pack_doc(&doc, dots))) } else { None };
+            Doc { body: write_doc(&doc, dots), index, id }
+        }
+    }
+}
+
+fn filebeat(index: &str, line: &Line, frag: &Fragment) -> Doc {
+    let mut out = Vec::with_capacity(512 + line.text.len());
+    out.extend_from_slice(b"{\"@timestamp\":");
+    json::write_str(&mut out, &format_rfc3339(line.ts_ns, 3));
+    out.push(b',');
+    out.extend_from_slice(&frag.parts[0]);
+    out.extend_from_slice(b",\"message\":");
+    json::write_str(&mut out, &line.text);
+    out.extend_from_slice(b",\"stream\":");
+    json::write_str(&mut out, line.stream());
+    out.extend_from_slice(&frag.parts[1]);
+    out.push(b'}');
+    Doc { body: out, index: index.to_string(), id: None }
+}
+
+fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
+    let mut out = Vec::with_capacity(512 + line.text.len());
+    out.push(b'{');
+    out.extend_from_slice(&frag.parts[0]);
+    out.extend_from_slice(b",\"message\":");
+    json::write_str(&mut out, &line.text);
+    out.extend_from_slice(b",\"source_type\":\"kubernetes_logs\",\"stream\":");
+    json::write_str(&mut out, line.stream());
+    out.extend_from_slice(b",\"timestamp\":");
+    json::write_str(&mut out, &format_autosi(line.ts_ns));
+    out.push(b'}');
+    let idx = index.get(line.ts_ns.div_euclid(NS)).to_string();
+    Doc { body: out, index: idx, id: None }
+}
+
+pub fn encode(profile: &mut Profile, line: &Line, frag: &Rc<Fragment>) -> Doc {
+    match profile {
+        Profile::FluentBit(fb) => fluent_bit(fb, line, frag),
+        Profile::Filebeat { index } => filebeat(index, line, frag),
+        Profile::Vector { index } => vector(index, line, frag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trim_rules() {
+        assert_eq!(trim(J::Str("a\\n\n".into())), J::Str("a".into()));
+        assert_eq!(trim(J::Str("\n".into())), J::Str("\n".into()));
+    }
+
+    #[test]
+    fn merge_body_never_sets_kubernetes() {
+        let o = fb_json_object(r#" {"kubernetes":{"namespace_name":"kube-system"},"a.b":1} "#).unwrap();
+        assert!(o.contains("kubernetes"));
+        let d = dedot(J::Obj(o));
+        assert_eq!(json::to_vec(&d), br#"{"kubernetes":{"namespace_name":"kube-system"},"a_b":1}"#);
+        assert!(fb_json_object(&("{\"a\":".to_string() + &"[".repeat(300) + &"]".repeat(300) + "}")).is_none());
+    }
+}

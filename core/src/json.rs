@@ -1,0 +1,562 @@
+//! An ordered JSON value, a bounded-depth parser and an orjson-compatible writer.
+//!
+//! Why: documents must keep the collector's key order (insertion order, a repeated key
+//! keeps its first position and takes the last value, like a Python dict), numbers must
+//! follow the reading collector's rules (Fluent Bit: an integer token is read with
+//! `strtoll`/`strtoull`, so `1e3` is 1), and hostile input — nesting thousands deep,
+//! invalid escapes, 10 MB strings — must come back as an error value, never a panic or
+//! a stack overflow. The writer escapes exactly as orjson does (UTF-8 kept, control
+//! characters as `\n`/`\u00XX`), so bytes match what the Python side produced before.
+
+use std::fmt;
+
+/// Deepest nesting accepted anywhere (a body deeper than this is not merged; a record
+/// deeper than this is a `bad_json` dead letter).
+pub const MAX_DEPTH: usize = 128;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum J {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Obj),
+}
+
+/// An object in insertion order; `insert` of an existing key replaces the value in place.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Obj(pub Vec<(String, J)>);
+
+impl Obj {
+    pub fn get(&self, key: &str) -> Option<&J> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+    pub fn insert(&mut self, key: String, value: J) {
+        if self.0.len() < 32 {
+            if let Some(slot) = self.0.iter_mut().find(|(k, _)| *k == key) {
+                slot.1 = value;
+                return;
+            }
+        } else if let Some(i) = self.index_of(&key) {
+            self.0[i].1 = value;
+            return;
+        }
+        self.0.push((key, value));
+    }
+    fn index_of(&self, key: &str) -> Option<usize> {
+        self.0.iter().position(|(k, _)| k == key)
+    }
+    pub fn remove(&mut self, key: &str) -> Option<J> {
+        self.index_of(key).map(|i| self.0.remove(i).1)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl J {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            J::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_obj(&self) -> Option<&Obj> {
+        match self {
+            J::Obj(o) => Some(o),
+            _ => None,
+        }
+    }
+    /// The value as Python's `str()` would print it for scalars (used for identity
+    /// fields a provider may send as numbers); containers as compact JSON.
+    pub fn to_text(&self) -> String {
+        match self {
+            J::Str(s) => s.clone(),
+            J::Null => "None".into(),
+            J::Bool(true) => "True".into(),
+            J::Bool(false) => "False".into(),
+            J::Int(i) => i.to_string(),
+            J::UInt(u) => u.to_string(),
+            J::Float(f) => py_float_repr(*f),
+            other => {
+                let mut out = Vec::new();
+                write(&mut out, other);
+                String::from_utf8(out).unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// Python's `repr(float)` (shortest round-trip; exponent from 1e16, `inf`, `nan`).
+pub fn py_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let mut b = ryu::Buffer::new();
+    let s = b.format_finite(f).to_string();
+    // ryu: "1e16", "1.5e-7"; Python: "1e+16", "1.5e-07"
+    if let Some(pos) = s.find('e') {
+        let (mant, exp) = s.split_at(pos);
+        let exp = &exp[1..];
+        let (sign, digits) = if let Some(d) = exp.strip_prefix('-') { ("-", d) } else { ("+", exp) };
+        let digits = if digits.len() < 2 { format!("0{digits}") } else { digits.to_string() };
+        return format!("{mant}e{sign}{digits}");
+    }
+    s
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    pub pos: usize,
+    pub what: &'static str,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.pos)
+    }
+}
+
+/// How integer tokens are read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Numbers {
+    /// JSON as orjson reads it: integers must fit i64/u64 (else an error), floats f64.
+    Strict,
+    /// Fluent Bit's kubernetes filter: a token without '.' is an integer prefix clamped
+    /// to [i64::MIN, u64::MAX] (`1e3` → 1); with '.' a double. NaN/Infinity → null.
+    FluentBit,
+}
+
+pub fn parse(input: &[u8], numbers: Numbers) -> Result<J, ParseError> {
+    let mut p = Parser { b: input, i: 0, numbers };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(p.err("trailing characters"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+    numbers: Numbers,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &'static str) -> ParseError {
+        ParseError { pos: self.i, what }
+    }
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+    fn lit(&mut self, word: &[u8], v: J) -> Result<J, ParseError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+    fn value(&mut self, depth: usize) -> Result<J, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        match self.peek() {
+            None => Err(self.err("unexpected end")),
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(J::Str(self.string()?)),
+            Some(b't') => self.lit(b"true", J::Bool(true)),
+            Some(b'f') => self.lit(b"false", J::Bool(false)),
+            Some(b'n') => self.lit(b"null", J::Null),
+            Some(b'N') if self.numbers == Numbers::FluentBit => self.lit(b"NaN", J::Null),
+            Some(b'I') if self.numbers == Numbers::FluentBit => self.lit(b"Infinity", J::Null),
+            Some(b'-') if self.numbers == Numbers::FluentBit && self.b[self.i..].starts_with(b"-Infinity") => {
+                self.i += 9;
+                Ok(J::Null)
+            }
+            Some(c) if c == b'-' || c.is_ascii_digit() => self.number(),
+            Some(_) => Err(self.err("unexpected character")),
+        }
+    }
+    fn object(&mut self, depth: usize) -> Result<J, ParseError> {
+        self.i += 1;
+        let mut obj = Obj::default();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(J::Obj(obj));
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            let v = self.value(depth + 1)?;
+            obj.insert(key, v);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(J::Obj(obj));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+    fn array(&mut self, depth: usize) -> Result<J, ParseError> {
+        self.i += 1;
+        let mut out = Vec::new();
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(J::Arr(out));
+        }
+        loop {
+            self.ws();
+            out.push(self.value(depth + 1)?);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(J::Arr(out));
+                }
+                _ => return Err(self.err("expected ',' or ']'")),
+            }
+        }
+    }
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        if self.i + 4 > self.b.len() {
+            return Err(self.err("short \\u escape"));
+        }
+        let mut v = 0u32;
+        for k in 0..4 {
+            let c = self.b[self.i + k];
+            let d = (c as char).to_digit(16).ok_or_else(|| self.err("bad \\u escape"))?;
+            v = v * 16 + d;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.i += 1; // opening quote
+        let start = self.i;
+        // fast path: no escapes
+        if let Some(off) = memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
+            if self.b[self.i + off] == b'"' {
+                let raw = &self.b[start..start + off];
+                if raw.iter().any(|&c| c < 0x20) {
+                    self.i += raw.iter().position(|&c| c < 0x20).unwrap_or(0);
+                    return Err(self.err("control character in string"));
+                }
+                let s = std::str::from_utf8(raw).map_err(|_| self.err("invalid UTF-8 in string"))?;
+                self.i = start + off + 1;
+                return Ok(s.to_string());
+            }
+        }
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let Some(c) = self.peek() else { return Err(self.err("unterminated string")) };
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return String::from_utf8(out).map_err(|_| self.err("invalid UTF-8 in string"));
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let Some(e) = self.peek() else { return Err(self.err("unterminated escape")) };
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.b[self.i..].starts_with(b"\\u") {
+                                    return Err(self.err("lone surrogate"));
+                                }
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.err("lone surrogate"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return Err(self.err("lone surrogate"));
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(cp).ok_or_else(|| self.err("bad code point"))?;
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return Err(self.err("bad escape")),
+                    }
+                }
+                c if c < 0x20 => return Err(self.err("control character in string")),
+                _ => {
+                    let run = memchr::memchr2(b'"', b'\\', &self.b[self.i..]).unwrap_or(self.b.len() - self.i);
+                    let seg = &self.b[self.i..self.i + run];
+                    if let Some(p) = seg.iter().position(|&c| c < 0x20) {
+                        self.i += p;
+                        return Err(self.err("control character in string"));
+                    }
+                    out.extend_from_slice(seg);
+                    self.i += run;
+                }
+            }
+        }
+    }
+    fn number(&mut self) -> Result<J, ParseError> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        let int_start = self.i;
+        while matches!(self.peek(), Some(c) if c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        if self.i == int_start {
+            return Err(self.err("bad number"));
+        }
+        if self.b[int_start] == b'0' && self.i - int_start > 1 {
+            return Err(self.err("leading zero"));
+        }
+        let mut is_float = false;
+        let mut has_dot = false;
+        if self.peek() == Some(b'.') {
+            is_float = true;
+            has_dot = true;
+            self.i += 1;
+            let d = self.i;
+            while matches!(self.peek(), Some(c) if c.is_ascii_digit()) {
+                self.i += 1;
+            }
+            if self.i == d {
+                return Err(self.err("bad fraction"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            is_float = true;
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            let d = self.i;
+            while matches!(self.peek(), Some(c) if c.is_ascii_digit()) {
+                self.i += 1;
+            }
+            if self.i == d {
+                return Err(self.err("bad exponent"));
+            }
+        }
+        let tok = std::str::from_utf8(&self.b[start..self.i]).unwrap_or("0");
+        match self.numbers {
+            Numbers::FluentBit if !has_dot => Ok(clamped_int_prefix(tok)),
+            _ if is_float => {
+                let f: f64 = tok.parse().map_err(|_| self.err("bad number"))?;
+                if f.is_finite() {
+                    Ok(J::Float(f))
+                } else {
+                    Err(self.err("number out of range"))
+                }
+            }
+            _ => {
+                if let Ok(i) = tok.parse::<i64>() {
+                    Ok(J::Int(i))
+                } else if let Ok(u) = tok.parse::<u64>() {
+                    Ok(J::UInt(u))
+                } else {
+                    Err(self.err("integer out of range"))
+                }
+            }
+        }
+    }
+}
+
+/// `strtoll`/`strtoull` of the integer prefix of a token, clamped.
+fn clamped_int_prefix(tok: &str) -> J {
+    let b = tok.as_bytes();
+    let neg = b.first() == Some(&b'-');
+    let digits: &str = {
+        let s = if neg { &tok[1..] } else { tok };
+        let end = s.bytes().position(|c| !c.is_ascii_digit()).unwrap_or(s.len());
+        &s[..end]
+    };
+    if neg {
+        match format!("-{digits}").parse::<i64>() {
+            Ok(v) => J::Int(v),
+            Err(_) => J::Int(i64::MIN),
+        }
+    } else {
+        match digits.parse::<i64>() {
+            Ok(v) => J::Int(v),
+            Err(_) => J::UInt(digits.parse::<u64>().unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- writing
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A JSON string with orjson's escaping.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            8 => b"\\b",
+            12 => b"\\f",
+            c if c < 0x20 => {
+                out.extend_from_slice(&b[start..i]);
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+pub fn write_f64(out: &mut Vec<u8>, f: f64) {
+    if f.is_finite() {
+        let mut b = ryu::Buffer::new();
+        out.extend_from_slice(b.format_finite(f).as_bytes());
+    } else {
+        out.extend_from_slice(b"null"); // orjson writes non-finite floats as null
+    }
+}
+
+pub fn write(out: &mut Vec<u8>, v: &J) {
+    match v {
+        J::Null => out.extend_from_slice(b"null"),
+        J::Bool(true) => out.extend_from_slice(b"true"),
+        J::Bool(false) => out.extend_from_slice(b"false"),
+        J::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        J::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+        J::Float(f) => write_f64(out, *f),
+        J::Str(s) => write_str(out, s),
+        J::Arr(items) => {
+            out.push(b'[');
+            for (n, it) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write(out, it);
+            }
+            out.push(b']');
+        }
+        J::Obj(o) => {
+            out.push(b'{');
+            for (n, (k, it)) in o.0.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                write(out, it);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+pub fn to_vec(v: &J) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    write(&mut out, v);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_first_position_of_repeated_keys() {
+        let v = parse(br#"{"b":1,"a":2,"b":3}"#, Numbers::Strict).unwrap();
+        assert_eq!(to_vec(&v), br#"{"b":3,"a":2}"#);
+    }
+
+    #[test]
+    fn fluent_bit_numbers() {
+        let v =
+            parse(br#"{"a":1e3,"b":1.5,"c":99999999999999999999999,"d":-99999999999999999999}"#, Numbers::FluentBit)
+                .unwrap();
+        assert_eq!(to_vec(&v), br#"{"a":1,"b":1.5,"c":18446744073709551615,"d":-9223372036854775808}"#);
+        assert!(parse(b"1e400", Numbers::Strict).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        assert_eq!(parse(deep.as_bytes(), Numbers::Strict).unwrap_err().what, "nesting too deep");
+    }
+
+    #[test]
+    fn escapes_like_orjson() {
+        let mut out = Vec::new();
+        write_str(&mut out, "a\"b\\c\n\u{1}é/\u{7f}");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é/\u{7f}\"".as_bytes());
+    }
+
+    #[test]
+    fn surrogates() {
+        assert_eq!(parse(br#""\ud83d\ude00""#, Numbers::Strict).unwrap(), J::Str("😀".into()));
+        assert!(parse(br#""\ud83d""#, Numbers::Strict).is_err());
+    }
+
+    #[test]
+    fn python_float_repr() {
+        assert_eq!(py_float_repr(1e16), "1e+16");
+        assert_eq!(py_float_repr(1.5), "1.5");
+        assert_eq!(py_float_repr(1.5e-7), "1.5e-07");
+    }
+}

@@ -1,0 +1,519 @@
+//! Sandbox exposition → kubelet/cAdvisor shape: parse, apply the rule table, render.
+//!
+//! Why: a 2,000-series scrape must cost well under a millisecond, at 1,000 targets
+//! every 15 s. The rule table is data defined in Python (metricsbridge/translating.py);
+//! this module applies it. Identity labels come from the inventory, never from the
+//! scrape, so a tenant cannot claim another pod's identity. Malformed lines are
+//! counted and skipped; label values stay in their escaped wire form.
+
+use ahash::AHashMap;
+
+#[derive(Clone, Debug, Default)]
+pub struct Rule {
+    pub source: String,
+    pub target: String,
+    pub pod_level: bool,
+    pub keep: Vec<String>,
+    pub rename: Vec<(String, String)>,
+    pub konst: Vec<(String, String)>,
+    pub skip: Vec<(String, Vec<String>)>,
+    pub cpu_limit_only: bool,
+    pub device_prefix: String,
+}
+
+#[derive(Clone, Debug)]
+pub enum Formula {
+    CpuBusy,
+    WorkingSet,
+    Swap,
+    Value(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub target: String,
+    pub formula: Formula,
+    pub konst: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Container {
+    pub name: String,
+    pub bare_id: String,
+    pub image: String,
+}
+
+/// The pod a probe is for, as the inventory knows it.
+#[derive(Clone, Debug, Default)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub main: String,
+    pub containers: Vec<Container>,
+    pub cpu_limited: Vec<String>,
+}
+
+pub struct Table {
+    rules: AHashMap<String, Rule>,
+    derived: Vec<Derived>,
+    types: AHashMap<String, String>,
+    vm_sources: Vec<String>,
+}
+
+/// One parsed sample: name, label block (escaped wire form, without braces), value.
+pub struct Sample<'a> {
+    pub name: &'a str,
+    pub labels: &'a str,
+    pub value: &'a str,
+}
+
+#[derive(Default, Debug)]
+pub struct Result {
+    pub text: String,
+    pub series: usize,
+    pub parse_errors: usize,
+    pub dropped: AHashMap<&'static str, usize>,
+}
+
+pub fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('\n', "\\n").replace('"', "\\\"")
+}
+
+fn is_name_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_' || c == b':'
+}
+fn is_name(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b':'
+}
+fn is_label_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+fn is_label(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Validate a label block `a="x",b="y"` (escapes allowed); returns its end (after `}`).
+fn label_block(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'}') {
+            return Some(i + 1);
+        }
+        if !is_label_start(*b.get(i)?) {
+            return None;
+        }
+        while i < b.len() && is_label(b[i]) {
+            i += 1;
+        }
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            return None;
+        }
+        i += 1;
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        i += 1;
+        loop {
+            match b.get(i)? {
+                b'\\' => i += 2,
+                b'"' => break,
+                _ => i += 1,
+            }
+        }
+        i += 1;
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn is_float(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    let l = l.trim_start_matches(['+', '-']);
+    matches!(l, "inf" | "infinity" | "nan") || s.parse::<f64>().is_ok()
+}
+
+/// Parse the exposition text; `# TYPE` lines go to `types`.
+pub fn parse<'a>(text: &'a str, types: &mut Vec<(&'a str, &'a str)>, errors: &mut usize) -> Vec<Sample<'a>> {
+    let mut out = Vec::with_capacity(text.len() / 64);
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let b = line.as_bytes();
+        if b[0] == b'#' {
+            let mut parts = line.splitn(4, char::is_whitespace).filter(|p| !p.is_empty());
+            if let (Some(_), Some("TYPE"), Some(name), Some(kind)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            {
+                types.push((name, kind.trim()));
+            }
+            continue;
+        }
+        if !is_name_start(b[0]) {
+            *errors += 1;
+            continue;
+        }
+        let mut i = 1;
+        while i < b.len() && is_name(b[i]) {
+            i += 1;
+        }
+        let name = &line[..i];
+        let mut labels = "";
+        if b.get(i) == Some(&b'{') {
+            match label_block(b, i + 1) {
+                Some(end) => {
+                    labels = &line[i + 1..end - 1];
+                    i = end;
+                }
+                None => {
+                    *errors += 1;
+                    continue;
+                }
+            }
+        }
+        let mut rest = line[i..].split_whitespace();
+        let (Some(value), ts) = (rest.next(), rest.next()) else {
+            *errors += 1;
+            continue;
+        };
+        let _ = ts; // a timestamp, if any, is dropped
+        if rest.next().is_some() {
+            *errors += 1;
+            continue;
+        }
+        if !is_float(value) {
+            *errors += 1;
+            continue;
+        }
+        out.push(Sample { name, labels, value });
+    }
+    out
+}
+
+/// A label's raw (escaped) value from a block, if present.
+pub fn label<'a>(block: &'a str, key: &str) -> Option<&'a str> {
+    let b = block.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b',') {
+            i += 1;
+        }
+        let ks = i;
+        while i < b.len() && is_label(b[i]) {
+            i += 1;
+        }
+        let k = &block[ks..i];
+        while i < b.len() && b[i] != b'"' {
+            i += 1;
+        }
+        i += 1;
+        let vs = i;
+        while i < b.len() && b[i] != b'"' {
+            if b[i] == b'\\' {
+                i += 1;
+            }
+            i += 1;
+        }
+        let v = &block[vs.min(b.len())..i.min(b.len())];
+        i += 1;
+        if k == key {
+            return Some(v);
+        }
+        if ks == i {
+            break;
+        }
+    }
+    None
+}
+
+impl Table {
+    pub fn new(rules: Vec<Rule>, derived: Vec<Derived>, types: Vec<(String, String)>, vm_sources: Vec<String>) -> Self {
+        Table {
+            rules: rules.into_iter().map(|r| (r.source.clone(), r)).collect(),
+            derived,
+            types: types.into_iter().collect(),
+            vm_sources,
+        }
+    }
+
+    fn identity(&self, pod: &Pod, container: Option<&str>) -> Vec<(String, String)> {
+        let mut l = vec![("namespace".to_string(), escape(&pod.namespace)), ("pod".to_string(), escape(&pod.name))];
+        match container {
+            None => {
+                l.push(("container".into(), String::new()));
+                l.push(("id".into(), escape(&format!("/kubepods/pod{}", pod.uid))));
+            }
+            Some(c) => {
+                let info = pod.containers.iter().find(|x| x.name == c);
+                let cid = info.map(|x| x.bare_id.as_str()).unwrap_or("");
+                let image = info.map(|x| x.image.as_str()).unwrap_or("");
+                l.push(("container".into(), escape(c)));
+                l.push(("image".into(), escape(image)));
+                l.push(("name".into(), escape(cid)));
+                let id = if cid.is_empty() {
+                    format!("/kubepods/pod{}", pod.uid)
+                } else {
+                    format!("/kubepods/pod{}/{cid}", pod.uid)
+                };
+                l.push(("id".into(), escape(&id)));
+            }
+        }
+        l
+    }
+
+    /// Translate one scrape for `pod` and render it (text format, or OpenMetrics).
+    pub fn translate(&self, text: &str, pod: &Pod, openmetrics: bool) -> Result {
+        let mut res = Result::default();
+        let mut types = Vec::new();
+        let samples = parse(text, &mut types, &mut res.parse_errors);
+        let main = if pod.main.is_empty() { None } else { Some(pod.main.as_str()) };
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        let mut group_of: AHashMap<String, usize> = AHashMap::new();
+        let mut produced: Vec<(String, String)> = Vec::new();
+        let mut vm: AHashMap<String, Vec<(&str, &str)>> = AHashMap::new();
+        let mut idents: AHashMap<Option<String>, Vec<(String, String)>> = AHashMap::new();
+        let mut emit =
+            |name: &str, labels: &[(String, String)], value: &str, groups: &mut Vec<(String, Vec<String>)>| {
+                let mut line = String::with_capacity(128);
+                line.push_str(name);
+                if !labels.is_empty() {
+                    line.push('{');
+                    for (n, (k, v)) in labels.iter().enumerate() {
+                        if n > 0 {
+                            line.push(',');
+                        }
+                        line.push_str(k);
+                        line.push_str("=\"");
+                        line.push_str(v);
+                        line.push('"');
+                    }
+                    line.push('}');
+                }
+                line.push(' ');
+                line.push_str(value);
+                let g = *group_of.entry(name.to_string()).or_insert_with(|| {
+                    groups.push((name.to_string(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].1.push(line);
+            };
+        for s in &samples {
+            let renamed;
+            let name: &str = if let Some(rest) = s.name.strip_prefix("node_") {
+                renamed = format!("pod_{rest}");
+                &renamed
+            } else {
+                s.name
+            };
+            let Some(rule) = self.rules.get(name) else {
+                if name.starts_with("pod_") {
+                    vm.entry(name.to_string()).or_default().push((s.labels, s.value));
+                } else {
+                    *res.dropped.entry("unknown_metric").or_insert(0) += 1;
+                }
+                continue;
+            };
+            let got = |k: &str| label(s.labels, k);
+            if rule.skip.iter().any(|(k, vals)| got(k).is_some_and(|v| vals.iter().any(|x| x == v))) {
+                *res.dropped.entry("excluded_value").or_insert(0) += 1;
+                continue;
+            }
+            let mut container: Option<String> = None;
+            if !rule.pod_level {
+                let raw = if name.starts_with("pod_") {
+                    main.unwrap_or("").to_string()
+                } else {
+                    got("container")
+                        .filter(|v| !v.is_empty())
+                        .or_else(|| got("container_name"))
+                        .unwrap_or("")
+                        .to_string()
+                };
+                if raw.is_empty() || raw == "POD" {
+                    container = None;
+                } else if !pod.containers.is_empty() && !pod.containers.iter().any(|c| c.name == raw) {
+                    *res.dropped.entry("unknown_container").or_insert(0) += 1;
+                    continue;
+                } else {
+                    container = Some(raw);
+                }
+                if rule.cpu_limit_only && container.as_ref().is_none_or(|c| !pod.cpu_limited.contains(c)) {
+                    *res.dropped.entry("cfs_without_limit").or_insert(0) += 1;
+                    continue;
+                }
+            }
+            let ident = idents.entry(container.clone()).or_insert_with(|| self.identity(pod, container.as_deref()));
+            let mut labels = ident.clone();
+            let mut set = |k: &str, v: String| {
+                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == k) {
+                    slot.1 = v;
+                } else {
+                    labels.push((k.to_string(), v));
+                }
+            };
+            for k in &rule.keep {
+                if let Some(v) = got(k) {
+                    set(k, v.to_string());
+                }
+            }
+            for (src, dst) in &rule.rename {
+                if let Some(v) = got(src) {
+                    set(dst, v.to_string());
+                }
+            }
+            if !rule.device_prefix.is_empty() {
+                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == "device") {
+                    if !slot.1.starts_with(&rule.device_prefix) {
+                        slot.1 = format!("{}{}", rule.device_prefix, slot.1);
+                    }
+                }
+            }
+            for (k, v) in &rule.konst {
+                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == k) {
+                    slot.1 = v.clone();
+                } else {
+                    labels.push((k.clone(), v.clone()));
+                }
+            }
+            emit(&rule.target, &labels, s.value, &mut groups);
+            res.series += 1;
+            if let Some(c) = container {
+                produced.push((rule.target.clone(), c));
+            }
+        }
+        if let Some(main) = main {
+            for d in &self.derived {
+                if produced.iter().any(|(t, c)| *t == d.target && c == main) {
+                    continue;
+                }
+                let Some(v) = compute(&d.formula, &vm) else { continue };
+                let mut labels = self.identity(pod, Some(main));
+                for (k, x) in &d.konst {
+                    if let Some(slot) = labels.iter_mut().find(|(y, _)| y == k) {
+                        slot.1 = x.clone();
+                    } else {
+                        labels.push((k.clone(), x.clone()));
+                    }
+                }
+                emit(&d.target, &labels, &crate::json::py_float_repr(v), &mut groups);
+                res.series += 1;
+            }
+        }
+        for (name, group) in &vm {
+            if !self.vm_sources.iter().any(|s| s == name) {
+                *res.dropped.entry("unknown_metric").or_insert(0) += group.len();
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        for (name, lines) in groups {
+            let (family, kind) = self.family(&name, openmetrics);
+            out.push_str("# TYPE ");
+            out.push_str(&family);
+            out.push(' ');
+            out.push_str(kind);
+            out.push('\n');
+            for l in lines {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
+        if openmetrics {
+            out.push_str("# EOF\n");
+        }
+        if out.is_empty() {
+            out.push('\n');
+        }
+        res.text = out;
+        res
+    }
+
+    fn family(&self, name: &str, openmetrics: bool) -> (String, &str) {
+        let kind = self.types.get(name).map(String::as_str).unwrap_or("untyped");
+        if openmetrics {
+            if kind == "counter" {
+                return match name.strip_suffix("_total") {
+                    Some(f) => (f.to_string(), "counter"),
+                    None => (name.to_string(), "unknown"),
+                };
+            }
+            if kind == "untyped" {
+                return (name.to_string(), "unknown");
+            }
+        }
+        (name.to_string(), kind)
+    }
+}
+
+fn num(v: &str) -> f64 {
+    v.parse::<f64>().unwrap_or(f64::NAN)
+}
+
+fn one(vm: &AHashMap<String, Vec<(&str, &str)>>, name: &str) -> Option<f64> {
+    vm.get(name).and_then(|g| g.first()).map(|(_, v)| num(v))
+}
+
+fn compute(f: &Formula, vm: &AHashMap<String, Vec<(&str, &str)>>) -> Option<f64> {
+    match f {
+        Formula::CpuBusy => {
+            let got = vm.get("pod_cpu_seconds_total").filter(|g| !g.is_empty())?;
+            Some(
+                got.iter()
+                    .filter(|(l, _)| !matches!(label(l, "mode"), Some("idle" | "iowait" | "steal")))
+                    .map(|(_, v)| num(v))
+                    .sum(),
+            )
+        }
+        Formula::WorkingSet => {
+            let total = one(vm, "pod_memory_MemTotal_bytes");
+            let free = one(vm, "pod_memory_MemFree_bytes");
+            let inactive = one(vm, "pod_memory_Inactive_file_bytes").unwrap_or(0.0);
+            match (total, free) {
+                (Some(t), Some(f)) => Some((t - f - inactive).max(0.0)),
+                (Some(t), None) => one(vm, "pod_memory_MemAvailable_bytes").map(|a| (t - a).max(0.0)),
+                _ => None,
+            }
+        }
+        Formula::Swap => {
+            let t = one(vm, "pod_memory_SwapTotal_bytes")?;
+            let f = one(vm, "pod_memory_SwapFree_bytes")?;
+            Some((t - f).max(0.0))
+        }
+        Formula::Value(name) => one(vm, name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_counts_malformed_lines() {
+        let mut types = Vec::new();
+        let mut errors = 0;
+        let s = parse(
+            "ok 1\nbad{a=\"1\" 2\n{x} 3\nname notanumber\nname 1 2 3\n# TYPE ok gauge\nq{a=\"x\\\"y\"} 2 17\n",
+            &mut types,
+            &mut errors,
+        );
+        assert_eq!(s.iter().map(|x| x.name).collect::<Vec<_>>(), ["ok", "q"]);
+        assert_eq!(errors, 4);
+        assert_eq!(types, [("ok", "gauge")]);
+        assert_eq!(label(s[1].labels, "a"), Some("x\\\"y"));
+    }
+}

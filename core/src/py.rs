@@ -1,0 +1,556 @@
+//! Python bindings of the log transform: a batch in, columns of document bytes out.
+//!
+//! Why: the FFI boundary is crossed once per fetched batch, not once per record; the
+//! outputs are columns (bodies, action lines, keys) a sink hands on as they are. Errors
+//! cross as values: a record that panics the core becomes an `internal_error` dead
+//! letter for that record, never an exception that stops the pipeline.
+
+use crate::assemble::Lang;
+use crate::decode::{self, Embedded, Ident, Line, Reason, Shape};
+use crate::encode::{FbOutput, FbParser, FluentBit, Fragment, Profile, TsFormat};
+use crate::json::{self, Numbers};
+use crate::time::{self, StrftimeCache};
+use crate::transform::{Config, Out, Render, Transformer};
+use ahash::AHashMap;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T) -> PyResult<T> {
+    match d.get_item(key)? {
+        Some(v) => v.extract::<T>().map_err(|e| PyValueError::new_err(format!("core config {key}: {e}"))),
+        None => Ok(default),
+    }
+}
+
+fn strftime_cache(fmt: String, key: &str) -> PyResult<StrftimeCache> {
+    time::check_strftime(&fmt).map_err(|d| {
+        PyValueError::new_err(format!(
+            "{key}: unsupported strftime directive {d}; supported: {}",
+            time::STRFTIME_DIRECTIVES
+        ))
+    })?;
+    Ok(StrftimeCache::new(&fmt))
+}
+
+fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
+    let name: String = get(d, "profile", String::new())?;
+    Ok(match name.as_str() {
+        "fluent-bit" => {
+            let parser = match get(d, "parser", "cri".to_string())?.as_str() {
+                "cri" => FbParser::Cri,
+                "docker" => FbParser::Docker,
+                "cri-classic" => FbParser::CriClassic,
+                "docker-classic" => FbParser::DockerClassic,
+                other => return Err(PyValueError::new_err(format!("parser {other}"))),
+            };
+            let output = match get(d, "Output", "es".to_string())?.as_str() {
+                "kafka" => FbOutput::Kafka,
+                "plain" => FbOutput::Plain,
+                _ => FbOutput::Es,
+            };
+            let timestamp_format = match get(d, "Timestamp_Format", "double".to_string())?.as_str() {
+                "iso8601" => TsFormat::Iso8601,
+                "iso8601_ns" => TsFormat::Iso8601Ns,
+                _ => TsFormat::Double,
+            };
+            Profile::FluentBit(Box::new(FluentBit {
+                parser,
+                merge_log: get(d, "Merge_Log", false)?,
+                merge_log_key: get(d, "Merge_Log_Key", String::new())?,
+                merge_log_trim: get(d, "Merge_Log_Trim", true)?,
+                keep_log: get(d, "Keep_Log", true)?,
+                output,
+                logstash_format: get(d, "Logstash_Format", false)?,
+                logstash_prefix: get(d, "Logstash_Prefix", "logstash".to_string())?,
+                logstash_dateformat: strftime_cache(
+                    get(d, "Logstash_DateFormat", "%Y.%m.%d".to_string())?,
+                    "Logstash_DateFormat",
+                )?,
+                index: get(d, "Index", "fluent-bit".to_string())?,
+                time_key: get(d, "Time_Key", "@timestamp".to_string())?,
+                time_key_format: strftime_cache(
+                    get(d, "Time_Key_Format", "%Y-%m-%dT%H:%M:%S".to_string())?,
+                    "Time_Key_Format",
+                )?,
+                time_key_nanos: get(d, "Time_Key_Nanos", false)?,
+                include_tag_key: get(d, "Include_Tag_Key", false)?,
+                tag_key: get(d, "Tag_Key", "_flb-key".to_string())?,
+                replace_dots: get(d, "Replace_Dots", false)?,
+                generate_id: get(d, "Generate_ID", false)?,
+                timestamp_key: get(d, "Timestamp_Key", "@timestamp".to_string())?,
+                timestamp_format,
+                tag_prefix: get(d, "Tag_Prefix", "kube.var.log.containers.".to_string())?,
+            }))
+        }
+        "filebeat" => Profile::Filebeat { index: get(d, "index", "filebeat".to_string())? },
+        "vector" => {
+            Profile::Vector { index: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")? }
+        }
+        other => return Err(PyValueError::new_err(format!("unknown profile {other:?}"))),
+    })
+}
+
+struct PyRender<'py> {
+    py: Python<'py>,
+    func: &'py Bound<'py, PyAny>,
+    kube_value: bool,
+    error: Option<PyErr>,
+}
+
+fn emb_dict<'py>(py: Python<'py>, e: &Embedded) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("pod_uid", &e.pod_uid)?;
+    let pairs = |v: &Vec<(String, String)>| -> PyResult<Bound<'py, PyDict>> {
+        let m = PyDict::new(py);
+        for (k, x) in v {
+            m.set_item(k, x)?;
+        }
+        Ok(m)
+    };
+    d.set_item("labels", pairs(&e.labels)?)?;
+    d.set_item("annotations", pairs(&e.annotations)?)?;
+    d.set_item("host", &e.host)?;
+    d.set_item("pod_ip", &e.pod_ip)?;
+    d.set_item("image", &e.image)?;
+    d.set_item("image_id", &e.image_id)?;
+    Ok(d)
+}
+
+impl PyRender<'_> {
+    fn call(&mut self, line: &Line, emb: Option<&Embedded>) -> PyResult<Fragment> {
+        let py = self.py;
+        let e = match emb {
+            Some(e) => emb_dict(py, e)?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        let r = self.func.call1((&line.namespace, &line.pod, &line.container, &line.container_id, e))?;
+        let (source, pod_uid, lang, parts): (u8, String, Option<String>, Vec<Vec<u8>>) = r.extract()?;
+        let kube = if self.kube_value && !parts.is_empty() && !parts[0].is_empty() {
+            json::parse(&parts[0], Numbers::Strict).ok()
+        } else {
+            None
+        };
+        Ok(Fragment { source, pod_uid, lang: lang.as_deref().and_then(Lang::parse), parts, kube })
+    }
+}
+
+impl Render for PyRender<'_> {
+    fn render(&mut self, line: &Line, emb: Option<&Embedded>) -> Result<Fragment, String> {
+        self.call(line, emb).map_err(|e| {
+            let msg = e.to_string();
+            if self.error.is_none() {
+                self.error = Some(e);
+            }
+            msg
+        })
+    }
+}
+
+/// The documents and dead letters of one push, as columns.
+#[pyclass(module = "vnbridge_core", unsendable)]
+pub struct Batch {
+    out: Out,
+    names: Vec<String>,
+}
+
+#[pymethods]
+impl Batch {
+    fn __len__(&self) -> usize {
+        self.out.docs.len()
+    }
+    #[getter]
+    fn replayed(&self) -> usize {
+        self.out.replayed
+    }
+    #[getter]
+    fn truncated(&self) -> usize {
+        self.out.truncated
+    }
+    /// Document bodies (JSON bytes), in output order.
+    fn bodies<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.out.docs.iter().map(|d| PyBytes::new(py, &d.body)).collect()
+    }
+    /// Kafka record keys: the pod uid (empty when unknown).
+    fn keys<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.out.docs.iter().map(|d| PyBytes::new(py, d.frag.pod_uid.as_bytes())).collect()
+    }
+    fn indices(&self) -> Vec<String> {
+        self.out.docs.iter().map(|d| d.index.clone()).collect()
+    }
+    /// The `_id` of each document: the profile's own (Generate_ID) or, with `default_ids`,
+    /// `<source>-<first offset>` (deterministic, so replays never duplicate).
+    fn ids(&self, default_ids: bool) -> Vec<Option<String>> {
+        self.out
+            .docs
+            .iter()
+            .map(|d| match (&d.id, default_ids) {
+                (Some(id), _) => Some(id.clone()),
+                (None, true) => d.toks.first().map(|(s, o)| format!("{}-{}", self.names[*s as usize], o)),
+                (None, false) => None,
+            })
+            .collect()
+    }
+    /// Bulk action lines (`{"<op>":{"_index":..,"_id":..}}`) for each document.
+    #[pyo3(signature = (op, default_ids=true))]
+    fn actions<'py>(&self, py: Python<'py>, op: &str, default_ids: bool) -> Vec<Bound<'py, PyBytes>> {
+        let ids = self.ids(default_ids);
+        self.out
+            .docs
+            .iter()
+            .zip(ids)
+            .map(|(d, id)| {
+                let mut b = Vec::with_capacity(64);
+                b.extend_from_slice(b"{");
+                json::write_str(&mut b, op);
+                b.extend_from_slice(b":{\"_index\":");
+                json::write_str(&mut b, &d.index);
+                if let Some(id) = id {
+                    b.extend_from_slice(b",\"_id\":");
+                    json::write_str(&mut b, &id);
+                }
+                b.extend_from_slice(b"}}");
+                PyBytes::new(py, &b)
+            })
+            .collect()
+    }
+    /// Inventory source per document: 0 live, 1 tombstone, 2 embedded, 3 none.
+    fn sources(&self) -> Vec<u8> {
+        self.out.docs.iter().map(|d| d.frag.source).collect()
+    }
+    /// Pod uid per document.
+    fn pod_uids(&self) -> Vec<String> {
+        self.out.docs.iter().map(|d| d.frag.pod_uid.clone()).collect()
+    }
+    /// (source, offset) of every record document `i` consumed.
+    fn tokens(&self, i: usize) -> PyResult<Vec<(String, i64)>> {
+        let d = self.out.docs.get(i).ok_or_else(|| PyValueError::new_err("document index out of range"))?;
+        Ok(d.toks.iter().map(|(s, o)| (self.names[*s as usize].clone(), *o)).collect())
+    }
+    /// (source, offset) of every record each document consumed, for all documents.
+    fn all_tokens(&self) -> Vec<Vec<(String, i64)>> {
+        self.out
+            .docs
+            .iter()
+            .map(|d| d.toks.iter().map(|(s, o)| (self.names[*s as usize].clone(), *o)).collect())
+            .collect()
+    }
+    /// (source, offset, reason, detail) of each dead letter.
+    fn dead(&self) -> Vec<(String, i64, &'static str, String)> {
+        self.out
+            .dead
+            .iter()
+            .map(|d| (self.names[d.tok.0 as usize].clone(), d.tok.1, d.reason.as_str(), d.detail.clone()))
+            .collect()
+    }
+}
+
+#[pyclass(module = "vnbridge_core", unsendable, name = "Transformer")]
+pub struct PyTransformer {
+    t: Transformer,
+    render: PyObject,
+    kube_value: bool,
+    names: Vec<String>,
+    index: AHashMap<String, u32>,
+}
+
+fn ident_of(t: Option<(String, String, String, String)>) -> Option<Ident> {
+    t.map(|(namespace, pod, container, container_id)| Ident { namespace, pod, container, container_id })
+}
+
+fn headers_of(h: &Bound<'_, PyAny>) -> Vec<(String, Vec<u8>)> {
+    if h.is_none() {
+        return Vec::new();
+    }
+    let Ok(it) = h.try_iter() else { return Vec::new() };
+    it.filter_map(|x| x.ok()?.extract::<(String, Vec<u8>)>().ok()).collect()
+}
+
+impl PyTransformer {
+    fn source(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.index.get(name) {
+            return *i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    fn batch(&self, out: Out) -> Batch {
+        Batch { out, names: self.names.clone() }
+    }
+
+    fn run<'py>(
+        &mut self,
+        py: Python<'py>,
+        f: impl FnOnce(&mut Transformer, &mut dyn Render, &mut Out),
+    ) -> PyResult<Batch> {
+        let func = self.render.bind(py).clone();
+        let mut r = PyRender { py, func: &func, kube_value: self.kube_value, error: None };
+        let mut out = Out::default();
+        f(&mut self.t, &mut r, &mut out);
+        Ok(self.batch(out))
+    }
+}
+
+fn push_one(
+    t: &mut Transformer,
+    value: &[u8],
+    tok: (u32, i64),
+    ctx: &mut dyn FnMut() -> Ident,
+    now: f64,
+    r: &mut dyn Render,
+    out: &mut Out,
+) {
+    let res = catch_unwind(AssertUnwindSafe(|| t.push(value, tok, ctx, now, r, out)));
+    if res.is_err() {
+        out.dead.push(crate::transform::DeadOut {
+            tok,
+            reason: Reason::Internal,
+            detail: "internal error in the core".into(),
+        });
+    }
+}
+
+#[pymethods]
+impl PyTransformer {
+    /// `config`: profile options (the collector's key names, already validated) plus
+    /// `profile`, `shape`, `max_line_bytes`, `partial_idle_s`, `multiline_namespaces`.
+    /// `render(namespace, pod, container, container_id, embedded)` returns
+    /// `(source, pod_uid, lang, parts)` for a pod: called once per pod change.
+    #[new]
+    fn new(config: &Bound<'_, PyDict>, render: PyObject) -> PyResult<Self> {
+        let profile = profile_from(config)?;
+        let kube_value = matches!(&profile, Profile::FluentBit(fb) if fb.generate_id);
+        let shape_name: String = get(config, "shape", "auto".to_string())?;
+        let shape =
+            Shape::parse(&shape_name).ok_or_else(|| PyValueError::new_err(format!("unknown shape {shape_name:?}")))?;
+        let ml: std::collections::HashMap<String, String> = get(config, "multiline_namespaces", Default::default())?;
+        let mut multiline = AHashMap::new();
+        for (ns, lang) in ml {
+            let l = Lang::parse(&lang).ok_or_else(|| PyValueError::new_err(format!("multiline language {lang:?}")))?;
+            multiline.insert(ns, l);
+        }
+        let cfg = Config {
+            shape,
+            max_line_bytes: get(config, "max_line_bytes", 2 * 1024 * 1024)?,
+            idle_s: get(config, "partial_idle_s", 4.0)?,
+            multiline_namespaces: multiline,
+        };
+        Ok(PyTransformer {
+            t: Transformer::new(profile, cfg),
+            render,
+            kube_value,
+            names: Vec::new(),
+            index: AHashMap::new(),
+        })
+    }
+
+    #[getter]
+    fn joins_partials(&self) -> bool {
+        self.t.profile.joins_partials()
+    }
+
+    /// A fetched Kafka batch: objects with `.value`, `.offset`, `.key`, `.headers`.
+    fn push_records(&mut self, py: Python<'_>, source: &str, records: &Bound<'_, PyList>, now: f64) -> PyResult<Batch> {
+        let s = self.source(source);
+        let func = self.render.bind(py).clone();
+        let mut r = PyRender { py, func: &func, kube_value: self.kube_value, error: None };
+        let mut out = Out::default();
+        for rec in records.iter() {
+            let offset: i64 = rec.getattr("offset")?.extract()?;
+            let value_obj = rec.getattr("value")?;
+            let value: &[u8] = if value_obj.is_none() { b"" } else { value_obj.downcast::<PyBytes>()?.as_bytes() };
+            let mut ctx = || {
+                let key: Option<Vec<u8>> = rec.getattr("key").ok().and_then(|k| k.extract().ok());
+                let headers = rec.getattr("headers").map(|h| headers_of(&h)).unwrap_or_default();
+                decode::identity(None, &headers, key.as_deref())
+            };
+            push_one(&mut self.t, value, (s, offset), &mut ctx, now, &mut r, &mut out);
+        }
+        Ok(self.batch(out))
+    }
+
+    /// Values with a shared context (a kubelet-named file, or a key and headers);
+    /// offsets are `first_offset + i`.
+    #[pyo3(signature = (source, values, first_offset, now=0.0, file=None, key=None, headers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn push_values(
+        &mut self,
+        py: Python<'_>,
+        source: &str,
+        values: Vec<Vec<u8>>,
+        first_offset: i64,
+        now: f64,
+        file: Option<(String, String, String, String)>,
+        key: Option<Vec<u8>>,
+        headers: Option<Vec<(String, Vec<u8>)>>,
+    ) -> PyResult<Batch> {
+        let s = self.source(source);
+        let file = ident_of(file);
+        let headers = headers.unwrap_or_default();
+        let id = decode::identity(file.as_ref(), &headers, key.as_deref());
+        self.run(py, |t, r, out| {
+            for (i, v) in values.iter().enumerate() {
+                let mut ctx = || id.clone();
+                push_one(t, v, (s, first_offset + i as i64), &mut ctx, now, r, out);
+            }
+        })
+    }
+
+    fn flush_idle(&mut self, py: Python<'_>, now: f64) -> PyResult<Batch> {
+        self.run(py, |t, r, out| {
+            if catch_unwind(AssertUnwindSafe(|| t.flush_idle(now, r, out))).is_err() {
+                out.docs.clear();
+            }
+        })
+    }
+
+    fn flush_all(&mut self, py: Python<'_>) -> PyResult<Batch> {
+        self.run(py, |t, r, out| {
+            if catch_unwind(AssertUnwindSafe(|| t.flush_all(r, out))).is_err() {
+                out.docs.clear();
+            }
+        })
+    }
+
+    /// The inventory changed this pod (or its node / namespace): render it again on next use.
+    fn invalidate(&mut self, namespace: &str, pod: &str) {
+        self.t.invalidate(namespace, pod);
+    }
+
+    fn invalidate_all(&mut self) {
+        self.t.invalidate_all();
+    }
+
+    /// After a restart: offsets of `source` below `mark`, except `held`, were delivered.
+    fn set_replay(&mut self, source: &str, mark: i64, held: Vec<i64>) {
+        let s = self.source(source);
+        self.t.set_replay(s, mark, &held);
+    }
+
+    fn clear_replay(&mut self) {
+        self.t.clear_replay();
+    }
+
+    /// Offsets of `source` a pending partial line or stack trace still holds (sorted).
+    fn held(&mut self, source: &str) -> Vec<i64> {
+        let s = self.source(source);
+        self.t.held(s)
+    }
+
+    /// Counters since creation: records_in, documents_out, renders, cached_pods,
+    /// dead_letter.<reason>, inventory.<source>.
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("records_in", self.t.records_in)?;
+        d.set_item("documents_out", self.t.documents_out)?;
+        d.set_item("renders", self.t.renders)?;
+        d.set_item("cached_pods", self.t.cached_pods())?;
+        for (k, v) in &self.t.dead {
+            d.set_item(format!("dead_letter.{k}"), v)?;
+        }
+        for (i, name) in ["live", "tombstone", "embedded", "none"].iter().enumerate() {
+            d.set_item(format!("inventory.{name}"), self.t.sources[i])?;
+        }
+        Ok(d)
+    }
+}
+
+/// Decode one record (for tests and `logbridge explain`): a dict of the line, or
+/// `(reason, detail)`.
+#[pyfunction]
+#[pyo3(signature = (value, shape="auto", file=None, key=None, headers=None))]
+fn decode_one<'py>(
+    py: Python<'py>,
+    value: &[u8],
+    shape: &str,
+    file: Option<(String, String, String, String)>,
+    key: Option<Vec<u8>>,
+    headers: Option<Vec<(String, Vec<u8>)>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let shape = Shape::parse(shape).ok_or_else(|| PyValueError::new_err("unknown shape"))?;
+    let file = ident_of(file);
+    let headers = headers.unwrap_or_default();
+    let mut ctx = || decode::identity(file.as_ref(), &headers, key.as_deref());
+    let res = catch_unwind(AssertUnwindSafe(|| decode::decode(value, shape, &mut ctx)))
+        .map_err(|_| PyRuntimeError::new_err("internal error in the core"))?;
+    match res {
+        Err(bad) => Ok(PyTuple::new(
+            py,
+            [bad.reason.as_str().into_pyobject(py)?.into_any(), bad.detail.into_pyobject(py)?.into_any()],
+        )?
+        .into_any()),
+        Ok(l) => {
+            let d = PyDict::new(py);
+            d.set_item("ts_ns", l.ts_ns)?;
+            d.set_item("time_text", &l.time_text)?;
+            d.set_item("stream", l.stream())?;
+            d.set_item("text", &l.text)?;
+            d.set_item("partial", l.partial)?;
+            d.set_item("namespace", &l.namespace)?;
+            d.set_item("pod", &l.pod)?;
+            d.set_item("container", &l.container)?;
+            d.set_item("container_id", &l.container_id)?;
+            d.set_item("shape", l.shape)?;
+            match &l.embedded {
+                Some(e) => d.set_item("embedded", emb_dict(py, e)?)?,
+                None => d.set_item("embedded", py.None())?,
+            }
+            Ok(d.into_any())
+        }
+    }
+}
+
+#[pyfunction]
+fn parse_rfc3339(text: &str) -> PyResult<i64> {
+    time::parse_rfc3339(text).map_err(|e| PyValueError::new_err(format!("{}: {:.40}", e.0, text)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (ts_ns, digits=9))]
+fn format_rfc3339(ts_ns: i64, digits: usize) -> String {
+    time::format_rfc3339(ts_ns, digits)
+}
+
+#[pyfunction]
+fn strftime(fmt: &str, secs: i64) -> PyResult<String> {
+    time::check_strftime(fmt).map_err(|d| {
+        PyValueError::new_err(format!("unsupported strftime directive {d}; supported: {}", time::STRFTIME_DIRECTIVES))
+    })?;
+    Ok(time::strftime(fmt, secs))
+}
+
+/// Fluent Bit's Merge_Log reading of a body: the object as JSON bytes, or None.
+#[pyfunction]
+fn merge_body<'py>(py: Python<'py>, text: &str) -> Option<Bound<'py, PyBytes>> {
+    crate::encode::fb_json_object(text).map(|o| PyBytes::new(py, &json::to_vec(&json::J::Obj(o))))
+}
+
+/// Replace_Dots over a JSON document: '.' → '_' in every key at every depth.
+#[pyfunction]
+fn replace_dots<'py>(py: Python<'py>, doc: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let v = json::parse(doc, Numbers::Strict).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(PyBytes::new(py, &json::to_vec(&crate::encode::dedot(v))))
+}
+
+/// Every dead-letter reason the core can produce.
+#[pyfunction]
+fn reasons() -> Vec<&'static str> {
+    Reason::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTransformer>()?;
+    m.add_class::<Batch>()?;
+    m.add_function(wrap_pyfunction!(decode_one, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_rfc3339, m)?)?;
+    m.add_function(wrap_pyfunction!(format_rfc3339, m)?)?;
+    m.add_function(wrap_pyfunction!(strftime, m)?)?;
+    m.add_function(wrap_pyfunction!(merge_body, m)?)?;
+    m.add_function(wrap_pyfunction!(reasons, m)?)?;
+    m.add_function(wrap_pyfunction!(replace_dots, m)?)?;
+    Ok(())
+}

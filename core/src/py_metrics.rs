@@ -1,0 +1,104 @@
+//! Python bindings of the metrics translation: one call per probe, the GIL released
+//! while the scrape is parsed, translated and rendered.
+
+use crate::metrics::{Container, Derived, Formula, Pod, Rule, Table};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::collections::HashMap;
+
+fn field<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    d.get_item(key)?.ok_or_else(|| PyValueError::new_err(format!("missing {key}")))?.extract()
+}
+
+fn opt<'py, T: FromPyObject<'py> + Default>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    match d.get_item(key)? {
+        Some(v) => v.extract(),
+        None => Ok(T::default()),
+    }
+}
+
+/// The rule table (data from metricsbridge/translating.py), compiled once.
+#[pyclass(module = "vnbridge_core", frozen)]
+pub struct Translator {
+    table: Table,
+}
+
+#[pymethods]
+impl Translator {
+    #[new]
+    fn new(
+        rules: Vec<Bound<'_, PyDict>>,
+        derived: Vec<Bound<'_, PyDict>>,
+        types: HashMap<String, String>,
+        vm_sources: Vec<String>,
+    ) -> PyResult<Self> {
+        let mut rs = Vec::new();
+        for r in &rules {
+            let skip: HashMap<String, Vec<String>> = opt(r, "skip")?;
+            let rename: HashMap<String, String> = opt(r, "rename")?;
+            let konst: HashMap<String, String> = opt(r, "const")?;
+            rs.push(Rule {
+                source: field(r, "source")?,
+                target: field(r, "target")?,
+                pod_level: field::<String>(r, "level")? == "pod",
+                keep: opt(r, "keep")?,
+                rename: rename.into_iter().collect(),
+                konst: konst.into_iter().collect(),
+                skip: skip.into_iter().collect(),
+                cpu_limit_only: opt(r, "cpu_limit_only")?,
+                device_prefix: opt(r, "device_prefix")?,
+            });
+        }
+        let mut ds = Vec::new();
+        for d in &derived {
+            let formula: String = field(d, "formula")?;
+            let formula = match formula.as_str() {
+                "cpu_busy" => Formula::CpuBusy,
+                "working_set" => Formula::WorkingSet,
+                "swap" => Formula::Swap,
+                other => match other.strip_prefix("value:") {
+                    Some(name) => Formula::Value(name.to_string()),
+                    None => return Err(PyValueError::new_err(format!("unknown formula {other:?}"))),
+                },
+            };
+            let konst: HashMap<String, String> = opt(d, "const")?;
+            ds.push(Derived { target: field(d, "target")?, formula, konst: konst.into_iter().collect() });
+        }
+        Ok(Translator { table: Table::new(rs, ds, types.into_iter().collect(), vm_sources) })
+    }
+
+    /// `(text, series, parse_errors, dropped)` for one scrape of `pod`.
+    #[pyo3(signature = (text, pod, openmetrics=false))]
+    fn translate(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        pod: &Bound<'_, PyDict>,
+        openmetrics: bool,
+    ) -> PyResult<(String, usize, usize, HashMap<String, usize>)> {
+        let containers: Vec<(String, String, String)> = opt(pod, "containers")?;
+        let p = Pod {
+            namespace: field(pod, "namespace")?,
+            name: field(pod, "name")?,
+            uid: opt(pod, "uid")?,
+            main: opt(pod, "main")?,
+            containers: containers
+                .into_iter()
+                .map(|(name, bare_id, image)| Container { name, bare_id, image })
+                .collect(),
+            cpu_limited: opt(pod, "cpu_limited")?,
+        };
+        let text = text.to_owned();
+        let res = py.allow_threads(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.table.translate(&text, &p, openmetrics)))
+        });
+        let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
+        let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Ok((res.text, res.series, res.parse_errors, dropped))
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Translator>()
+}

@@ -1,0 +1,315 @@
+//! decode → reassemble → group stack traces → splice the pod's fragment → encode, a
+//! record at a time inside a batch, with the bookkeeping the delivery contract needs.
+//!
+//! Why: this is the per-record path; it owns no I/O. Fragments come from a `Render`
+//! implementation (the Python profiles, once per pod change) and are cached per
+//! (namespace, pod) until the inventory says the pod, its node or its namespace
+//! changed. Each output carries the tokens it consumed; `held` tells which offsets a
+//! pending partial line or stack trace still holds, so the caller never commits past
+//! them; a replay filter skips what a crashed predecessor already delivered.
+
+use crate::assemble::{Assembled, Grouper, Lang, Reassembler, Tok};
+use crate::decode::{decode, Bad, Embedded, Ident, Line, Reason, Shape};
+use crate::encode::{encode, Fragment, Profile};
+use ahash::{AHashMap, AHashSet};
+use std::hash::{Hash, Hasher};
+use std::rc::Rc;
+
+pub trait Render {
+    /// The fragment for a line's (namespace, pod, container, container id), resolving the
+    /// pod through the inventory and, failing that, through `embedded`.
+    fn render(&mut self, line: &Line, embedded: Option<&Embedded>) -> Result<Fragment, String>;
+}
+
+pub struct DocOut {
+    pub body: Vec<u8>,
+    pub index: String,
+    pub id: Option<String>,
+    pub frag: Rc<Fragment>,
+    pub toks: Vec<Tok>,
+}
+
+pub struct DeadOut {
+    pub tok: Tok,
+    pub reason: Reason,
+    pub detail: String,
+}
+
+#[derive(Default)]
+pub struct Out {
+    pub docs: Vec<DocOut>,
+    pub dead: Vec<DeadOut>,
+    pub replayed: usize,
+    pub truncated: usize,
+}
+
+pub struct Config {
+    pub shape: Shape,
+    pub max_line_bytes: usize,
+    pub idle_s: f64,
+    pub multiline_namespaces: AHashMap<String, Lang>,
+}
+
+type PodKey = (String, String);
+type SubKey = (String, String, u64);
+
+#[derive(Default)]
+struct Replay {
+    mark: i64,
+    held: AHashSet<i64>,
+}
+
+pub struct Transformer {
+    pub profile: Profile,
+    cfg: Config,
+    reasm: Reassembler,
+    group: Grouper,
+    cache: AHashMap<PodKey, AHashMap<SubKey, Rc<Fragment>>>,
+    replay: AHashMap<u32, Replay>,
+    /// the last (namespace, pod, container, container id) looked up and its fragment:
+    /// records of one pod come in runs, so most lookups end here
+    last: Option<(String, String, String, String, Rc<Fragment>)>,
+    pub renders: u64,
+    pub records_in: u64,
+    pub documents_out: u64,
+    pub dead: AHashMap<&'static str, u64>,
+    pub sources: [u64; 4],
+}
+
+fn emb_hash(e: &Embedded) -> u64 {
+    let mut h = ahash::AHasher::default();
+    e.hash(&mut h);
+    h.finish() | 1 // never 0: 0 is "resolved without embedded metadata"
+}
+
+impl Transformer {
+    pub fn new(profile: Profile, cfg: Config) -> Self {
+        let (max, idle) = (cfg.max_line_bytes, cfg.idle_s);
+        Transformer {
+            profile,
+            cfg,
+            reasm: Reassembler::new(max, idle),
+            group: Grouper::new(idle),
+            cache: AHashMap::new(),
+            replay: AHashMap::new(),
+            last: None,
+            renders: 0,
+            records_in: 0,
+            documents_out: 0,
+            dead: AHashMap::new(),
+            sources: [0; 4],
+        }
+    }
+
+    pub fn invalidate(&mut self, namespace: &str, pod: &str) {
+        self.cache.remove(&(namespace.to_string(), pod.to_string()));
+        self.last = None;
+    }
+
+    pub fn invalidate_all(&mut self) {
+        self.cache.clear();
+        self.last = None;
+    }
+
+    pub fn cached_pods(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn set_replay(&mut self, source: u32, mark: i64, held: &[i64]) {
+        self.replay.insert(source, Replay { mark, held: held.iter().copied().collect() });
+    }
+
+    pub fn clear_replay(&mut self) {
+        self.replay.clear();
+    }
+
+    fn delivered(&self, toks: &[Tok]) -> bool {
+        if self.replay.is_empty() || toks.is_empty() {
+            return false;
+        }
+        toks.iter().all(|(s, o)| matches!(self.replay.get(s), Some(r) if *o < r.mark && !r.held.contains(o)))
+    }
+
+    fn passed(&mut self, tok: Tok) {
+        if let Some(r) = self.replay.get(&tok.0) {
+            if tok.1 >= r.mark {
+                self.replay.remove(&tok.0);
+            }
+        }
+    }
+
+    fn dead_letter(&mut self, out: &mut Out, tok: Tok, bad: Bad) {
+        if self.delivered(&[tok]) {
+            out.replayed += 1;
+            return;
+        }
+        *self.dead.entry(bad.reason.as_str()).or_insert(0) += 1;
+        out.dead.push(DeadOut { tok, reason: bad.reason, detail: bad.detail });
+    }
+
+    /// One record. Never panics outward: `lib.rs` also catches unwinds per record.
+    pub fn push(
+        &mut self,
+        value: &[u8],
+        tok: Tok,
+        ctx: &mut dyn FnMut() -> Ident,
+        now: f64,
+        render: &mut dyn Render,
+        out: &mut Out,
+    ) {
+        self.records_in += 1;
+        let line = match decode(value, self.cfg.shape, ctx) {
+            Ok(l) => l,
+            Err(bad) => {
+                self.dead_letter(out, tok, bad);
+                self.passed(tok);
+                return;
+            }
+        };
+        let item = if self.profile.joins_partials() {
+            match self.reasm.push(line, tok, now) {
+                Some(a) => a,
+                None => {
+                    self.passed(tok);
+                    return;
+                }
+            }
+        } else {
+            Assembled { line, toks: vec![tok], truncated: false }
+        };
+        if item.truncated {
+            out.truncated += 1;
+        }
+        self.group_and_encode(item, now, render, out);
+        self.passed(tok);
+    }
+
+    fn fragment(&mut self, line: &Line, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
+        if let Some((ns, pod, c, cid, f)) = &self.last {
+            if f.source <= 1
+                && *ns == line.namespace
+                && *pod == line.pod
+                && *c == line.container
+                && *cid == line.container_id
+            {
+                return Ok(f.clone());
+            }
+        }
+        let f = self.fragment_slow(line, render)?;
+        self.last = Some((
+            line.namespace.clone(),
+            line.pod.clone(),
+            line.container.clone(),
+            line.container_id.clone(),
+            f.clone(),
+        ));
+        Ok(f)
+    }
+
+    fn fragment_slow(&mut self, line: &Line, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
+        let pk = (line.namespace.clone(), line.pod.clone());
+        let sub0 = (line.container.clone(), line.container_id.clone(), 0u64);
+        let per_pod = self.cache.entry(pk.clone()).or_default();
+        let base = match per_pod.get(&sub0) {
+            Some(f) => f.clone(),
+            None => {
+                self.renders += 1;
+                let f = Rc::new(render.render(line, None)?);
+                self.cache.entry(pk.clone()).or_default().insert(sub0, f.clone());
+                f
+            }
+        };
+        let Some(emb) = line.embedded.as_deref() else { return Ok(base) };
+        if base.source <= 1 {
+            return Ok(base); // the inventory knows the pod: embedded metadata is not used
+        }
+        let sub = (line.container.clone(), line.container_id.clone(), emb_hash(emb));
+        if let Some(f) = self.cache.get(&pk).and_then(|m| m.get(&sub)) {
+            return Ok(f.clone());
+        }
+        self.renders += 1;
+        let f = Rc::new(render.render(line, Some(emb))?);
+        self.cache.entry(pk).or_default().insert(sub, f.clone());
+        Ok(f)
+    }
+
+    fn lang(&self, frag: &Fragment, namespace: &str) -> Option<Lang> {
+        frag.lang.or_else(|| {
+            let m = &self.cfg.multiline_namespaces;
+            m.get(namespace).or_else(|| m.get("*")).copied()
+        })
+    }
+
+    fn group_and_encode(&mut self, item: Assembled, now: f64, render: &mut dyn Render, out: &mut Out) {
+        let Some(frag) = self.fragment_or_dead(&item, render, out) else { return };
+        let lang = self.lang(&frag, &item.line.namespace);
+        if lang.is_none() && self.group.is_empty() {
+            return self.encode_one(item, frag, out);
+        }
+        let mut ready = Vec::new();
+        let same = item.toks.clone();
+        self.group.push(item, lang, now, &mut ready);
+        for a in ready {
+            // a line that passed straight through keeps its fragment (one lookup per line)
+            let f = if a.toks == same { Some(frag.clone()) } else { self.fragment_or_dead(&a, render, out) };
+            if let Some(f) = f {
+                self.encode_one(a, f, out);
+            }
+        }
+    }
+
+    fn fragment_or_dead(&mut self, a: &Assembled, render: &mut dyn Render, out: &mut Out) -> Option<Rc<Fragment>> {
+        match self.fragment(&a.line, render) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                for t in &a.toks {
+                    let bad = Bad { reason: Reason::Internal, detail: format!("rendering metadata: {e:.160}") };
+                    self.dead_letter(out, *t, bad);
+                }
+                None
+            }
+        }
+    }
+
+    fn encode_one(&mut self, a: Assembled, frag: Rc<Fragment>, out: &mut Out) {
+        if self.delivered(&a.toks) {
+            out.replayed += a.toks.len();
+            return;
+        }
+        let doc = encode(&mut self.profile, &a.line, &frag);
+        self.sources[frag.source.min(3) as usize] += 1;
+        self.documents_out += 1;
+        out.docs.push(DocOut { body: doc.body, index: doc.index, id: doc.id, frag, toks: a.toks });
+    }
+
+    pub fn flush_idle(&mut self, now: f64, render: &mut dyn Render, out: &mut Out) {
+        for a in self.reasm.flush_idle(now) {
+            self.group_and_encode(a, now, render, out);
+        }
+        for a in self.group.flush_idle(now) {
+            if let Some(f) = self.fragment_or_dead(&a, render, out) {
+                self.encode_one(a, f, out);
+            }
+        }
+    }
+
+    pub fn flush_all(&mut self, render: &mut dyn Render, out: &mut Out) {
+        for a in self.reasm.flush_all() {
+            self.group_and_encode(a, 0.0, render, out);
+        }
+        for a in self.group.flush_all() {
+            if let Some(f) = self.fragment_or_dead(&a, render, out) {
+                self.encode_one(a, f, out);
+            }
+        }
+    }
+
+    /// Offsets of `source` that a pending partial line or stack trace still holds.
+    pub fn held(&self, source: u32) -> Vec<i64> {
+        let mut v: Vec<i64> =
+            self.reasm.held().chain(self.group.held()).filter(|t| t.0 == source).map(|t| t.1).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}

@@ -1,0 +1,72 @@
+"""Hostile input through the compiled core: every record becomes a document or a dead
+letter with a reason; nothing raises, nothing crashes (issue: a body nested 300 deep
+once stopped ``logbridge convert`` with a traceback)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from logbridge.decoding import Context
+from logbridge.naming import FileIdentity
+from logbridge.profiles import build
+from logbridge.records import Reason
+from logbridge.transforming import Transformer
+
+CTX = Context(file=FileIdentity("p", "n", "c", "b" * 64))
+PROFILES = {
+    "fluent-bit": {"Merge_Log": "On", "Replace_Dots": "On", "Generate_ID": "On"},
+    "filebeat": {},
+    "vector": {},
+}
+
+
+def _one(profile: str, value: bytes) -> tuple[list[bytes], list[Reason]]:
+    tr: Transformer[int] = Transformer(profile=build(profile, PROFILES[profile]))
+    outs, dead = tr.push(value, 1, CTX)
+    outs += tr.flush_all()
+    assert len(outs) + len(dead) == 1
+    return [o.body for o in outs], [d.reason for d, _ in dead]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_body_nested_ten_thousand_deep_stays_a_string(profile: str) -> None:
+    body = "{" + '"a":[' * 10_000 + "]" * 10_000 + "}"
+    [doc], [] = _one(profile, f"2024-05-01T12:00:00Z stdout F {body}".encode())
+    parsed = orjson.loads(doc)
+    assert body in (parsed.get("log"), parsed.get("message"))
+
+
+def test_a_record_nested_ten_thousand_deep_is_a_dead_letter() -> None:
+    record = b'{"log":"x","time":"2024-05-01T12:00:00Z","k":' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    assert _one("fluent-bit", record) == ([], [Reason.BAD_JSON])
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"2024-05-01T12:00:00Z stdout F \xff\xfe", Reason.NOT_UTF8),
+        (b'{"log":"\\ud800","time":"2024-05-01T12:00:00Z"}', Reason.BAD_JSON),
+        (b'{"log":"x","time":1e400}', Reason.BAD_JSON),
+        (b'{"log":"x","time":123456789012345678901234567890}', Reason.BAD_JSON),
+        (b'{"log":"x","time":"2024-05-01T12:00:00Z","time":[1]}', Reason.BAD_TIMESTAMP),
+        (b"\x00" * 20, Reason.BAD_CRI),
+    ],
+)
+def test_malformed_records_are_dead_letters_with_a_reason(value: bytes, reason: Reason) -> None:
+    for profile in PROFILES:
+        assert _one(profile, value) == ([], [reason])
+
+
+def test_big_numbers_nul_bytes_and_duplicate_keys_in_a_merged_body() -> None:
+    body = '{"n": 123456789012345678901234567890, "f": 1e3, "z": "a\\u0000b", "k": 1, "k": 2}'
+    [doc], [] = _one("fluent-bit", f"2024-05-01T12:00:00Z stdout F {body}".encode())
+    parsed = orjson.loads(doc)
+    assert (parsed["n"], parsed["f"], parsed["z"], parsed["k"]) == (2**64 - 1, 1, "a\x00b", 2)
+
+
+def test_a_ten_megabyte_line_is_a_document() -> None:
+    line = b"2024-05-01T12:00:00Z stdout F " + b"x" * (10 * 1024 * 1024)
+    for profile in PROFILES:
+        [doc], [] = _one(profile, line)
+        assert len(doc) > 10 * 1024 * 1024
