@@ -1,17 +1,15 @@
-"""Locate the shared golden data (../shared/golden) and read Fluent Bit configs."""
+"""Locate the golden data (tests/golden, outputs of real collectors) and read Fluent Bit configs."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("VNBRIDGE_SHARED", ROOT.parent / "shared"))
-FLUENT_BIT = SHARED / "golden" / "fluent-bit"
+FLUENT_BIT = ROOT / "tests" / "golden" / "fluent-bit"  # from a real Fluent Bit 4.2.8 (README there)
 
 _FB_KEYS = {
     "merge_log",

@@ -1,7 +1,7 @@
 """The ``fluent-bit`` profile: tail (cri/docker parsers) + kubernetes filter + es/kafka output.
 
 Why: reproduce, field for field and in key order, what Fluent Bit 4.x writes for a
-line (ground truth: shared/golden/fluent-bit, produced by a real Fluent Bit).
+line (ground truth: tests/golden/fluent-bit, produced by a real Fluent Bit).
 Rules reproduced, each observed there:
 
 * record keys: input fields first (``time, stream, _p, log`` for ``multiline.parser

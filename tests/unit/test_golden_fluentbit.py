@@ -17,8 +17,6 @@ from logbridge.profiles import build
 from logbridge.transforming import Output
 from tests.goldens import FLUENT_BIT, fluent_bit_filter_options
 
-pytestmark = pytest.mark.skipif(not FLUENT_BIT.exists(), reason="shared golden data not present")
-
 RUNS = sorted(p for p in (FLUENT_BIT / "runs").glob("*") if p.is_dir()) if FLUENT_BIT.exists() else []
 ES_CASES = sorted(p for p in (FLUENT_BIT / "es").glob("*") if p.is_dir()) if FLUENT_BIT.exists() else []
 
