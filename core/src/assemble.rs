@@ -35,6 +35,14 @@ struct Pending {
     truncated: bool,
 }
 
+/// Remove and return the entries idle for `idle` seconds, oldest first token first.
+fn take_stale<V>(map: &mut AHashMap<Key, V>, now: f64, idle: f64, seen: impl Fn(&V) -> (f64, Option<Tok>)) -> Vec<V> {
+    let mut stale: Vec<(Option<Tok>, Key)> =
+        map.iter().filter(|(_, v)| now - seen(v).0 >= idle).map(|(k, v)| (seen(v).1, k.clone())).collect();
+    stale.sort();
+    stale.into_iter().filter_map(|(_, k)| map.remove(&k)).collect()
+}
+
 pub struct Reassembler {
     max: usize,
     idle: f64,
@@ -87,16 +95,10 @@ impl Reassembler {
     }
 
     pub fn flush_idle(&mut self, now: f64) -> Vec<Assembled> {
-        let idle = self.idle;
-        let mut stale: Vec<(Option<Tok>, Key)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now - p.last_seen >= idle)
-            .map(|(k, p)| (p.toks.first().copied(), k.clone()))
-            .collect();
-        stale.sort();
-        let stale = stale.into_iter().map(|(_, k)| k);
-        stale.into_iter().filter_map(|k| self.pending.remove(&k)).map(finish).collect()
+        take_stale(&mut self.pending, now, self.idle, |p| (p.last_seen, p.toks.first().copied()))
+            .into_iter()
+            .map(finish)
+            .collect()
     }
 
     pub fn flush_all(&mut self) -> Vec<Assembled> {
@@ -241,16 +243,10 @@ impl Grouper {
     }
 
     pub fn flush_idle(&mut self, now: f64) -> Vec<Assembled> {
-        let idle = self.idle;
-        let mut stale: Vec<(Option<Tok>, Key)> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| now - g.last_seen >= idle)
-            .map(|(k, g)| (g.toks.first().copied(), k.clone()))
-            .collect();
-        stale.sort();
-        let stale = stale.into_iter().map(|(_, k)| k);
-        stale.into_iter().filter_map(|k| self.groups.remove(&k)).map(finish_group).collect()
+        take_stale(&mut self.groups, now, self.idle, |g| (g.last_seen, g.toks.first().copied()))
+            .into_iter()
+            .map(finish_group)
+            .collect()
     }
 
     pub fn flush_all(&mut self) -> Vec<Assembled> {

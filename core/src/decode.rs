@@ -265,7 +265,6 @@ fn is_stderr(v: Option<&J>) -> bool {
     matches!(v, Some(J::Str(s)) if s == "stderr")
 }
 
-#[allow(clippy::too_many_arguments)]
 fn line(
     (ts_ns, time_text): (i64, String),
     stderr: bool,

@@ -346,16 +346,22 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
     }
 }
 
+/// `,"message":<text>,"stream":<stream>` — the per-record keys both ECS and Vector write.
+fn write_message_stream(out: &mut Vec<u8>, line: &Line, between: &[u8]) {
+    out.extend_from_slice(b",\"message\":");
+    json::write_str(out, &line.text);
+    out.extend_from_slice(between);
+    out.extend_from_slice(b",\"stream\":");
+    json::write_str(out, line.stream());
+}
+
 fn filebeat(index: &str, line: &Line, frag: &Fragment) -> Doc {
     let mut out = Vec::with_capacity(512 + line.text.len());
     out.extend_from_slice(b"{\"@timestamp\":");
     json::write_str(&mut out, &format_rfc3339(line.ts_ns, 3));
     out.push(b',');
     out.extend_from_slice(&frag.parts[0]);
-    out.extend_from_slice(b",\"message\":");
-    json::write_str(&mut out, &line.text);
-    out.extend_from_slice(b",\"stream\":");
-    json::write_str(&mut out, line.stream());
+    write_message_stream(&mut out, line, b"");
     out.extend_from_slice(&frag.parts[1]);
     out.push(b'}');
     Doc { body: out, index: index.to_string(), id: None }
@@ -365,10 +371,7 @@ fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
     let mut out = Vec::with_capacity(512 + line.text.len());
     out.push(b'{');
     out.extend_from_slice(&frag.parts[0]);
-    out.extend_from_slice(b",\"message\":");
-    json::write_str(&mut out, &line.text);
-    out.extend_from_slice(b",\"source_type\":\"kubernetes_logs\",\"stream\":");
-    json::write_str(&mut out, line.stream());
+    write_message_stream(&mut out, line, b",\"source_type\":\"kubernetes_logs\"");
     out.extend_from_slice(b",\"timestamp\":");
     json::write_str(&mut out, &format_autosi(line.ts_ns));
     out.push(b'}');

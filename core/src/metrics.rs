@@ -69,7 +69,7 @@ pub struct Sample<'a> {
 }
 
 #[derive(Default, Debug)]
-pub struct Result {
+pub struct Translated {
     pub text: String,
     pub series: usize,
     pub parse_errors: usize,
@@ -187,16 +187,14 @@ pub fn parse<'a>(text: &'a str, types: &mut Vec<(&'a str, &'a str)>, errors: &mu
                 }
             }
         }
+        // value, then an optional timestamp (dropped); anything more is malformed
         let mut rest = line[i..].split_whitespace();
-        let (Some(value), ts) = (rest.next(), rest.next()) else {
+        let value = rest.next();
+        rest.next();
+        let Some(value) = value.filter(|_| rest.next().is_none()) else {
             *errors += 1;
             continue;
         };
-        let _ = ts; // a timestamp, if any, is dropped
-        if rest.next().is_some() {
-            *errors += 1;
-            continue;
-        }
         if !is_float(value) {
             *errors += 1;
             continue;
@@ -278,8 +276,8 @@ impl Table {
     }
 
     /// Translate one scrape for `pod` and render it (text format, or OpenMetrics).
-    pub fn translate(&self, text: &str, pod: &Pod, openmetrics: bool) -> Result {
-        let mut res = Result::default();
+    pub fn translate(&self, text: &str, pod: &Pod, openmetrics: bool) -> Translated {
+        let mut res = Translated::default();
         let mut types = Vec::new();
         let samples = parse(text, &mut types, &mut res.parse_errors);
         let main = if pod.main.is_empty() { None } else { Some(pod.main.as_str()) };

@@ -96,7 +96,6 @@ struct PyRender<'py> {
     py: Python<'py>,
     func: &'py Bound<'py, PyAny>,
     kube_value: bool,
-    error: Option<PyErr>,
 }
 
 fn emb_dict<'py>(py: Python<'py>, e: &Embedded) -> PyResult<Bound<'py, PyDict>> {
@@ -138,13 +137,7 @@ impl PyRender<'_> {
 
 impl Render for PyRender<'_> {
     fn render(&mut self, line: &Line, emb: Option<&Embedded>) -> Result<Fragment, String> {
-        self.call(line, emb).map_err(|e| {
-            let msg = e.to_string();
-            if self.error.is_none() {
-                self.error = Some(e);
-            }
-            msg
-        })
+        self.call(line, emb).map_err(|e| e.to_string())
     }
 }
 
@@ -288,7 +281,7 @@ impl PyTransformer {
         f: impl FnOnce(&mut Transformer, &mut dyn Render, &mut Out),
     ) -> PyResult<Batch> {
         let func = self.render.bind(py).clone();
-        let mut r = PyRender { py, func: &func, kube_value: self.kube_value, error: None };
+        let mut r = PyRender { py, func: &func, kube_value: self.kube_value };
         let mut out = Out::default();
         f(&mut self.t, &mut r, &mut out);
         Ok(self.batch(out))
@@ -357,7 +350,7 @@ impl PyTransformer {
     fn push_records(&mut self, py: Python<'_>, source: &str, records: &Bound<'_, PyList>, now: f64) -> PyResult<Batch> {
         let s = self.source(source);
         let func = self.render.bind(py).clone();
-        let mut r = PyRender { py, func: &func, kube_value: self.kube_value, error: None };
+        let mut r = PyRender { py, func: &func, kube_value: self.kube_value };
         let mut out = Out::default();
         for rec in records.iter() {
             let offset: i64 = rec.getattr("offset")?.extract()?;
