@@ -125,7 +125,8 @@ impl PyRender<'_> {
             None => py.None().into_bound(py),
         };
         let r = self.func.call1((&line.namespace, &line.pod, &line.container, &line.container_id, e))?;
-        let (source, pod_uid, lang, parts): (u8, String, Option<String>, Vec<Vec<u8>>) = r.extract()?;
+        let (source, pod_uid, lang, parts): (u8, String, Option<String>, Vec<Bound<'_, PyBytes>>) = r.extract()?;
+        let parts: Vec<Vec<u8>> = parts.iter().map(|p| p.as_bytes().to_vec()).collect();
         let kube = if self.kube_value && !parts.is_empty() && !parts[0].is_empty() {
             json::parse(&parts[0], Numbers::Strict).ok()
         } else {
@@ -257,7 +258,11 @@ fn headers_of(h: &Bound<'_, PyAny>) -> Vec<(String, Vec<u8>)> {
         return Vec::new();
     }
     let Ok(it) = h.try_iter() else { return Vec::new() };
-    it.filter_map(|x| x.ok()?.extract::<(String, Vec<u8>)>().ok()).collect()
+    it.filter_map(|x| {
+        let (k, v): (String, Bound<'_, PyAny>) = x.ok()?.extract().ok()?;
+        Some((k, v.downcast::<PyBytes>().ok()?.as_bytes().to_vec()))
+    })
+    .collect()
 }
 
 impl PyTransformer {
@@ -357,7 +362,8 @@ impl PyTransformer {
             let value_obj = rec.getattr("value")?;
             let value: &[u8] = if value_obj.is_none() { b"" } else { value_obj.downcast::<PyBytes>()?.as_bytes() };
             let mut ctx = || {
-                let key: Option<Vec<u8>> = rec.getattr("key").ok().and_then(|k| k.extract().ok());
+                let key: Option<Vec<u8>> =
+                    rec.getattr("key").ok().and_then(|k| Some(k.downcast::<PyBytes>().ok()?.as_bytes().to_vec()));
                 let headers = rec.getattr("headers").map(|h| headers_of(&h)).unwrap_or_default();
                 decode::identity(None, &headers, key.as_deref())
             };
@@ -374,21 +380,25 @@ impl PyTransformer {
         &mut self,
         py: Python<'_>,
         source: &str,
-        values: Vec<Vec<u8>>,
+        values: &Bound<'_, PyAny>,
         first_offset: i64,
         now: f64,
         file: Option<(String, String, String, String)>,
-        key: Option<Vec<u8>>,
-        headers: Option<Vec<(String, Vec<u8>)>>,
+        key: Option<&[u8]>,
+        headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Batch> {
         let s = self.source(source);
         let file = ident_of(file);
-        let headers = headers.unwrap_or_default();
-        let id = decode::identity(file.as_ref(), &headers, key.as_deref());
+        let headers = headers.map(headers_of).unwrap_or_default();
+        let id = decode::identity(file.as_ref(), &headers, key);
+        // borrowed, not copied: a `Vec<u8>` extraction would walk each bytes object as
+        // a sequence of ints
+        let values: Vec<Bound<'_, PyBytes>> =
+            values.try_iter()?.map(|v| Ok(v?.downcast_into::<PyBytes>()?)).collect::<PyResult<_>>()?;
         self.run(py, |t, r, out| {
             for (i, v) in values.iter().enumerate() {
                 let mut ctx = || id.clone();
-                push_one(t, v, (s, first_offset + i as i64), &mut ctx, now, r, out);
+                push_one(t, v.as_bytes(), (s, first_offset + i as i64), &mut ctx, now, r, out);
             }
         })
     }
