@@ -48,16 +48,21 @@ class ClusterState:
         self.synced: set[str] = set()
         self.version = 0
         self.listeners: list[Callable[[], None]] = []
+        # told which pod changed ((namespace, name)), or None when a list, node or
+        # namespace change may touch any pod (logbridge re-renders metadata fragments)
+        self.pod_listeners: list[Callable[[tuple[str, str] | None], None]] = []
 
     @property
     def ready(self) -> bool:
         """True once every watched kind delivered one complete list."""
         return self.required <= self.synced
 
-    def _changed(self) -> None:
+    def _changed(self, pod: tuple[str, str] | None = None) -> None:
         self.version += 1
         for fn in self.listeners:
             fn()
+        for pfn in self.pod_listeners:
+            pfn(pod)
 
     @property
     def nodes(self) -> Mapping[str, Mapping[str, str]]:
@@ -101,11 +106,12 @@ class ClusterState:
     # --- single events ----------------------------------------------------------------
     def pod_event(self, etype: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         if etype == "DELETED":
-            self.inventory.delete(str(meta.get("namespace", "")), str(meta.get("name", "")))
+            self.inventory.delete(*key)
         else:
             self.inventory.upsert(self._pod(obj))
-        self._changed()
+        self._changed(key)
 
     def node_event(self, etype: str, obj: dict[str, Any]) -> None:
         if etype == "DELETED":

@@ -1,8 +1,8 @@
 """What sinks receive and return, how they retry, and the file sink.
 
-Why: the pipeline hands every sink the same ``Item`` (the document serialised once,
-its index, deterministic id, message key and source tokens) and waits for a list
-of permanent rejections; anything retriable is retried *inside* the sink with capped
+Why: the pipeline hands every sink the same ``Documents`` (columns of document
+bytes, bulk action lines and message keys, as the core wrote them) and waits for a
+list of permanent rejections; anything retriable is retried *inside* the sink with capped
 exponential backoff and full jitter until it succeeds or shutdown abandons it, so
 the committed offset never passes an unacknowledged record (Vector's rule: sinks
 acknowledge only on delivery).
@@ -11,6 +11,7 @@ acknowledge only on delivery).
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 import random
@@ -19,24 +20,61 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
-from logbridge.offsets import Token
+import vnbridge_core
 
-__all__ = ["Abandoned", "FileSink", "Item", "Rejection", "RetryPolicy", "Sink", "retrying"]
+__all__ = ["Abandoned", "Documents", "FileSink", "Rejection", "RetryPolicy", "Sink", "retrying"]
 
 R = TypeVar("R")
 
 
-@dataclass(slots=True)
-class Item:
-    body: bytes  # the document, serialised once
-    index: str
-    doc_id: str
-    key: bytes  # Kafka message key: the pod uid
-    tokens: tuple[Token, ...]
+class Documents:
+    """One cycle's documents as columns, each serialised once by the core: bodies, ES
+    bulk action lines (``create`` with a deterministic ``_id``) and Kafka keys (the pod
+    uid). ``tokens(i)`` says which (source, offset) records document ``i`` consumed;
+    it is looked up only when a sink rejects that document."""
+
+    __slots__ = ("_parts", "actions", "bodies", "keys")
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.actions: list[bytes] = []
+        self.keys: list[bytes] = []
+        self._parts: list[tuple[int, TokenSource]] = []
+
+    def __len__(self) -> int:
+        return len(self.bodies)
+
+    def add(self, batch: vnbridge_core.Batch) -> None:
+        """Append a core batch's documents (columns copied by reference, not per record)."""
+        if len(batch):
+            self._parts.append((len(self.bodies), batch))
+            self.bodies += batch.bodies()
+            self.actions += batch.actions("create", True)
+            self.keys += batch.keys()
+
+    @classmethod
+    def of(
+        cls, *, bodies: list[bytes], actions: list[bytes], keys: list[bytes], tokens: TokenSource
+    ) -> Documents:
+        """Columns given directly (tests, ``convert``)."""
+        docs = cls()
+        docs.bodies, docs.actions, docs.keys = list(bodies), list(actions), list(keys)
+        docs._parts = [(0, tokens)]
+        return docs
+
+    def tokens(self, i: int) -> list[tuple[str, int]]:
+        starts = [start for start, _ in self._parts]
+        k = bisect.bisect_right(starts, i) - 1
+        start, part = self._parts[k]
+        return part.tokens(i - start)
+
+
+class TokenSource(Protocol):
+    def tokens(self, i: int) -> list[tuple[str, int]]: ...
 
 
 class Rejection(NamedTuple):
-    item: Item
+    doc: int  # the document's position in the cycle's Documents
     detail: str  # short and bounded, e.g. "mapper_parsing_exception"
 
 
@@ -45,7 +83,7 @@ class Sink(Protocol):
 
     async def start(self) -> None: ...
 
-    async def deliver(self, items: list[Item]) -> list[Rejection]: ...
+    async def deliver(self, docs: Documents) -> list[Rejection]: ...
 
     async def close(self) -> None: ...
 
@@ -107,9 +145,9 @@ class FileSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
-    async def deliver(self, items: list[Item]) -> list[Rejection]:
-        if items:
-            data = b"".join(i.body + b"\n" for i in items)
+    async def deliver(self, docs: Documents) -> list[Rejection]:
+        if len(docs):
+            data = b"\n".join(docs.bodies) + b"\n"
             await asyncio.to_thread(self._write, data)
         return []
 

@@ -11,46 +11,52 @@ topic. Batches are cut by count and bytes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, TransportError
 
-from logbridge.delivery import Item, Rejection, Retriable, RetryPolicy, retrying
+from logbridge.delivery import Documents, Rejection, Retriable, RetryPolicy, retrying
 
 __all__ = ["ElasticsearchSink"]
 
 DELIVERED = frozenset({200, 201, 409})
+FILTER_PATH = "errors,items.*.status,items.*.error.type"
 
 
 def _retriable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def bulk_body(items: list[Item]) -> bytes:
-    parts: list[bytes] = []
-    for it in items:
-        parts.append(orjson.dumps({"create": {"_index": it.index, "_id": it.doc_id}}))
-        parts.append(it.body)
+def bulk_body(docs: Documents, which: Sequence[int] | range) -> bytes:
+    """The NDJSON body for documents ``which``: the core's action line, then its body."""
+    if isinstance(which, range) and which.step == 1:
+        a, b = which.start, which.stop
+        parts: list[bytes] = [b""] * (2 * (b - a))
+        parts[0::2] = docs.actions[a:b]
+        parts[1::2] = docs.bodies[a:b]
+    else:
+        parts = [x for i in which for x in (docs.actions[i], docs.bodies[i])]
     parts.append(b"")
     return b"\n".join(parts)
 
 
-def _chunks(items: list[Item], max_docs: int, max_bytes: int) -> list[list[Item]]:
-    out: list[list[Item]] = []
-    cur: list[Item] = []
-    size = 0
-    for it in items:
-        n = len(it.body) + 80 + len(it.index) + len(it.doc_id)
-        if cur and (len(cur) >= max_docs or size + n > max_bytes):
-            out.append(cur)
-            cur, size = [], 0
-        cur.append(it)
-        size += n
-    if cur:
-        out.append(cur)
+def _chunks(docs: Documents, max_docs: int, max_bytes: int) -> list[range]:
+    """Index ranges of at most ``max_docs`` documents and about ``max_bytes`` each."""
+    n = len(docs)
+    total = sum(map(len, docs.bodies)) + sum(map(len, docs.actions)) + 2 * n
+    if n <= max_docs and total <= max_bytes:
+        return [range(n)] if n else []
+    out: list[range] = []
+    first, size = 0, 0
+    for i, (action, body) in enumerate(zip(docs.actions, docs.bodies, strict=True)):
+        k = len(action) + len(body) + 2
+        if i > first and (i - first >= max_docs or size + k > max_bytes):
+            out.append(range(first, i))
+            first, size = i, 0
+        size += k
+    out.append(range(first, n))
     return out
 
 
@@ -86,30 +92,34 @@ class ElasticsearchSink:
     async def start(self) -> None:
         return None
 
-    async def deliver(self, items: list[Item]) -> list[Rejection]:
-        chunks = _chunks(items, self._max_docs, self._max_bytes)
-        results = await asyncio.gather(*(self._deliver_chunk(c) for c in chunks))
+    async def deliver(self, docs: Documents) -> list[Rejection]:
+        chunks = _chunks(docs, self._max_docs, self._max_bytes)
+        results = await asyncio.gather(*(self._deliver_chunk(docs, c) for c in chunks))
         return [r for rs in results for r in rs]
 
-    async def _deliver_chunk(self, items: list[Item]) -> list[Rejection]:
-        """Bulk ``items``; items answered 429/5xx (or not answered) are sent again after
-        the same capped backoff as a failed request — never in a tight loop."""
+    async def _deliver_chunk(self, docs: Documents, chunk: range) -> list[Rejection]:
+        """Bulk one chunk; documents answered 429/5xx (or not answered) are sent again
+        after the same capped backoff as a failed request — never in a tight loop."""
         rejected: list[Rejection] = []
-        todo = items
+        todo: Sequence[int] = chunk
 
         async def attempt() -> None:
             nonlocal todo
-            answered = (await self._bulk(todo)).get("items", [])
-            again: list[Item] = []
-            for it, res in zip(todo, answered, strict=False):
+            resp = await self._bulk(bulk_body(docs, todo))
+            answered = resp.get("items", [])
+            if resp.get("errors") is False and len(answered) == len(todo):
+                todo = []
+                return
+            again: list[int] = []
+            for i, res in zip(todo, answered, strict=False):
                 result = next(iter(res.values())) if res else {}
                 status = int(result.get("status", 0))
                 if status in DELIVERED:
                     continue
                 if _retriable_status(status):
-                    again.append(it)
+                    again.append(i)
                 else:
-                    rejected.append(Rejection(it, _error_type(result)))
+                    rejected.append(Rejection(i, _error_type(result)))
             again.extend(todo[len(answered) :])  # never trust a short answer: retry the rest
             todo = again
             if todo:
@@ -119,18 +129,23 @@ class ElasticsearchSink:
             await retrying(attempt, policy=self._policy, give_up=self._give_up, on_retry=self._on_retry)
         return rejected
 
-    async def _bulk(self, items: list[Item]) -> dict[str, Any]:
+    async def _bulk(self, body: bytes) -> dict[str, Any]:
         try:
-            # bytes pass through the NDJSON serializer untouched (elastic_transport)
-            resp = await self._es.bulk(operations=bulk_body(items), refresh=False)  # type: ignore[arg-type]
+            # bytes pass through the NDJSON serializer untouched (elastic_transport); the
+            # answer is cut to what the outcome needs
+            resp = await self._es.bulk(
+                operations=body,  # type: ignore[arg-type]
+                refresh=False,
+                filter_path=FILTER_PATH,
+            )
         except EsApiError as exc:
             if _retriable_status(exc.meta.status):
                 raise Retriable(f"http_{exc.meta.status}") from exc
             raise
         except TransportError as exc:  # connection refused, timeout, TLS
             raise Retriable("connection") from exc
-        body: dict[str, Any] = resp.body
-        return body
+        answer: dict[str, Any] = resp.body
+        return answer
 
     async def close(self) -> None:
         await self._es.close()

@@ -1,25 +1,25 @@
 """Which Kafka offsets may be committed, and what a restart must not send twice.
 
 Why: the committed offset must never pass a record that some sink has not
-acknowledged, including fragments held back for reassembly (DESIGN §6). A
-``Ledger`` per partition tracks every consumed offset until its one output (or
-dead letter) is delivered everywhere; ``committable`` is the lowest outstanding
-offset. Records *above* it may already be delivered while an older fragment is
-held: the commit carries a small checkpoint — ``mark`` (everything below is
-delivered unless listed) and the held offsets — in the offset metadata, so after
-a crash the replayed records that were already delivered are skipped, and a
-``read_committed`` reader of the Kafka sink sees every record exactly once.
+acknowledged, including fragments held back for reassembly (DESIGN §6). A cycle
+delivers everything it consumed except what the core still holds (a partial line,
+an open stack trace), so the committable offset is the lowest held one, or one past
+the last consumed: offsets are ranges, not a token per record. Records *above* a
+held one may already be delivered: the commit carries a small checkpoint — ``mark``
+(everything below is delivered unless listed) and the held offsets — in the offset
+metadata, so after a crash the core's replay filter skips the replayed records that
+were already delivered, and a ``read_committed`` reader of the Kafka sink sees
+every record exactly once.
 Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["Checkpoint", "Ledger", "ReplayFilter", "Token"]
+__all__ = ["Checkpoint", "Token", "checkpoint"]
 
 MAX_METADATA = 3500  # brokers accept 4096 bytes by default (offset.metadata.max.bytes)
 
@@ -73,78 +73,21 @@ def _b36(n: int) -> str:
             return out
 
 
-@dataclass(slots=True)
-class Ledger:
-    """Outstanding offsets of one partition (consumed, not yet delivered everywhere)."""
-
-    next_offset: int = -1  # one past the highest consumed offset; -1 = nothing consumed yet
-    _pending: set[int] = field(default_factory=set)
-    _heap: list[int] = field(default_factory=list)
-
-    def add(self, offset: int) -> None:
-        self._pending.add(offset)
-        heapq.heappush(self._heap, offset)
-        if offset + 1 > self.next_offset:
-            self.next_offset = offset + 1
-
-    def done(self, offset: int) -> None:
-        self._pending.discard(offset)
-
-    def _low(self) -> int | None:
-        heap = self._heap
-        while heap and heap[0] not in self._pending:
-            heapq.heappop(heap)
-        return heap[0] if heap else None
-
-    @property
-    def outstanding(self) -> int:
-        return len(self._pending)
-
-    def checkpoint(self) -> Checkpoint | None:
-        """What to commit now, or None when nothing was consumed yet."""
-        if self.next_offset < 0:
-            return None
-        low = self._low()
-        if low is None:
-            return Checkpoint(self.next_offset, self.next_offset)
-        held = sorted(self._pending)
-        cp = Checkpoint(low, self.next_offset, tuple(held))
-        k = len(held)
-        while len(cp.metadata()) > MAX_METADATA and k > 0:
-            # too many held fragments to describe: describe the first k; the mark drops to
-            # the first one left out (what lies above may be re-sent after a crash: ES
-            # dedups by _id, a Kafka sink reader could see it twice — very unlikely)
-            k //= 2
-            cp = Checkpoint(low, held[k], tuple(held[:k]))
-        return cp
-
-
-class ReplayFilter:
-    """After a restart: tells whether an output was already delivered before the crash."""
-
-    def __init__(self) -> None:
-        self._cps: dict[tuple[str, int], tuple[int, frozenset[int]]] = {}
-
-    def set(self, topic: str, partition: int, cp: Checkpoint) -> None:
-        if cp.mark > cp.offset:
-            self._cps[(topic, partition)] = (cp.mark, frozenset(cp.held))
-        else:
-            self._cps.pop((topic, partition), None)
-
-    def delivered(self, tokens: Iterable[Token]) -> bool:
-        """True when every token lies below its partition's mark and was not held."""
-        if not self._cps:
-            return False
-        seen = False
-        for t in tokens:
-            cp = self._cps.get((t.topic, t.partition))
-            if cp is None or t.offset >= cp[0] or t.offset in cp[1]:
-                return False
-            seen = True
-        return seen
-
-    def passed(self, topic: str, partition: int, offset: int) -> None:
-        """Forget a partition's checkpoint once consumption went past its mark."""
-        cp = self._cps.get((topic, partition))
-        if cp is not None and offset >= cp[0]:
-            del self._cps[(topic, partition)]
+def checkpoint(next_offset: int, held: Sequence[int]) -> Checkpoint | None:
+    """What to commit for a partition consumed up to ``next_offset`` (exclusive) once a
+    cycle is delivered: everything consumed is delivered, dead-lettered or filtered
+    except the sorted ``held`` offsets a pending partial line or stack trace keeps in
+    the core. ``None`` when nothing was consumed yet."""
+    if next_offset < 0:
+        return None
+    if not held:
+        return Checkpoint(next_offset, next_offset)
+    cp = Checkpoint(held[0], next_offset, tuple(held))
+    k = len(held)
+    while len(cp.metadata()) > MAX_METADATA and k > 0:
+        # too many held fragments to describe: describe the first k; the mark drops to
+        # the first one left out (what lies above may be re-sent after a crash: ES
+        # dedups by _id, a Kafka sink reader could see it twice — very unlikely)
+        k //= 2
+        cp = Checkpoint(held[0], held[k], tuple(held[:k]))
+    return cp

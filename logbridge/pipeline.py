@@ -1,57 +1,103 @@
 """The consume → transform → deliver → commit cycle of ``logbridge run``.
 
 Why: this is where the delivery contract (DESIGN §6) is kept. A cycle consumes up
-to a bounded number of records/bytes (the in-flight bound), transforms them, hands
-the documents to every sink at once, writes dead letters, then commits the consumer
-offsets *inside the same Kafka transaction* as the sink and dead-letter records.
-While a sink is retrying nothing more is fetched and the partitions are paused, so
-memory stays bounded; a failed transaction is aborted and the cycle re-delivered
-(Elasticsearch dedups by _id). Offsets come from per-partition ledgers, so a
-committed offset never passes a record some sink has not acknowledged.
+to a bounded number of records/bytes (the in-flight bound), hands each fetched
+partition batch to the core as it is (documents, dead letters and held offsets come
+back as columns), hands the documents to every sink at once, writes dead letters,
+then commits the consumer offsets *inside the same Kafka transaction* as the sink
+and dead-letter records. While a sink is retrying nothing more is fetched and the
+partitions are paused, so memory stays bounded; a failed transaction is aborted and
+the cycle re-delivered (Elasticsearch dedups by _id). Offsets are ranges: what a
+partition consumed, less what the core still holds, so a committed offset never
+passes a record some sink has not acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import vnbridge_core
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
-from logbridge.decoding import Context
-from logbridge.delivery import Item, Rejection, Retriable, RetryPolicy, Sink, retrying
+from logbridge.delivery import Documents, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.observing import Health, Metrics
-from logbridge.offsets import Checkpoint, Ledger, ReplayFilter, Token
+from logbridge.offsets import Checkpoint, Token, checkpoint
 from logbridge.producing import (
     DeadLetterRecord,
     DeadLetterTooLarge,
     Transactions,
-    dead_letter_from,
     dead_letter_record,
 )
 from logbridge.records import Reason
-from logbridge.transforming import Output, Transformer
+from logbridge.transforming import SOURCES
 
 __all__ = ["Cycle", "Pipeline"]
 
 log = logging.getLogger("vnbridge.logbridge")
 tracer = trace.get_tracer("vnbridge.logbridge")
 
+Header = tuple[str, bytes]
+
+
+class Record(Protocol):
+    """What aiokafka's fetch gives per record (ConsumerRecord)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[Header]: ...
+
 
 @dataclass(slots=True)
 class Cycle:
-    items: list[Item] = field(default_factory=list)
+    docs: Documents = field(default_factory=Documents)
     dead: list[DeadLetterRecord] = field(default_factory=list)
-    dead_tokens: list[Token] = field(default_factory=list)
+    dead_tokens: set[Token] = field(default_factory=set)
     records: int = 0
     bytes: int = 0
+
+
+@dataclass(slots=True)
+class Consumed:
+    """One assigned partition: how far it was consumed and the fetched batches a dead
+    letter may still need (its original key, value and headers)."""
+
+    tp: TopicPartition
+    source: str  # the core's name for it; default document ids are ``<source>-<offset>``
+    next_offset: int = -1  # one past the highest consumed; -1 = nothing consumed yet
+    retained: list[Sequence[Record]] = field(default_factory=list)
+    retained_bytes: list[int] = field(default_factory=list)
+
+    def original(self, offset: int) -> Record | None:
+        for msgs in reversed(self.retained):
+            if msgs and msgs[0].offset <= offset <= msgs[-1].offset:
+                i = offset - msgs[0].offset
+                if i < len(msgs) and msgs[i].offset == offset:
+                    return msgs[i]
+                j = bisect.bisect_left(msgs, offset, key=lambda m: m.offset)
+                if j < len(msgs) and msgs[j].offset == offset:
+                    return msgs[j]
+        return None
+
+    def release(self, below: int) -> None:
+        """Forget fetched batches whose every record lies below ``below``."""
+        keep = [k for k, msgs in enumerate(self.retained) if msgs and msgs[-1].offset >= below]
+        self.retained = [self.retained[k] for k in keep]
+        self.retained_bytes = [self.retained_bytes[k] for k in keep]
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -72,7 +118,7 @@ class Pipeline:
         consumer: AIOKafkaConsumer,
         txn: Transactions,
         sinks: list[Sink],
-        transformer_factory: Any,
+        transformer_factory: Callable[[], vnbridge_core.Transformer],
         dead_letter_topic: str,
         group_id: str,
         committed: Any,
@@ -89,7 +135,7 @@ class Pipeline:
         self.txn = txn
         self.sinks = sinks
         self._new_transformer = transformer_factory
-        self.transformer: Transformer[Token] = transformer_factory()
+        self.core: vnbridge_core.Transformer = transformer_factory()
         self.dlq_topic = dead_letter_topic
         self.group_id = group_id
         self._committed = committed  # async (partitions) -> {tp: (offset, metadata)}
@@ -101,92 +147,114 @@ class Pipeline:
         self.max_bytes = max_bytes
         self.linger_s = linger_s
         self.degraded_after_s = degraded_after_s
-        self.ledgers: dict[TopicPartition, Ledger] = {}
-        self.originals: dict[Token, tuple[bytes | None, bytes, list[tuple[str, bytes]]]] = {}
-        self.replay = ReplayFilter()
+        self.parts: dict[str, Consumed] = {}
         self.cycle = Cycle()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.listener = _Rebalance(self)
         self._last_commit: dict[TopicPartition, Checkpoint] = {}
-        self._sources: Counter[str] = Counter()  # enrichment source per document, flushed per cycle
+        self._sources: Counter[int] = Counter()  # enrichment source per document, flushed per cycle
+        self._stale: set[tuple[str, str]] = set()  # pods the inventory changed since the last fill
+        self._stale_all = False
+
+    # --- the inventory changed: the core renders those pods' fragments again ---------
+    def inventory_changed(self, pod: tuple[str, str] | None) -> None:
+        """A pod changed, or (None) anything may have: lists, nodes, namespaces. Applied
+        at the start of the next fill (the core is not touched from the watch)."""
+        if pod is None:
+            self._stale_all = True
+        else:
+            self._stale.add(pod)
+
+    def _invalidate(self) -> None:
+        stale, self._stale = self._stale, set()
+        if self._stale_all:
+            self._stale_all = False
+            self.core.invalidate_all()
+            return
+        for namespace, name in stale:
+            self.core.invalidate(namespace, name)
 
     # --- rebalancing (eager: everything is revoked, then assigned) -------------------
+    @staticmethod
+    def source_of(tp: TopicPartition) -> str:
+        return f"{tp.topic}-{tp.partition}"
+
     async def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
         self.health.assigned = False
         await self.deliver_and_commit()
-        self.transformer = self._new_transformer()
-        self.ledgers.clear()
+        self.core = self._new_transformer()  # held fragments are re-read from the commit
+        self.parts.clear()
         self._last_commit = {}
-        self.originals.clear()
-        self.replay = ReplayFilter()
 
     async def on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
         if assigned:
             for tp, (offset, metadata) in (await self._committed(list(assigned))).items():
-                self.replay.set(tp.topic, tp.partition, Checkpoint.parse(offset, metadata))
+                cp = Checkpoint.parse(offset, metadata)
+                if cp.mark > cp.offset:
+                    self.core.set_replay(self.source_of(tp), cp.mark, list(cp.held))
         self.health.assigned = True
 
     # --- consuming ----------------------------------------------------------------------
-    def _take(self, tp: TopicPartition, msgs: list[Any], now: float) -> None:
-        ledger = self.ledgers.get(tp)
-        if ledger is None:
-            ledger = self.ledgers[tp] = Ledger()
+    def _take(self, tp: TopicPartition, msgs: Sequence[Record], now: float) -> None:
+        source = self.source_of(tp)
+        part = self.parts.get(source)
+        if part is None:
+            part = self.parts[source] = Consumed(tp, source)
+        batch = self.core.push_records(source, msgs, now)
+        part.next_offset = max(part.next_offset, msgs[-1].offset + 1)
+        part.retained.append(msgs)
+        part.retained_bytes.append(batch.bytes_in)
         cyc = self.cycle
-        push = self.transformer.push
-        originals = self.originals
-        self.metrics.records_in.labels(tp.topic).inc(len(msgs))
-        taken = 0
-        for m in msgs:
-            value: bytes = m.value if m.value is not None else b""
-            tok = Token(tp.topic, tp.partition, m.offset)
-            ledger.add(m.offset)
-            headers = list(m.headers or ())
-            originals[tok] = (m.key, value, headers)
-            taken += len(value)
-            outs, dls = push(value, tok, Context(key=m.key, headers=tuple(headers)), now)
-            for out in outs:
-                self._route(out)
-            for dl, t in dls:
-                if self.replay.delivered((t,)):
-                    self._skip((t,))
-                    continue
-                cyc.dead.append(dead_letter_from(dl, t, m.key, headers))
-                cyc.dead_tokens.append(t)
-                self.metrics.dead_lettered.labels(dl.reason.value).inc()
-            self.replay.passed(tp.topic, tp.partition, m.offset)
         cyc.records += len(msgs)
-        cyc.bytes += taken
-        self.metrics.bytes_in.inc(taken)
+        cyc.bytes += batch.bytes_in
+        self.metrics.records_in.labels(tp.topic).inc(len(msgs))
+        self.metrics.bytes_in.inc(batch.bytes_in)
+        self._add(batch)
 
-    def _skip(self, tokens: tuple[Token, ...]) -> None:
-        for t in tokens:
-            self._done(t)
-            self.originals.pop(t, None)
-        self.metrics.filtered.labels("replayed_delivered").inc(len(tokens))
+    def _add(self, batch: vnbridge_core.Batch) -> None:
+        """Documents into the cycle, dead letters with their originals."""
+        cyc = self.cycle
+        cyc.docs.add(batch)
+        self._sources.update(batch.sources())
+        if batch.replayed:
+            self.metrics.filtered.labels("replayed_delivered").inc(batch.replayed)
+        for source, offset, reason, detail in batch.dead():
+            self._dead_letter(source, offset, reason, detail, cyc.dead, cyc.dead_tokens)
+            self.metrics.dead_lettered.labels(reason).inc()
 
-    def _route(self, out: Output[Token]) -> None:
-        if self.replay.delivered(out.tokens):
-            self._skip(out.tokens)
+    def _dead_letter(
+        self,
+        source: str,
+        offset: int,
+        reason: str,
+        detail: str,
+        dead: list[DeadLetterRecord],
+        tokens: set[Token],
+    ) -> None:
+        part = self.parts[source]
+        token = Token(part.tp.topic, part.tp.partition, offset)
+        if token in tokens:
             return
-        self._sources[out.source.value] += 1
-        first = out.tokens[0]
-        doc_id = out.doc_id or f"{first.topic}-{first.partition}-{first.offset}"
-        self.cycle.items.append(Item(out.body, out.index, doc_id, out.pod_uid.encode(), out.tokens))
-
-    def _done(self, t: Token) -> None:
-        """The ledger may pass ``t``; its original stays until the commit went through,
-        so a re-delivered cycle can still dead-letter the record as it was consumed."""
-        ledger = self.ledgers.get(TopicPartition(t.topic, t.partition))
-        if ledger is not None:
-            ledger.done(t.offset)
+        tokens.add(token)
+        rec = part.original(offset)
+        key, value, headers = (
+            (None, b"", []) if rec is None else (rec.key, rec.value or b"", list(rec.headers or ()))
+        )
+        dead.append(
+            dead_letter_record(
+                key=key, value=value, headers=headers, reason=reason, detail=detail, token=token
+            )
+        )
 
     async def fill(self) -> None:
         """Consume until the cycle is full, lingered long enough, or we are stopping."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.linger_s
+        if self._stale or self._stale_all:
+            self._invalidate()
         while not self.stopping.is_set():
             remaining = deadline - loop.time()
             room = self.max_records - self.cycle.records
@@ -195,39 +263,32 @@ class Pipeline:
             batch = await self.consumer.getmany(timeout_ms=max(1, int(remaining * 1000)), max_records=room)
             now = loop.time()
             for tp, msgs in batch.items():
-                self._take(tp, msgs, now)
-        for out in self.transformer.flush_idle(loop.time()):
-            self._route(out)
+                if msgs:
+                    self._take(tp, msgs, now)
+        if self.parts:
+            self._add(self.core.flush_idle(loop.time()))
 
     # --- delivering -------------------------------------------------------------------
     def _rejected_to_dlq(
-        self, rejections: list[Rejection], sink: str, dead: list[DeadLetterRecord], tokens: list[Token]
+        self,
+        docs: Documents,
+        rejections: list[Rejection],
+        sink: str,
+        dead: list[DeadLetterRecord],
+        tokens: set[Token],
     ) -> None:
-        seen: set[Token] = set(tokens)
         for rej in rejections:
-            for t in rej.item.tokens:
-                if t in seen:
-                    continue
-                seen.add(t)
-                key, value, headers = self.originals.get(t, (None, rej.item.body, []))
-                dead.append(
-                    dead_letter_record(
-                        key=key,
-                        value=value,
-                        headers=headers,
-                        reason=Reason.SINK_REJECTED.value,
-                        detail=f"{sink}: {rej.detail}",
-                        token=t,
-                    )
+            for source, offset in docs.tokens(rej.doc):
+                self._dead_letter(
+                    source, offset, Reason.SINK_REJECTED.value, f"{sink}: {rej.detail}", dead, tokens
                 )
-                tokens.append(t)
 
     def _checkpoints(self) -> dict[TopicPartition, Checkpoint]:
         out: dict[TopicPartition, Checkpoint] = {}
-        for tp, ledger in self.ledgers.items():
-            cp = ledger.checkpoint()
+        for part in self.parts.values():
+            cp = checkpoint(part.next_offset, self.core.held(part.source))
             if cp is not None:
-                out[tp] = cp
+                out[part.tp] = cp
         return out
 
     async def _watch_degraded(self) -> None:
@@ -243,10 +304,10 @@ class Pipeline:
         """One attempt: every sink, then dead letters, then offsets, in one transaction.
         Returns how many records a sink rejected for good (now dead-lettered)."""
         await self.txn.begin()
-        results = await asyncio.gather(*(s.deliver(cyc.items) for s in self.sinks))
-        dead, dead_tokens = list(cyc.dead), list(cyc.dead_tokens)
+        results = await asyncio.gather(*(s.deliver(cyc.docs) for s in self.sinks))
+        dead, dead_tokens = list(cyc.dead), set(cyc.dead_tokens)
         for sink, rejections in zip(self.sinks, results, strict=True):
-            self._rejected_to_dlq(rejections, sink.name, dead, dead_tokens)
+            self._rejected_to_dlq(cyc.docs, rejections, sink.name, dead, dead_tokens)
         if dead:
             too_large = await self.txn.send_many(self.dlq_topic, dead)
             if too_large:
@@ -254,24 +315,23 @@ class Pipeline:
                     f"{len(too_large)} dead letter(s) refused as too large by topic {self.dlq_topic}; "
                     "raise its max.message.bytes — nothing was committed"
                 )
-        settled = [*dead_tokens, *(t for it in cyc.items for t in it.tokens)]
-        for t in settled:
-            self._done(t)
         checkpoints = self._checkpoints()
         await self.txn.commit(checkpoints)
         self._last_commit = checkpoints
-        for t in settled:
-            self.originals.pop(t, None)
+        for part in self.parts.values():
+            cp = checkpoints.get(part.tp)
+            if cp is not None:
+                part.release(cp.offset)
         return len(dead) - len(cyc.dead)
 
     async def deliver_and_commit(self) -> None:
         async with self.lock:
             cyc, self.cycle = self.cycle, Cycle()
-            if not self.ledgers:
+            if not self.parts:
                 return
             if (
                 not cyc.records
-                and not cyc.items
+                and not len(cyc.docs)
                 and not cyc.dead
                 and self._checkpoints() == self._last_commit
             ):
@@ -292,7 +352,7 @@ class Pipeline:
             try:
                 with tracer.start_as_current_span("logbridge.cycle") as span:
                     span.set_attribute("vnbridge.records", cyc.records)
-                    span.set_attribute("vnbridge.documents", len(cyc.items))
+                    span.set_attribute("vnbridge.documents", len(cyc.docs))
                     span.set_attribute("vnbridge.dead_letters", len(cyc.dead))
                     rejected = await retrying(
                         attempt,
@@ -309,9 +369,9 @@ class Pipeline:
             if rejected:
                 self.metrics.dead_lettered.labels(Reason.SINK_REJECTED.value).inc(rejected)
             for sink in self.sinks:
-                self.metrics.delivered.labels(sink.name).inc(len(cyc.items))
+                self.metrics.delivered.labels(sink.name).inc(len(cyc.docs))
             for source, n in self._sources.items():
-                self.metrics.inventory.labels(source).inc(n)
+                self.metrics.inventory.labels(SOURCES[source].value).inc(n)
             self._sources.clear()
             self.metrics.commits.inc()
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
@@ -319,13 +379,13 @@ class Pipeline:
             self._lag()
 
     def _lag(self) -> None:
-        pending = 0
-        for tp, ledger in self.ledgers.items():
-            hw = self.consumer.highwater(tp)
-            if hw is not None and ledger.next_offset >= 0:
-                self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, hw - ledger.next_offset))
-            pending += ledger.outstanding
-        self.metrics.in_flight_bytes.set(sum(len(v[1]) for v in self.originals.values()) if pending else 0)
+        for part in self.parts.values():
+            hw = self.consumer.highwater(part.tp)
+            if hw is not None and part.next_offset >= 0:
+                self.metrics.lag.labels(part.tp.topic, str(part.tp.partition)).set(
+                    max(0, hw - part.next_offset)
+                )
+        self.metrics.in_flight_bytes.set(sum(sum(p.retained_bytes) for p in self.parts.values()))
 
     async def run(self) -> None:
         self.health.started = True

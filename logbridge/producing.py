@@ -9,8 +9,9 @@ is not committed and progress stops: nothing is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +19,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
-from logbridge.delivery import Item, Rejection
+from logbridge.delivery import Documents, Rejection
 from logbridge.offsets import Checkpoint, Token
 from logbridge.records import DeadLetter
 
@@ -92,14 +93,18 @@ class Transactions:
         transactional_id: str,
         group_id: str,
         max_request_size: int = 4 * 1024 * 1024,
+        max_batch_size: int = 512 * 1024,
     ) -> None:
+        self._partitioner = CachingPartitioner()
+        self._max_record = max_request_size - 1024  # record overhead and the request header
         self.producer = AIOKafkaProducer(
             **kafka,
-            partitioner=CachingPartitioner(),
+            partitioner=self._partitioner,
             transactional_id=transactional_id,
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
+            max_batch_size=max_batch_size,
             max_request_size=max_request_size,
             compression_type=None,
         )
@@ -130,6 +135,57 @@ class Transactions:
             except MessageSizeTooLargeError:
                 too_large.append(i)
         return too_large
+
+    async def send_values(self, topic: str, keys: Sequence[bytes], values: Sequence[bytes]) -> list[int]:
+        """Append records to aiokafka's batch builders, one per target partition, and send
+        each full builder in the open transaction (no per-record ``send``). Returns the
+        indexes of records the topic refused as too large; any other error propagates."""
+        await self.begin()
+        producer = self.producer
+        partitions = sorted(await producer.partitions_for(topic))
+        part = self._partitioner
+        members: dict[int, list[int]] = {}
+        for i, k in enumerate(keys):
+            members.setdefault(part(k or None, partitions, partitions), []).append(i)
+        sent: list[tuple[asyncio.Future[Any], list[int], int]] = []
+        too_large: list[int] = []
+        for p, idxs in members.items():
+            batch, inside = producer.create_batch(), list[int]()
+            for i in idxs:
+                value, key = values[i], (keys[i] or None)
+                if len(value) + (len(key) if key else 0) > self._max_record:
+                    too_large.append(i)
+                    continue
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    sent.append((await producer.send_batch(batch, topic, partition=p), inside, p))
+                    batch, inside = producer.create_batch(), []
+                    batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+                inside.append(i)
+            if inside:
+                sent.append((await producer.send_batch(batch, topic, partition=p), inside, p))
+        for fut, inside, p in sent:
+            try:
+                await fut
+            except MessageSizeTooLargeError:
+                too_large += await self._one_by_one(topic, p, keys, values, inside)
+        return sorted(too_large)
+
+    async def _one_by_one(
+        self, topic: str, partition: int, keys: Sequence[bytes], values: Sequence[bytes], idxs: list[int]
+    ) -> list[int]:
+        """A refused batch, again a record per batch: only the records too large alone are
+        refused (the broker judges the topic's max.message.bytes per batch)."""
+        if len(idxs) == 1:
+            return idxs
+        refused: list[int] = []
+        for i in idxs:
+            batch = self.producer.create_batch()
+            batch.append(key=keys[i] or None, value=values[i], timestamp=None)
+            try:
+                await (await self.producer.send_batch(batch, topic, partition=partition))
+            except MessageSizeTooLargeError:
+                refused.append(i)
+        return refused
 
     async def commit(self, offsets: dict[TopicPartition, Checkpoint]) -> None:
         """Commit the transaction with the consumer offsets (checkpoint in the metadata)."""
@@ -163,12 +219,11 @@ class KafkaSink:
     async def start(self) -> None:
         return None
 
-    async def deliver(self, items: list[Item]) -> list[Rejection]:
+    async def deliver(self, docs: Documents) -> list[Rejection]:
         """Send in the open transaction. A Kafka error propagates: the pipeline aborts
         the transaction and re-delivers the whole cycle (nothing half-committed)."""
-        records: list[DeadLetterRecord] = [(it.key or None, it.body, []) for it in items]
-        too_large = await self._txn.send_many(self.topic, records)
-        return [Rejection(items[i], "message_too_large") for i in too_large]
+        too_large = await self._txn.send_values(self.topic, docs.keys, docs.bodies)
+        return [Rejection(i, "message_too_large") for i in too_large]
 
     async def close(self) -> None:
         return None

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
+import vnbridge_core
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -33,12 +34,11 @@ from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.elastic import ElasticsearchSink
 from logbridge.observing import Health, Metrics, create_app
-from logbridge.offsets import Token
 from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import LogbridgeSettings
-from logbridge.transforming import Transformer
+from logbridge.transforming import core_transformer
 
 __all__ = ["RunError", "c_extensions_loaded", "run"]
 
@@ -145,8 +145,8 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     profile = build(settings.profile.name, settings.profile.options)
     a = settings.assembly
 
-    def transformer() -> Transformer[Token]:
-        return Transformer(
+    def transformer() -> vnbridge_core.Transformer:
+        return core_transformer(
             profile=profile,
             lookup=lookup,
             shape=settings.source.decoder,
@@ -192,6 +192,9 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         linger_s=d.linger_ms / 1000,
         degraded_after_s=d.degraded_after_s,
     )
+    if isinstance(lookup, ClusterState):
+        # live joins: a changed pod (node, namespace) is rendered again on its next record
+        lookup.pod_listeners.append(pipeline.inventory_changed)
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:

@@ -162,6 +162,11 @@ impl Batch {
     fn truncated(&self) -> usize {
         self.out.truncated
     }
+    /// Bytes of the record values pushed.
+    #[getter]
+    fn bytes_in(&self) -> usize {
+        self.out.bytes_in
+    }
     /// Document bodies (JSON bytes), in output order.
     fn bodies<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
         self.out.docs.iter().map(|d| PyBytes::new(py, &d.body)).collect()
@@ -302,6 +307,7 @@ fn push_one(
     r: &mut dyn Render,
     out: &mut Out,
 ) {
+    out.bytes_in += value.len();
     let res = catch_unwind(AssertUnwindSafe(|| t.push(value, tok, ctx, now, r, out)));
     if res.is_err() {
         out.dead.push(crate::transform::DeadOut {
@@ -405,17 +411,13 @@ impl PyTransformer {
 
     fn flush_idle(&mut self, py: Python<'_>, now: f64) -> PyResult<Batch> {
         self.run(py, |t, r, out| {
-            if catch_unwind(AssertUnwindSafe(|| t.flush_idle(now, r, out))).is_err() {
-                out.docs.clear();
-            }
+            t.flush_guarded(false, now, r, out);
         })
     }
 
     fn flush_all(&mut self, py: Python<'_>) -> PyResult<Batch> {
         self.run(py, |t, r, out| {
-            if catch_unwind(AssertUnwindSafe(|| t.flush_all(r, out))).is_err() {
-                out.docs.clear();
-            }
+            t.flush_guarded(true, 0.0, r, out);
         })
     }
 

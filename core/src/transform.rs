@@ -41,6 +41,8 @@ pub struct Out {
     pub dead: Vec<DeadOut>,
     pub replayed: usize,
     pub truncated: usize,
+    /// bytes of the record values pushed
+    pub bytes_in: usize,
 }
 
 pub struct Config {
@@ -304,6 +306,35 @@ impl Transformer {
         }
     }
 
+    /// Flush idle (`all` = false) or everything, never losing a record to a panic: if one
+    /// happens, every record that was held before, is held no more and reached neither a
+    /// document nor a dead letter becomes an `internal_error` dead letter.
+    pub fn flush_guarded(&mut self, all: bool, now: f64, render: &mut dyn Render, out: &mut Out) {
+        let before: Vec<Tok> = self.reasm.held().chain(self.group.held()).copied().collect();
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if all {
+                self.flush_all(render, out)
+            } else {
+                self.flush_idle(now, render, out)
+            }
+        }));
+        if res.is_err() {
+            let mut accounted: AHashSet<Tok> = self.reasm.held().chain(self.group.held()).copied().collect();
+            accounted.extend(out.docs.iter().flat_map(|d| d.toks.iter().copied()));
+            accounted.extend(out.dead.iter().map(|d| d.tok));
+            for tok in before {
+                if accounted.insert(tok) {
+                    *self.dead.entry(Reason::Internal.as_str()).or_insert(0) += 1;
+                    out.dead.push(DeadOut {
+                        tok,
+                        reason: Reason::Internal,
+                        detail: "internal error in the core while flushing".into(),
+                    });
+                }
+            }
+        }
+    }
+
     /// Offsets of `source` that a pending partial line or stack trace still holds.
     pub fn held(&self, source: u32) -> Vec<i64> {
         let mut v: Vec<i64> =
@@ -311,5 +342,54 @@ impl Transformer {
         v.sort_unstable();
         v.dedup();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::Profile;
+
+    struct Panicky;
+    impl Render for Panicky {
+        fn render(&mut self, _: &Line, _: Option<&Embedded>) -> Result<Fragment, String> {
+            panic!("render exploded")
+        }
+    }
+
+    fn transformer() -> Transformer {
+        let cfg = Config {
+            shape: Shape::Cri,
+            max_line_bytes: 1 << 20,
+            idle_s: 1.0,
+            multiline_namespaces: AHashMap::new(),
+        };
+        Transformer::new(Profile::Filebeat { index: "filebeat".into() }, cfg)
+    }
+
+    #[test]
+    fn a_panic_while_flushing_dead_letters_the_held_records() {
+        let mut t = transformer();
+        let mut out = Out::default();
+        let id = || Ident {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            container: "c".into(),
+            container_id: "0".repeat(64),
+        };
+        for (i, v) in ["2024-05-01T00:00:00Z stdout P part one", "2024-05-01T00:00:01Z stdout P part two"]
+            .iter()
+            .enumerate()
+        {
+            t.push(v.as_bytes(), (0, i as i64), &mut || id(), 0.0, &mut Panicky, &mut out);
+        }
+        assert!(out.docs.is_empty() && out.dead.is_empty());
+        assert_eq!(t.held(0), vec![0, 1]);
+        let mut flushed = Out::default();
+        t.flush_guarded(true, 0.0, &mut Panicky, &mut flushed);
+        let dead: Vec<i64> = flushed.dead.iter().map(|d| d.tok.1).collect();
+        assert_eq!(dead, vec![0, 1]);
+        assert!(flushed.dead.iter().all(|d| d.reason == Reason::Internal));
+        assert!(t.held(0).is_empty());
     }
 }

@@ -13,13 +13,22 @@ from typing import Any
 import orjson
 import pytest
 
-from logbridge.delivery import Abandoned, Item, RetryPolicy
-from logbridge.elastic import ElasticsearchSink
-from logbridge.offsets import Token
+from logbridge.delivery import Abandoned, Documents, RetryPolicy
+from logbridge.elastic import ElasticsearchSink, _chunks
 
 
-def _item(n: int) -> Item:
-    return Item(b'{"n":%d}' % n, "logs", f"t-0-{n}", b"", (Token("t", 0, n),))
+class _Tokens:
+    def tokens(self, i: int) -> list[tuple[str, int]]:
+        return [("t-0", i)]
+
+
+def _docs(n: int) -> Documents:
+    return Documents.of(
+        bodies=[b'{"n":%d}' % i for i in range(n)],
+        actions=[orjson.dumps({"create": {"_index": "logs", "_id": f"t-0-{i}"}}) for i in range(n)],
+        keys=[b""] * n,
+        tokens=_Tokens(),
+    )
 
 
 class ScriptedES:
@@ -30,7 +39,7 @@ class ScriptedES:
         self.calls: list[list[str]] = []
         self.on_call = on_call
 
-    async def bulk(self, *, operations: bytes, refresh: bool) -> SimpleNamespace:
+    async def bulk(self, *, operations: bytes, refresh: bool, filter_path: str) -> SimpleNamespace:
         ids = [orjson.loads(line)["create"]["_id"] for line in operations.splitlines()[0::2] if line]
         self.calls.append(ids)
         if self.on_call is not None:
@@ -43,7 +52,8 @@ class ScriptedES:
             if status >= 400:
                 result["error"] = {"type": "mapper_parsing_exception" if status == 400 else "es_rejected"}
             items.append({"create": result})
-        return SimpleNamespace(body={"errors": True, "items": items})
+        errors = any(next(iter(it.values()))["status"] >= 300 for it in items)
+        return SimpleNamespace(body={"errors": errors, "items": items})
 
     async def close(self) -> None:
         return None
@@ -78,10 +88,10 @@ def test_items_are_delivered_rejected_or_resent() -> None:
     policy = CountingPolicy()
 
     async def go() -> list[Any]:
-        return await _sink(es, asyncio.Event(), retries, policy).deliver([_item(n) for n in range(4)])
+        return await _sink(es, asyncio.Event(), retries, policy).deliver(_docs(4))
 
     rejected = asyncio.run(go())
-    assert [(r.item.doc_id, r.detail) for r in rejected] == [("t-0-2", "mapper_parsing_exception")]
+    assert [(r.doc, r.detail) for r in rejected] == [(2, "mapper_parsing_exception")]
     assert es.calls == [["t-0-0", "t-0-1", "t-0-2", "t-0-3"], ["t-0-1"]]
     assert retries == ["item_retry"]
     assert policy.waits == [0]  # type: ignore[attr-defined]  # the 429 item waited one backoff
@@ -93,8 +103,18 @@ def test_item_retries_stop_when_shutdown_gives_up() -> None:
     retries: list[str] = []
 
     async def go() -> None:
-        await asyncio.wait_for(_sink(es, give_up, retries).deliver([_item(0)]), timeout=10)
+        await asyncio.wait_for(_sink(es, give_up, retries).deliver(_docs(1)), timeout=10)
 
     with pytest.raises(Abandoned):
         asyncio.run(go())
     assert len(es.calls) == 3 and retries == ["item_retry"] * 3
+
+
+def test_chunks_cut_by_count_and_bytes_and_cover_every_document() -> None:
+    docs = _docs(10)
+    assert _chunks(docs, 2000, 1 << 20) == [range(10)]
+    by_count = _chunks(docs, 3, 1 << 20)
+    assert by_count == [range(0, 3), range(3, 6), range(6, 9), range(9, 10)]
+    by_bytes = _chunks(docs, 2000, 100)
+    assert [i for r in by_bytes for i in r] == list(range(10)) and len(by_bytes) > 1
+    assert _chunks(_docs(0), 10, 10) == []

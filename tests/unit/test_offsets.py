@@ -1,25 +1,32 @@
-"""The offset ledger, checkpoints and the replay filter (pure)."""
+"""Checkpoints from held offsets, and the core's replay filter after a crash."""
 
 from __future__ import annotations
 
-from hypothesis import given
+import vnbridge_core
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logbridge.offsets import MAX_METADATA, Checkpoint, Ledger, ReplayFilter, Token
+from logbridge.offsets import MAX_METADATA, Checkpoint, Token, checkpoint
 from logbridge.producing import MAX_DEAD_LETTER_VALUE, dead_letter_record
+from logbridge.profiles import build
+from logbridge.transforming import core_transformer
 
 
-def test_commit_never_passes_an_outstanding_offset() -> None:
-    led = Ledger()
-    assert led.checkpoint() is None
-    for o in range(10, 15):
-        led.add(o)
-    for o in (10, 12, 13, 14):
-        led.done(o)
-    cp = led.checkpoint()
-    assert cp == Checkpoint(11, 15, (11,))
-    led.done(11)
-    assert led.checkpoint() == Checkpoint(15, 15)
+CRI = "shop", "web-1", "app", "d" * 64
+
+
+def _core() -> vnbridge_core.Transformer:
+    return core_transformer(profile=build("fluent-bit", {"Output": "plain"}), lookup=None, shape="cri")
+
+
+def _line(tag: str, i: int) -> bytes:
+    return f"2024-05-01T12:00:00.{i:09d}Z stdout {tag} line {i}".encode()
+
+
+def test_commit_never_passes_a_held_offset() -> None:
+    assert checkpoint(-1, []) is None
+    assert checkpoint(15, [11]) == Checkpoint(11, 15, (11,))
+    assert checkpoint(15, []) == Checkpoint(15, 15)
 
 
 def test_checkpoint_metadata_round_trip() -> None:
@@ -31,49 +38,46 @@ def test_checkpoint_metadata_round_trip() -> None:
 
 
 def test_huge_held_sets_stay_within_the_broker_metadata_limit() -> None:
-    led = Ledger()
-    for o in range(0, 200_000, 2):
-        led.add(o)
-        led.add(o + 1)
-        led.done(o + 1)
-    cp = led.checkpoint()
+    held = list(range(0, 200_000, 2))
+    cp = checkpoint(200_000, held)
     assert cp is not None and len(cp.metadata()) <= MAX_METADATA
     # whatever it kept is still true: nothing below the mark and not held is outstanding
     for o in range(cp.offset, cp.mark):
         assert o in cp.held or o % 2 == 1
 
 
-def test_replay_skips_only_what_was_delivered() -> None:
-    rf = ReplayFilter()
-    rf.set("t", 0, Checkpoint(100, 110, (100, 105)))
-    t = lambda o: Token("t", 0, o)  # noqa: E731
-    assert rf.delivered([t(101)])
-    assert not rf.delivered([t(100)])  # held fragment: not delivered
-    assert not rf.delivered([t(105), t(111)])  # joins a new record
-    assert not rf.delivered([t(110)])
-    assert not rf.delivered([Token("t", 1, 101)])  # other partition: no checkpoint
-    rf.passed("t", 0, 110)
-    assert not rf.delivered([t(101)])
+def test_the_core_skips_only_what_was_delivered() -> None:
+    core = _core()
+    core.set_replay("t-0", 110, [100, 105])
+    batch = core.push_values("t-0", [_line("F", i) for i in range(100, 112)], 100, file=CRI)
+    assert [toks for toks in batch.all_tokens()] == [[("t-0", o)] for o in (100, 105, 110, 111)]
+    assert batch.replayed == 8
+    again = core.push_values("t-0", [_line("F", 101)], 101, file=CRI)  # past the mark: forgotten
+    assert len(again) == 1 and again.replayed == 0
+    other = _core()
+    other.set_replay("t-0", 110, [])
+    assert len(other.push_values("t-1", [_line("F", 101)], 101, file=CRI)) == 1  # other partition
 
 
-@given(st.lists(st.booleans(), min_size=1, max_size=300), st.randoms(use_true_random=False))
-def test_ledger_matches_a_model(done_flags: list[bool], rnd: object) -> None:
-    led = Ledger()
-    for o in range(len(done_flags)):
-        led.add(o)
-    order = [o for o, d in enumerate(done_flags) if d]
-    rnd.shuffle(order)  # type: ignore[attr-defined]
-    for o in order:
-        led.done(o)
-    pending = [o for o, d in enumerate(done_flags) if not d]
-    cp = led.checkpoint()
-    assert cp is not None
-    assert cp.offset == (pending[0] if pending else len(done_flags))
-    rf = ReplayFilter()
-    rf.set("t", 0, Checkpoint.parse(cp.offset, cp.metadata()))
-    for o in range(len(done_flags)):
-        if o >= cp.offset:
-            assert rf.delivered([Token("t", 0, o)]) == done_flags[o]
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from("PF"), min_size=1, max_size=120), st.integers(0, 119))
+def test_a_crash_after_any_commit_delivers_every_record_once(tags: list[str], crash_at: int) -> None:
+    """Run 1 consumes ``crash_at`` records, delivers, commits (held offsets in the
+    checkpoint) and dies; run 2 replays from the commit. Every record ends up in
+    exactly one delivered document."""
+    lines = [_line(t, i) for i, t in enumerate(tags)]
+    n = min(crash_at, len(lines))
+    first = _core()
+    delivered = [o for toks in first.push_values("t-0", lines[:n], 0, file=CRI).all_tokens() for _, o in toks]
+    cp = checkpoint(n, first.held("t-0")) if n else None
+    second = _core()
+    start = 0
+    if cp is not None:
+        second.set_replay("t-0", cp.mark, list(cp.held))
+        start = cp.offset
+    out = [second.push_values("t-0", lines[start:], start, file=CRI), second.flush_all()]
+    delivered += [o for b in out for toks in b.all_tokens() for _, o in toks]
+    assert sorted(delivered) == list(range(len(lines)))
 
 
 def test_dead_letters_keep_the_original_and_say_when_it_was_cut() -> None:
