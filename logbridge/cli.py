@@ -124,7 +124,7 @@ def run_cmd(
     import asyncio
     import logging
 
-    from logbridge.producing import DeadLetterTooLarge
+    from logbridge.producing import TooLarge
     from logbridge.running import RunError, run
 
     settings = load_or_exit(PROG, LogbridgeSettings, config)
@@ -138,7 +138,7 @@ def run_cmd(
         asyncio.run(run(settings))
     except RunError as exc:
         fail_usage(PROG, str(exc))
-    except DeadLetterTooLarge as exc:  # progress stops rather than drop a record
+    except TooLarge as exc:  # progress stops rather than drop a record
         typer.echo(f"{PROG}: stopped: {exc}", err=True)
         raise typer.Exit(1) from None
 

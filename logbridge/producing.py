@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
@@ -23,15 +26,40 @@ from logbridge.delivery import Documents, Rejection
 from logbridge.offsets import Checkpoint, Token
 from logbridge.records import DeadLetter
 
-__all__ = ["DeadLetterRecord", "DeadLetterTooLarge", "KafkaSink", "Transactions", "dead_letter_record"]
+__all__ = [
+    "BatchRefused",
+    "DeadLetterRecord",
+    "DeadLetterTooLarge",
+    "KafkaSink",
+    "TooLarge",
+    "Transactions",
+    "dead_letter_record",
+]
+
+log = logging.getLogger("vnbridge.logbridge")
 
 Header = tuple[str, bytes]
 MAX_DEAD_LETTER_VALUE = 900 * 1024  # under the broker's default 1 MiB message.max.bytes
 DeadLetterRecord = tuple[bytes | None, bytes, list[Header]]
 
 
-class DeadLetterTooLarge(Exception):
-    """The dead-letter topic refused a record as too large: progress stops (not retriable)."""
+class TooLarge(Exception):
+    """A topic refused records as too large: progress stops rather than drop a record
+    (not retriable; a restart reads the topic's limits again)."""
+
+
+class DeadLetterTooLarge(TooLarge):
+    """The dead-letter topic refused a dead letter as too large."""
+
+
+class BatchRefused(TooLarge):
+    """The sink topic refused a batch sized within the limit read at start: the topic's
+    max.message.bytes was lowered while running."""
+
+
+DEFAULT_MAX_MESSAGE_BYTES = 1048588  # the broker's message.max.bytes default
+BATCH_OVERHEAD = 61  # a v2 record batch header
+RECORD_OVERHEAD = 32  # a record's length, attributes, deltas and header count, at most
 
 
 def dead_letter_record(
@@ -93,10 +121,11 @@ class Transactions:
         transactional_id: str,
         group_id: str,
         max_request_size: int = 4 * 1024 * 1024,
-        max_batch_size: int = 512 * 1024,
     ) -> None:
         self._partitioner = CachingPartitioner()
-        self._max_record = max_request_size - 1024  # record overhead and the request header
+        self._kafka = kafka
+        self._max_request = max_request_size - 1024  # room for the produce request's header
+        self._limits: dict[str, int] = {}
         self.producer = AIOKafkaProducer(
             **kafka,
             partitioner=self._partitioner,
@@ -104,7 +133,7 @@ class Transactions:
             enable_idempotence=True,
             acks="all",
             linger_ms=5,
-            max_batch_size=max_batch_size,
+            max_batch_size=max_request_size,  # the sink cuts batches at the topic's limit
             max_request_size=max_request_size,
             compression_type=None,
         )
@@ -136,56 +165,78 @@ class Transactions:
                 too_large.append(i)
         return too_large
 
+    async def record_limit(self, topic: str) -> int:
+        """The largest record batch ``topic`` accepts (its max.message.bytes), read once.
+        Batches are cut to it: a refused batch would break the idempotent producer's
+        sequence numbers, so no batch is ever sent that the broker can refuse."""
+        limit = self._limits.get(topic)
+        if limit is None:
+            limit = min(await self._describe_limit(topic), self._max_request)
+            self._limits[topic] = limit
+        return limit
+
+    async def _describe_limit(self, topic: str) -> int:
+        admin = AIOKafkaAdminClient(**self._kafka)
+        try:
+            await admin.start()
+            answers = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]
+            )
+        except KafkaError as exc:
+            log.warning(
+                "could not read max.message.bytes of %s (%s): assuming the broker default", topic, exc
+            )
+            return DEFAULT_MAX_MESSAGE_BYTES
+        finally:
+            await admin.close()
+        for answer in answers:
+            for error, _msg, _type, name, entries in answer.resources:
+                if error == 0 and name == topic:
+                    for entry in entries:
+                        if entry[0] == "max.message.bytes" and entry[1]:
+                            return int(entry[1])
+        return DEFAULT_MAX_MESSAGE_BYTES
+
     async def send_values(self, topic: str, keys: Sequence[bytes], values: Sequence[bytes]) -> list[int]:
-        """Append records to aiokafka's batch builders, one per target partition, and send
-        each full builder in the open transaction (no per-record ``send``). Returns the
-        indexes of records the topic refused as too large; any other error propagates."""
+        """Append records to aiokafka's batch builders, one per target partition, each cut
+        at the topic's record-batch limit, and send them in the open transaction (no
+        per-record ``send``). Returns the indexes of records too large on their own."""
         await self.begin()
         producer = self.producer
+        limit = await self.record_limit(topic)
         partitions = sorted(await producer.partitions_for(topic))
         part = self._partitioner
         members: dict[int, list[int]] = {}
         for i, k in enumerate(keys):
             members.setdefault(part(k or None, partitions, partitions), []).append(i)
-        sent: list[tuple[asyncio.Future[Any], list[int], int]] = []
+        sent: list[asyncio.Future[Any]] = []
         too_large: list[int] = []
         for p, idxs in members.items():
-            batch, inside = producer.create_batch(), list[int]()
+            batch, size = producer.create_batch(), BATCH_OVERHEAD
             for i in idxs:
                 value, key = values[i], (keys[i] or None)
-                if len(value) + (len(key) if key else 0) > self._max_record:
+                n = len(value) + (len(key) if key else 0) + RECORD_OVERHEAD
+                if n + BATCH_OVERHEAD > limit:
                     too_large.append(i)
                     continue
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    sent.append((await producer.send_batch(batch, topic, partition=p), inside, p))
-                    batch, inside = producer.create_batch(), []
+                if size + n > limit or batch.append(key=key, value=value, timestamp=None) is None:
+                    if size > BATCH_OVERHEAD:
+                        sent.append(await producer.send_batch(batch, topic, partition=p))
+                    batch, size = producer.create_batch(), BATCH_OVERHEAD
                     batch.append(key=key, value=value, timestamp=None)  # the first record always fits
-                inside.append(i)
-            if inside:
-                sent.append((await producer.send_batch(batch, topic, partition=p), inside, p))
-        for fut, inside, p in sent:
-            try:
-                await fut
-            except MessageSizeTooLargeError:
-                too_large += await self._one_by_one(topic, p, keys, values, inside)
+                size += n
+            if size > BATCH_OVERHEAD:
+                sent.append(await producer.send_batch(batch, topic, partition=p))
+        results = await asyncio.gather(*sent, return_exceptions=True)
+        for res in results:
+            if isinstance(res, MessageSizeTooLargeError):
+                raise BatchRefused(
+                    f"topic {topic} refused a record batch within the max.message.bytes read at start "
+                    f"({limit}); was it lowered? restart logbridge to read it again"
+                )
+            if isinstance(res, BaseException):
+                raise res
         return sorted(too_large)
-
-    async def _one_by_one(
-        self, topic: str, partition: int, keys: Sequence[bytes], values: Sequence[bytes], idxs: list[int]
-    ) -> list[int]:
-        """A refused batch, again a record per batch: only the records too large alone are
-        refused (the broker judges the topic's max.message.bytes per batch)."""
-        if len(idxs) == 1:
-            return idxs
-        refused: list[int] = []
-        for i in idxs:
-            batch = self.producer.create_batch()
-            batch.append(key=keys[i] or None, value=values[i], timestamp=None)
-            try:
-                await (await self.producer.send_batch(batch, topic, partition=partition))
-            except MessageSizeTooLargeError:
-                refused.append(i)
-        return refused
 
     async def commit(self, offsets: dict[TopicPartition, Checkpoint]) -> None:
         """Commit the transaction with the consumer offsets (checkpoint in the metadata)."""

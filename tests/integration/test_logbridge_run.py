@@ -201,6 +201,80 @@ def test_documents_elasticsearch_rejects_go_to_the_dead_letter_topic(
     assert dead[0].key is not None
 
 
+def test_documents_too_large_for_the_kafka_sink_topic_are_dead_lettered_alone(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """The Kafka sink sends whole record batches; when the output topic refuses a batch
+    as too large, only the documents too large on their own are dead-lettered (reason
+    ``sink_rejected``, ``kafka: message_too_large``); every other one is delivered once,
+    in the same transaction."""
+    create_topic(stack.kafka_bootstrap, run.out, 2, {"max.message.bytes": "20000"})
+    good, _ = records(pods, 400)
+    big = {7, 150, 333}
+    for i in big:
+        pod = pods[i % len(pods)]
+        good[i] = (
+            pod.uid.encode(),
+            eks_record(pod, T0_NS + i * 1000, "stdout", "F", f"seq={i:07d} " + "z" * 30_000),
+        )
+    produce(stack.kafka_bootstrap, run.topic, good)
+    cfg, _ = run.config()
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
+            timeout=120,
+            interval=1,
+            what="all offsets committed",
+        )
+    out = read_all(stack.kafka_bootstrap, run.out)
+    assert sorted(_seqs(out)) == sorted(f"seq={i:07d}" for i in range(400) if i not in big)
+    dead = read_all(stack.kafka_bootstrap, run.dlq)
+    assert sorted(json.loads(m.value)["log"].split()[0] for m in dead) == sorted(f"seq={i:07d}" for i in big)
+    assert {dict(m.headers)["vnbridge.detail"] for m in dead} == {b"kafka: message_too_large"}
+    assert run.docs() == 400  # Elasticsearch took them all
+
+
+def test_a_pod_relabelled_in_the_api_is_enriched_with_its_new_labels(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """Live joins: the core caches each pod's metadata fragment; a pod change seen by
+    the watch makes the next record of that pod render it again."""
+    pod = pods[0]
+    cfg, _ = run.config()
+    v1 = kube(str(stack.kubeconfig))
+    key = pod.uid.encode()
+    before = [(key, eks_record(pod, T0_NS + i, "stdout", "F", f"seq={i:07d} before")) for i in range(50)]
+    produce(stack.kafka_bootstrap, run.topic, before)
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
+        eventually(lambda: run.docs() == 50, timeout=120, interval=1, what="first 50 documents")
+        v1.patch_namespaced_pod(pod.name, pod.namespace, {"metadata": {"labels": {"relabelled": RUN}}})
+        # the watch delivers the change asynchronously; records keep coming until one
+        # produced after it carries the new label (bounded: 30 rounds)
+        relabelled = {"term": {"kubernetes.labels.relabelled": RUN}}
+        for round_ in range(30):
+            text = f"seq={round_:07d} after"
+            produce(
+                stack.kafka_bootstrap,
+                run.topic,
+                [(key, eks_record(pod, T0_NS + 10_000 + round_, "stdout", "F", text))],
+            )
+            eventually(
+                lambda n=51 + round_: run.docs() == n,
+                timeout=60,
+                interval=0.5,
+                what=f"document {51 + round_}",
+            )
+            if run.docs(relabelled) > 0:
+                break
+        assert run.docs(relabelled) > 0
+    stale = {
+        "bool": {
+            "must": [{"match": {"log": "before"}}, {"exists": {"field": "kubernetes.labels.relabelled"}}]
+        }
+    }
+    assert run.docs(stale) == 0  # documents written before the change keep what was true then
+
+
 def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
     run: Run, pods: list[SimPod], stack: Stack
 ) -> None:

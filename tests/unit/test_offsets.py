@@ -11,7 +11,6 @@ from logbridge.producing import MAX_DEAD_LETTER_VALUE, dead_letter_record
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
 
-
 CRI = "shop", "web-1", "app", "d" * 64
 
 
