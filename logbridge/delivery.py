@@ -33,12 +33,14 @@ class Documents:
     uid). ``tokens(i)`` says which (source, offset) records document ``i`` consumed;
     it is looked up only when a sink rejects that document."""
 
-    __slots__ = ("_parts", "actions", "bodies", "keys")
+    __slots__ = ("_parts", "_with_actions", "_with_keys", "actions", "bodies", "keys")
 
-    def __init__(self) -> None:
+    def __init__(self, *, actions: bool = True, keys: bool = True) -> None:
         self.bodies: list[bytes] = []
-        self.actions: list[bytes] = []
-        self.keys: list[bytes] = []
+        self.actions: list[bytes] = []  # empty unless some sink bulk-indexes
+        self.keys: list[bytes] = []  # empty unless some sink produces to Kafka
+        self._with_actions = actions
+        self._with_keys = keys
         self._parts: list[tuple[int, TokenSource]] = []
 
     def __len__(self) -> int:
@@ -49,8 +51,10 @@ class Documents:
         if len(batch):
             self._parts.append((len(self.bodies), batch))
             self.bodies += batch.bodies()
-            self.actions += batch.actions("create", True)
-            self.keys += batch.keys()
+            if self._with_actions:
+                self.actions += batch.actions("create", True)
+            if self._with_keys:
+                self.keys += batch.keys()
 
     @classmethod
     def of(
@@ -80,6 +84,8 @@ class Rejection(NamedTuple):
 
 class Sink(Protocol):
     name: str
+    uses_actions: bool  # reads Documents.actions (bulk action lines)
+    uses_keys: bool  # reads Documents.keys (Kafka message keys)
 
     async def start(self) -> None: ...
 
@@ -136,6 +142,8 @@ class FileSink:
     """JSON lines appended to a file, fsynced before acknowledging (for debugging)."""
 
     name = "file"
+    uses_actions = False
+    uses_keys = False
 
     def __init__(self, *, path: Path) -> None:
         self.path = path

@@ -69,6 +69,8 @@ def _error_type(item_result: dict[str, Any]) -> str:
 
 class ElasticsearchSink:
     name = "elasticsearch"
+    uses_actions = True
+    uses_keys = False
 
     def __init__(
         self,

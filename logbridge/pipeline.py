@@ -64,7 +64,7 @@ class Record(Protocol):
 
 @dataclass(slots=True)
 class Cycle:
-    docs: Documents = field(default_factory=Documents)
+    docs: Documents
     dead: list[DeadLetterRecord] = field(default_factory=list)
     dead_tokens: set[Token] = field(default_factory=set)
     records: int = 0
@@ -148,7 +148,9 @@ class Pipeline:
         self.linger_s = linger_s
         self.degraded_after_s = degraded_after_s
         self.parts: dict[str, Consumed] = {}
-        self.cycle = Cycle()
+        self._actions = any(s.uses_actions for s in sinks)
+        self._keys = any(s.uses_keys for s in sinks)
+        self.cycle = self._new_cycle()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.listener = _Rebalance(self)
@@ -156,6 +158,9 @@ class Pipeline:
         self._sources: Counter[int] = Counter()  # enrichment source per document, flushed per cycle
         self._stale: set[tuple[str, str]] = set()  # pods the inventory changed since the last fill
         self._stale_all = False
+
+    def _new_cycle(self) -> Cycle:
+        return Cycle(Documents(actions=self._actions, keys=self._keys))
 
     # --- the inventory changed: the core renders those pods' fragments again ---------
     def inventory_changed(self, pod: tuple[str, str] | None) -> None:
@@ -326,7 +331,7 @@ class Pipeline:
 
     async def deliver_and_commit(self) -> None:
         async with self.lock:
-            cyc, self.cycle = self.cycle, Cycle()
+            cyc, self.cycle = self.cycle, self._new_cycle()
             if not self.parts:
                 return
             if (

@@ -262,6 +262,8 @@ class KafkaSink:
     """Documents to a topic inside the cycle's transaction; key = pod uid."""
 
     name = "kafka"
+    uses_actions = False
+    uses_keys = True
 
     def __init__(self, *, txn: Transactions, topic: str) -> None:
         self._txn = txn

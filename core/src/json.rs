@@ -269,18 +269,20 @@ impl<'a> Parser<'a> {
     fn string(&mut self) -> Result<String, ParseError> {
         self.i += 1; // opening quote
         let start = self.i;
-        // fast path: no escapes
-        if let Some(off) = memchr::memchr2(b'"', b'\\', &self.b[self.i..]) {
-            if self.b[self.i + off] == b'"' {
-                let raw = &self.b[start..start + off];
-                if raw.iter().any(|&c| c < 0x20) {
-                    self.i += raw.iter().position(|&c| c < 0x20).unwrap_or(0);
-                    return Err(self.err("control character in string"));
-                }
-                let s = std::str::from_utf8(raw).map_err(|_| self.err("invalid UTF-8 in string"))?;
+        // fast path: one table-driven pass to the first quote, backslash or control byte
+        let rest = &self.b[start..];
+        let off = rest.iter().position(|&c| SPECIAL[c as usize]).unwrap_or(rest.len());
+        match rest.get(off) {
+            Some(b'"') => {
+                let s = std::str::from_utf8(&rest[..off]).map_err(|_| self.err("invalid UTF-8 in string"))?;
                 self.i = start + off + 1;
                 return Ok(s.to_string());
             }
+            Some(&c) if c < 0x20 => {
+                self.i = start + off;
+                return Err(self.err("control character in string"));
+            }
+            _ => {}
         }
         let mut out: Vec<u8> = Vec::new();
         loop {
@@ -435,11 +437,32 @@ fn clamped_int_prefix(tok: &str) -> J {
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A JSON string with orjson's escaping.
+/// Bytes a JSON string cannot hold as they are: `"`, `\` and the control characters.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
+    let Some(first) = b.iter().position(|&c| SPECIAL[c as usize]) else {
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    };
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
+    for (i, &c) in b.iter().enumerate().skip(first) {
+        if !SPECIAL[c as usize] {
+            continue;
+        }
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

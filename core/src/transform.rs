@@ -358,12 +358,8 @@ mod tests {
     }
 
     fn transformer() -> Transformer {
-        let cfg = Config {
-            shape: Shape::Cri,
-            max_line_bytes: 1 << 20,
-            idle_s: 1.0,
-            multiline_namespaces: AHashMap::new(),
-        };
+        let cfg =
+            Config { shape: Shape::Cri, max_line_bytes: 1 << 20, idle_s: 1.0, multiline_namespaces: AHashMap::new() };
         Transformer::new(Profile::Filebeat { index: "filebeat".into() }, cfg)
     }
 
@@ -371,15 +367,10 @@ mod tests {
     fn a_panic_while_flushing_dead_letters_the_held_records() {
         let mut t = transformer();
         let mut out = Out::default();
-        let id = || Ident {
-            namespace: "ns".into(),
-            pod: "p".into(),
-            container: "c".into(),
-            container_id: "0".repeat(64),
-        };
-        for (i, v) in ["2024-05-01T00:00:00Z stdout P part one", "2024-05-01T00:00:01Z stdout P part two"]
-            .iter()
-            .enumerate()
+        let id =
+            || Ident { namespace: "ns".into(), pod: "p".into(), container: "c".into(), container_id: "0".repeat(64) };
+        for (i, v) in
+            ["2024-05-01T00:00:00Z stdout P part one", "2024-05-01T00:00:01Z stdout P part two"].iter().enumerate()
         {
             t.push(v.as_bytes(), (0, i as i64), &mut || id(), 0.0, &mut Panicky, &mut out);
         }
