@@ -1,14 +1,28 @@
 # vnbridge: one image, three commands (logbridge, vnbridge-discovery, metricsbridge).
-FROM python:3.11-slim AS build
+#
+# Builder stage: the compiled core (core/, PyO3 + maturin) needs cargo and a C compiler
+# (mimalloc); both stages are Debian bookworm, so the wheel's glibc matches the runtime.
+FROM rust:1-slim-bookworm AS rust
+
+FROM python:3.11-slim-bookworm AS build
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+ENV CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/cargo/bin:$PATH
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
+COPY core core
 COPY discovery discovery
 COPY logbridge logbridge
 COPY metricsbridge metricsbridge
 COPY simulator simulator
-RUN pip install --no-cache-dir --prefix=/install .
+# the abi3 wheel of vnbridge (Python packages + vnbridge_core), then it and its
+# dependencies into /install
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && pip install --no-cache-dir --prefix=/install /wheels/*.whl
 
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm
 COPY --from=build /install /usr/local
 USER 65532:65532
 ENTRYPOINT []

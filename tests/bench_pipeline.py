@@ -192,7 +192,10 @@ def _topic_size(bootstrap: str, topic: str) -> int:
     return asyncio.run(go())
 
 
-def pipeline_bench(env: dict[str, str], n: int = 200_000) -> dict[str, float]:
+def pipeline_bench(
+    env: dict[str, str], n: int = int(os.environ.get("BENCH_RECORDS", "1000000"))
+) -> dict[str, float]:
+    """A backlog of ``n`` records (default one million: the RSS figure is "flat at 1M")."""
     run = f"{int(time.time()) % 1_000_000}"
     tmp = ROOT / ".bench" / f"pipeline-{run}"
     tmp.mkdir(parents=True)
@@ -209,7 +212,7 @@ def pipeline_bench(env: dict[str, str], n: int = 200_000) -> dict[str, float]:
     es = _logbridge(env, topic, run, n, "es", tmp)
     print(
         f"logbridge   Kafka→Elasticsearch {n:,} records: {n / es['wall_s']:,.0f} records/s wall, "
-        f"{es['cpu_s'] / n * 1e6:.1f} CPU-s per million (logbridge process only)"
+        f"{es['cpu_s'] / n * 1e6:.1f} CPU-s per million (logbridge process only; target <= 10)"
     )
     results: dict[str, float] = {
         "logbridge_kafka_records_per_cpu_s": round(lb_rate),
@@ -228,6 +231,6 @@ def pipeline_bench(env: dict[str, str], n: int = 200_000) -> dict[str, float]:
             f"rsyslog     Kafka→Kafka {n:,} records: {rs['wall_s']:.1f} s wall, {rs['cpu_s']:.1f} CPU-s → "
             f"{rs_rate:,.0f} records/CPU-s"
         )
-        print(f"ratio       logbridge / rsyslog records per CPU-second = {ratio:.2f}x (goal >= 1.0x)")
+        print(f"ratio       logbridge / rsyslog records per CPU-second = {ratio:.2f}x (target >= 2.0x)")
         results |= {"rsyslog_kafka_records_per_cpu_s": round(rs_rate), "rsyslog_ratio": round(ratio, 3)}
     return results
