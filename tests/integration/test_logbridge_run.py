@@ -73,6 +73,14 @@ class Run:
         path.write_text(json.dumps(cfg))
         return path, port
 
+    def wait_committed(self, n: int, *, timeout: float = 120, what: str = "all offsets committed") -> None:
+        eventually(
+            lambda: committed_total(self.stack.kafka_bootstrap, self.group, self.topic) == n,
+            timeout=timeout,
+            interval=1,
+            what=what,
+        )
+
     def docs(self, query: dict[str, Any] | None = None) -> int:
         return es_count(self.stack.es_url, self.index, query)
 
@@ -127,12 +135,7 @@ def test_delivers_each_record_once_and_dead_letters_bad_input(
     produce(stack.kafka_bootstrap, run.topic, mixed)
     cfg, port = run.config()
     with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log") as proc:
-        eventually(
-            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(mixed),
-            timeout=120,
-            interval=1,
-            what="all offsets committed",
-        )
+        run.wait_committed(len(mixed))
         assert run.docs() == expected
         assert _metric(port, "vnbridge_logbridge_records_dead_lettered_total") == len(bad)
         assert _metric(port, "vnbridge_logbridge_bytes_in_total") == sum(len(v) for _, v in mixed)
@@ -186,12 +189,7 @@ def test_documents_elasticsearch_rejects_go_to_the_dead_letter_topic(
     rejected = sum(1 for i in range(500) if "app" in pods[i % len(pods)].labels)
     cfg, _ = run.config()
     with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
-        eventually(
-            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
-            timeout=120,
-            interval=1,
-            what="all offsets committed",
-        )
+        run.wait_committed(len(good))
     assert run.docs() == expected - rejected
     dead = read_all(stack.kafka_bootstrap, run.dlq)
     assert len(dead) == rejected
@@ -220,12 +218,7 @@ def test_documents_too_large_for_the_kafka_sink_topic_are_dead_lettered_alone(
     produce(stack.kafka_bootstrap, run.topic, good)
     cfg, _ = run.config()
     with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
-        eventually(
-            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
-            timeout=120,
-            interval=1,
-            what="all offsets committed",
-        )
+        run.wait_committed(len(good))
     out = read_all(stack.kafka_bootstrap, run.out)
     assert sorted(_seqs(out)) == sorted(f"seq={i:07d}" for i in range(400) if i not in big)
     dead = read_all(stack.kafka_bootstrap, run.dlq)
@@ -295,12 +288,7 @@ def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
             proc.wait(10)
             kills += 1
     with child(["logbridge", "run", "-c", str(cfg)], log=log) as proc:
-        eventually(
-            lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == len(good),
-            timeout=300,
-            interval=1,
-            what="all offsets committed after 5 kills",
-        )
+        run.wait_committed(len(good), timeout=300, what="all offsets committed after 5 kills")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     assert run.docs() == expected
