@@ -12,6 +12,7 @@ from typing import Any
 
 from aiokafka.helpers import create_ssl_context
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
 
@@ -49,6 +50,8 @@ def elasticsearch_client(es: ElasticsearchSettings, *, timeout_s: float = 30.0) 
         "max_retries": 0,  # retries are ours: capped backoff with jitter, per item
         "retry_on_timeout": False,
         "verify_certs": es.verify_certs,
+        # answers (a status per bulk item) are parsed with orjson, not the stdlib
+        "serializer": OrjsonSerializer(),
     }
     if es.ca_file is not None:
         kwargs["ca_certs"] = str(es.ca_file)

@@ -33,6 +33,7 @@ from discovery.tracking import ClusterState, watched_kinds
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.elastic import ElasticsearchSink
+from logbridge.fetching import use_decoded_records
 from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
@@ -160,6 +161,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     )
     sinks = _sinks(settings, txn, policy, give_up, metrics)
     admin = AIOKafkaAdminClient(**kafka)
+    use_decoded_records()  # the core reads offset/key/value/headers: no ConsumerRecord per record
     consumer = AIOKafkaConsumer(
         **kafka,
         group_id=group,
