@@ -70,7 +70,7 @@ pub struct Transformer {
     replay: AHashMap<u32, Replay>,
     /// the last (namespace, pod, container, container id) looked up and its fragment:
     /// records of one pod come in runs, so most lookups end here
-    last: Option<(String, String, String, String, Rc<Fragment>)>,
+    last: Option<(String, String, String, String, u64, Rc<Fragment>)>,
     pub renders: u64,
     pub records_in: u64,
     pub documents_out: u64,
@@ -187,8 +187,11 @@ impl Transformer {
     }
 
     fn fragment(&mut self, line: &Line, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
-        if let Some((ns, pod, c, cid, f)) = &self.last {
-            if f.source <= 1
+        // records of one pod come in runs: the last fragment answers most lookups, also
+        // one rendered from embedded metadata while that metadata stays the same
+        let emb = line.embedded.as_deref().map_or(0, emb_hash);
+        if let Some((ns, pod, c, cid, h, f)) = &self.last {
+            if (f.source <= 1 || *h == emb)
                 && *ns == line.namespace
                 && *pod == line.pod
                 && *c == line.container
@@ -197,18 +200,19 @@ impl Transformer {
                 return Ok(f.clone());
             }
         }
-        let f = self.fragment_slow(line, render)?;
+        let f = self.fragment_slow(line, emb, render)?;
         self.last = Some((
             line.namespace.clone(),
             line.pod.clone(),
             line.container.clone(),
             line.container_id.clone(),
+            emb,
             f.clone(),
         ));
         Ok(f)
     }
 
-    fn fragment_slow(&mut self, line: &Line, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
+    fn fragment_slow(&mut self, line: &Line, emb_h: u64, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
         let pk = (line.namespace.clone(), line.pod.clone());
         let sub0 = (line.container.clone(), line.container_id.clone(), 0u64);
         let per_pod = self.cache.entry(pk.clone()).or_default();
@@ -225,7 +229,7 @@ impl Transformer {
         if base.source <= 1 {
             return Ok(base); // the inventory knows the pod: embedded metadata is not used
         }
-        let sub = (line.container.clone(), line.container_id.clone(), emb_hash(emb));
+        let sub = (line.container.clone(), line.container_id.clone(), emb_h);
         if let Some(f) = self.cache.get(&pk).and_then(|m| m.get(&sub)) {
             return Ok(f.clone());
         }
