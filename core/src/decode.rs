@@ -234,11 +234,12 @@ fn time_from(v: Option<&J>) -> Result<(i64, String), Bad> {
     Ok((ns, format_rfc3339(ns, 9)))
 }
 
-fn text_and_partial(text: Option<&J>, tag: Option<&J>, docker_style: bool) -> (String, bool) {
+/// The body, moved out of the parsed record (not copied), and whether it is partial.
+fn text_and_partial(text: Option<J>, tag: Option<&J>, docker_style: bool) -> (String, bool) {
     let mut text = match text {
-        Some(J::Str(s)) => s.clone(),
+        Some(J::Str(s)) => s,
         None | Some(J::Null) => String::new(),
-        Some(other) => String::from_utf8(json::to_vec(other)).unwrap_or_default(),
+        Some(other) => String::from_utf8(json::to_vec(&other)).unwrap_or_default(),
     };
     if docker_style {
         if text.ends_with('\n') {
@@ -289,7 +290,8 @@ fn line(
     }
 }
 
-fn from_eks(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    let log = o.remove("log");
     let k8s = obj(o.get("kubernetes"));
     let g = |key: &str| k8s.and_then(|k| k.get(key));
     let need_ctx = truthy(g("namespace_name")).is_none()
@@ -306,7 +308,7 @@ fn from_eks(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     need(&id.namespace, &id.pod)?;
     let ts = time_from(if o.contains("time") { o.get("time") } else { o.get("@timestamp") })?;
     let tag = o.get("_p").or_else(|| o.get("logtag"));
-    let tp = text_and_partial(o.get("log"), tag, false);
+    let tp = text_and_partial(log, tag, false);
     let emb = Embedded {
         pod_uid: present_text(g("pod_id")),
         labels: str_map(g("labels")),
@@ -319,7 +321,8 @@ fn from_eks(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Box::new(emb)), "eks"))
 }
 
-fn from_filebeat(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    let message = o.remove("message");
     let Some(k8s_v) = o.get("kubernetes") else {
         return Err(bad(Reason::UnknownShape, "KeyError while reading fields"));
     };
@@ -340,7 +343,7 @@ fn from_filebeat(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     };
     need(&id.namespace, &id.pod)?;
     let ts = time_from(o.get("@timestamp"))?;
-    let tp = text_and_partial(o.get("message"), None, false);
+    let tp = text_and_partial(message, None, false);
     let image = obj(ecs_c.get("image")).unwrap_or(&empty);
     let node = obj(k8s.get("node")).unwrap_or(&empty);
     let emb = Embedded {
@@ -375,7 +378,7 @@ fn from_cls(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let body = first(o, &["log", "content", "message", "__CONTENT__"]);
     let empty = J::Str(String::new());
     let tag = o.get("_p").or_else(|| o.get("logtag"));
-    let tp = text_and_partial(Some(body.unwrap_or(&empty)), tag, false);
+    let tp = text_and_partial(Some(body.unwrap_or(&empty).clone()), tag, false);
     let labels =
         o.0.iter()
             .filter_map(|(k, v)| k.strip_prefix("pod_label_").map(|rest| (rest.to_string(), v.to_text())))
@@ -395,11 +398,11 @@ fn from_cls(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Box::new(emb)), "cls"))
 }
 
-fn from_docker(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+fn from_docker(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let id = ctx();
     need(&id.namespace, &id.pod)?;
     let ts = time_from(o.get("time"))?;
-    let tp = text_and_partial(o.get("log"), None, true);
+    let tp = text_and_partial(o.remove("log"), None, true);
     Ok(line(ts, is_stderr(o.get("stream")), tp, id, None, "docker"))
 }
 
@@ -482,10 +485,10 @@ pub fn decode(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Res
     };
     let shape = if shape == Shape::Auto { sniff(&o)? } else { shape };
     match shape {
-        Shape::Filebeat => from_filebeat(&o, ctx),
+        Shape::Filebeat => from_filebeat(o, ctx),
         Shape::Cls => from_cls(&o, ctx),
-        Shape::Docker => from_docker(&o, ctx),
-        _ => from_eks(&o, ctx),
+        Shape::Docker => from_docker(o, ctx),
+        _ => from_eks(o, ctx),
     }
 }
 
