@@ -9,6 +9,7 @@
 
 use crate::json::{self, Numbers, Obj, J};
 use crate::time::{format_rfc3339, parse_rfc3339};
+use std::rc::Rc;
 
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
 
@@ -121,7 +122,7 @@ pub struct Line {
     pub pod: String,
     pub container: String,
     pub container_id: String,
-    pub embedded: Option<Box<Embedded>>,
+    pub embedded: Option<Rc<Embedded>>,
     pub first_partial: bool,
     /// which decoder read it: eks, filebeat, cls, docker, cri
     pub shape: &'static str,
@@ -271,7 +272,7 @@ fn line(
     stderr: bool,
     (text, partial): (String, bool),
     id: Ident,
-    embedded: Option<Box<Embedded>>,
+    embedded: Option<Rc<Embedded>>,
     shape: &'static str,
 ) -> Line {
     Line {
@@ -290,35 +291,71 @@ fn line(
     }
 }
 
+/// What a record's `kubernetes` object says, derived once per distinct object: the
+/// records of one pod carry byte-identical objects, so `KubeMemo` keeps the last one.
+pub struct EksFacts {
+    is_obj: bool,
+    filebeat_like: bool,
+    namespace: Option<String>,
+    pod: Option<String>,
+    container: Option<String>,
+    container_id: Option<String>,
+    embedded: Rc<Embedded>,
+}
+
+impl EksFacts {
+    fn of(k8s_v: Option<&J>) -> EksFacts {
+        let k8s = obj(k8s_v);
+        let g = |key: &str| k8s.and_then(|k| k.get(key));
+        let text = |v: Option<&J>| truthy(v).map(J::to_text);
+        EksFacts {
+            is_obj: k8s.is_some(),
+            filebeat_like: k8s.is_some_and(|k| k.contains("pod") || k.contains("container")),
+            namespace: text(g("namespace_name")),
+            pod: text(g("pod_name")),
+            container: text(g("container_name")),
+            container_id: text(truthy(g("docker_id")).or(g("container_id"))).map(bare_id),
+            embedded: Rc::new(Embedded {
+                pod_uid: present_text(g("pod_id")),
+                labels: str_map(g("labels")),
+                annotations: str_map(g("annotations")),
+                host: present_text(g("host")),
+                pod_ip: present_text(g("pod_ip")),
+                image: present_text(g("container_image")),
+                image_id: present_text(g("container_hash")),
+            }),
+        }
+    }
+}
+
+/// The raw bytes of the last `kubernetes` object met and what it says.
+#[derive(Default)]
+pub struct KubeMemo {
+    raw: Vec<u8>,
+    facts: Option<Rc<EksFacts>>,
+}
+
 fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    let facts = EksFacts::of(o.remove("kubernetes").as_ref());
+    from_eks_facts(o, &facts, ctx)
+}
+
+fn from_eks_facts(mut o: Obj, f: &EksFacts, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let log = o.remove("log");
-    let k8s = obj(o.get("kubernetes"));
-    let g = |key: &str| k8s.and_then(|k| k.get(key));
-    let need_ctx = truthy(g("namespace_name")).is_none()
-        || truthy(g("pod_name")).is_none()
-        || truthy(g("container_name")).is_none()
-        || (truthy(g("docker_id")).is_none() && truthy(g("container_id")).is_none());
+    let need_ctx = f.namespace.is_none() || f.pod.is_none() || f.container.is_none() || f.container_id.is_none();
     let c = if need_ctx { ctx() } else { Ident::default() };
+    let pick = |v: &Option<String>, fallback: &str| v.clone().unwrap_or_else(|| fallback.to_string());
     let id = Ident {
-        namespace: text_or(g("namespace_name"), &c.namespace),
-        pod: text_or(g("pod_name"), &c.pod),
-        container: text_or(g("container_name"), &c.container),
-        container_id: bare_id(text_or(truthy(g("docker_id")).or(g("container_id")), &c.container_id)),
+        namespace: pick(&f.namespace, &c.namespace),
+        pod: pick(&f.pod, &c.pod),
+        container: pick(&f.container, &c.container),
+        container_id: f.container_id.clone().unwrap_or_else(|| bare_id(c.container_id.clone())),
     };
     need(&id.namespace, &id.pod)?;
     let ts = time_from(if o.contains("time") { o.get("time") } else { o.get("@timestamp") })?;
     let tag = o.get("_p").or_else(|| o.get("logtag"));
     let tp = text_and_partial(log, tag, false);
-    let emb = Embedded {
-        pod_uid: present_text(g("pod_id")),
-        labels: str_map(g("labels")),
-        annotations: str_map(g("annotations")),
-        host: present_text(g("host")),
-        pod_ip: present_text(g("pod_ip")),
-        image: present_text(g("container_image")),
-        image_id: present_text(g("container_hash")),
-    };
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Box::new(emb)), "eks"))
+    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(f.embedded.clone()), "eks"))
 }
 
 fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
@@ -358,7 +395,7 @@ fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad
         },
         image_id: String::new(),
     };
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Box::new(emb)), "filebeat"))
+    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Rc::new(emb)), "filebeat"))
 }
 
 fn first<'a>(o: &'a Obj, keys: &[&str]) -> Option<&'a J> {
@@ -395,7 +432,7 @@ fn from_cls(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
         image: present_text(o.get("image_name")),
         image_id: String::new(),
     };
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Box::new(emb)), "cls"))
+    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Rc::new(emb)), "cls"))
 }
 
 fn from_docker(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
@@ -470,6 +507,43 @@ fn is_ws(c: u8) -> bool {
 
 /// One provider record → a line, or why not.
 pub fn decode(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    decode_memo(value, shape, ctx, &mut KubeMemo::default())
+}
+
+/// `decode`, with the `kubernetes` object of EKS-shaped records parsed only when its
+/// bytes differ from the last one's (same lines, same errors as `decode`).
+pub fn decode_memo(
+    value: &[u8],
+    shape: Shape,
+    ctx: &mut dyn FnMut() -> Ident,
+    memo: &mut KubeMemo,
+) -> Result<Line, Bad> {
+    if matches!(shape, Shape::Auto | Shape::Eks) && value.len() <= MAX_RECORD {
+        if let Some((o, Some((s, e)))) = json::parse_object_raw(value, Numbers::Strict, "kubernetes") {
+            let raw = &value[s..e];
+            let facts = match &memo.facts {
+                Some(f) if memo.raw == raw => Some(f.clone()),
+                _ => json::parse(raw, Numbers::Strict).ok().map(|j| {
+                    let f = Rc::new(EksFacts::of(Some(&j)));
+                    memo.raw.clear();
+                    memo.raw.extend_from_slice(raw);
+                    memo.facts = Some(f.clone());
+                    f
+                }),
+            };
+            if let Some(f) = facts {
+                let eks = shape == Shape::Eks
+                    || (f.is_obj && !(f.filebeat_like && o.contains("message")) && o.contains("log"));
+                if eks {
+                    return from_eks_facts(o, &f, ctx);
+                }
+            }
+        }
+    }
+    decode_full(value, shape, ctx)
+}
+
+fn decode_full(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let first = value.iter().position(|&c| !is_ws(c));
     let Some(first) = first else { return Err(bad(Reason::Empty, "empty record")) };
     if value.len() > MAX_RECORD {
@@ -547,6 +621,44 @@ mod tests {
 
     fn file() -> Ident {
         Ident { namespace: "shop".into(), pod: "web-1".into(), container: "app".into(), container_id: "a".repeat(64) }
+    }
+
+    #[test]
+    fn the_kubernetes_memo_never_changes_a_line_or_an_error() {
+        let k = r#"{"pod_name":"web-1","namespace_name":"shop","pod_id":"u-1","container_name":"app","docker_id":"d","labels":{"app":"web","a.b":"x\"y"}}"#;
+        let k2 = r#"{"pod_name":"web-2","namespace_name":"shop","container_name":"app","container_id":"containerd://c","annotations":{"n":1}}"#;
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let rec = |k8s: &str, extra: &str| {
+            format!(
+                r#"{{"log":"hello \u00e9","stream":"stderr","time":"2024-05-01T12:00:00Z","_p":"F","kubernetes":{k8s}{extra}}}"#
+            )
+        };
+        let records: Vec<String> = vec![
+            rec(k, ""),
+            rec(k, ""),
+            rec(k2, ""),
+            rec(k, r#","kubernetes":"not an object""#),
+            rec(k, r#","kubernetes":{"pod":{"name":"p"}},"message":"fb""#),
+            rec(r#"{"pod_name":"x","labels":{"broken":}"#, ""),
+            rec(r#"{"pod_name":"x""#, ""),
+            rec(&deep, ""),
+            rec("[1,2,{\"a\":3}]", ""),
+            rec(r#""\"}""#, ""),
+            rec("{}", ""),
+            rec(k, r#","time":5"#),
+            r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"@timestamp":1714564800.5,"log":"x"}"#.into(),
+            r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"message":"m","@timestamp":"2024-05-01T12:00:00Z"}"#.into(),
+            r#"{"kubernetes": {"pod_name":"p","namespace_name":"n"} , "log":"x","time":"2024-05-01T12:00:00Z"} trailing"#.into(),
+            r#"{"kubernetes":tru,"log":"x","time":"2024-05-01T12:00:00Z"}"#.into(),
+            rec(k, ""),
+        ];
+        for shape in [Shape::Auto, Shape::Eks] {
+            let mut memo = KubeMemo::default();
+            for r in &records {
+                let memoized = decode_memo(r.as_bytes(), shape, &mut file, &mut memo);
+                assert_eq!(memoized, decode_full(r.as_bytes(), shape, &mut file), "{shape:?} {r}");
+            }
+        }
     }
 
     #[test]

@@ -150,6 +150,59 @@ pub fn parse(input: &[u8], numbers: Numbers) -> Result<J, ParseError> {
     Ok(v)
 }
 
+/// A top-level object whose `raw_key` value is left unparsed: its byte span is returned
+/// instead (the last one when the key repeats) and the key is absent from the object.
+/// `None` when the input is not one well-formed object: the caller parses it the
+/// ordinary way, for the same document or the same error as always. The skipped value
+/// is only delimited here, not checked: whoever uses the span parses it.
+pub fn parse_object_raw(input: &[u8], numbers: Numbers, raw_key: &str) -> Option<(Obj, Option<(usize, usize)>)> {
+    let mut p = Parser { b: input, i: 0, numbers };
+    p.ws();
+    if p.peek() != Some(b'{') {
+        return None;
+    }
+    p.i += 1;
+    let mut obj = Obj::default();
+    let mut span = None;
+    p.ws();
+    if p.peek() == Some(b'}') {
+        p.i += 1;
+    } else {
+        loop {
+            p.ws();
+            if p.peek() != Some(b'"') {
+                return None;
+            }
+            let key = p.string().ok()?;
+            p.ws();
+            if p.peek() != Some(b':') {
+                return None;
+            }
+            p.i += 1;
+            p.ws();
+            if key == raw_key {
+                let start = p.i;
+                p.skip_value().ok()?;
+                span = Some((start, p.i));
+            } else {
+                let v = p.value(1).ok()?;
+                obj.insert(key, v);
+            }
+            p.ws();
+            match p.peek() {
+                Some(b',') => p.i += 1,
+                Some(b'}') => {
+                    p.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    p.ws();
+    (p.i == p.b.len()).then_some((obj, span))
+}
+
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
@@ -196,6 +249,65 @@ impl<'a> Parser<'a> {
             }
             Some(c) if c == b'-' || c.is_ascii_digit() => self.number(),
             Some(_) => Err(self.err("unexpected character")),
+        }
+    }
+    /// Past one value, delimiting strings and brackets only (iterative: any depth).
+    fn skip_value(&mut self) -> Result<(), ParseError> {
+        let mut depth = 0usize;
+        loop {
+            self.ws();
+            match self.peek() {
+                None => return Err(self.err("unexpected end")),
+                Some(b'"') => {
+                    self.i += 1;
+                    loop {
+                        let Some(off) = memchr::memchr2(b'"', b'\\', &self.b[self.i..]) else {
+                            return Err(self.err("unterminated string"));
+                        };
+                        self.i += off + 1;
+                        if self.b[self.i - 1] == b'"' {
+                            break;
+                        }
+                        self.i += 1; // the escaped byte
+                        if self.i > self.b.len() {
+                            return Err(self.err("unterminated string"));
+                        }
+                    }
+                }
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    self.i += 1;
+                    continue;
+                }
+                Some(b'}' | b']') => {
+                    if depth == 0 {
+                        return Err(self.err("unexpected close"));
+                    }
+                    depth -= 1;
+                    self.i += 1;
+                }
+                Some(b',' | b':') => {
+                    if depth == 0 {
+                        return Err(self.err("unexpected separator"));
+                    }
+                    self.i += 1;
+                    continue;
+                }
+                Some(_) => {
+                    let rest = &self.b[self.i..];
+                    let n = rest
+                        .iter()
+                        .position(|c| matches!(c, b',' | b'}' | b']' | b':' | b' ' | b'\t' | b'\n' | b'\r'))
+                        .unwrap_or(rest.len());
+                    if n == 0 {
+                        return Err(self.err("unexpected character"));
+                    }
+                    self.i += n;
+                }
+            }
+            if depth == 0 {
+                return Ok(());
+            }
         }
     }
     fn object(&mut self, depth: usize) -> Result<J, ParseError> {

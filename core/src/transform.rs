@@ -9,7 +9,7 @@
 //! them; a replay filter skips what a crashed predecessor already delivered.
 
 use crate::assemble::{Assembled, Grouper, Lang, Reassembler, Tok};
-use crate::decode::{decode, Bad, Embedded, Ident, Line, Reason, Shape};
+use crate::decode::{decode_memo, Bad, Embedded, Ident, KubeMemo, Line, Reason, Shape};
 use crate::encode::{encode, Fragment, Profile};
 use ahash::{AHashMap, AHashSet};
 use std::hash::{Hash, Hasher};
@@ -53,6 +53,8 @@ pub struct Config {
 }
 
 type PodKey = (String, String);
+/// namespace, pod, container, container id, embedded metadata, its hash, the fragment
+type LastFragment = (String, String, String, String, Option<Rc<Embedded>>, u64, Rc<Fragment>);
 type SubKey = (String, String, u64);
 
 #[derive(Default)]
@@ -70,7 +72,8 @@ pub struct Transformer {
     replay: AHashMap<u32, Replay>,
     /// the last (namespace, pod, container, container id) looked up and its fragment:
     /// records of one pod come in runs, so most lookups end here
-    last: Option<(String, String, String, String, u64, Rc<Fragment>)>,
+    last: Option<LastFragment>,
+    kube: KubeMemo,
     pub renders: u64,
     pub records_in: u64,
     pub documents_out: u64,
@@ -95,6 +98,7 @@ impl Transformer {
             cache: AHashMap::new(),
             replay: AHashMap::new(),
             last: None,
+            kube: KubeMemo::default(),
             renders: 0,
             records_in: 0,
             documents_out: 0,
@@ -160,7 +164,7 @@ impl Transformer {
         out: &mut Out,
     ) {
         self.records_in += 1;
-        let line = match decode(value, self.cfg.shape, ctx) {
+        let line = match decode_memo(value, self.cfg.shape, ctx, &mut self.kube) {
             Ok(l) => l,
             Err(bad) => {
                 self.dead_letter(out, tok, bad);
@@ -189,8 +193,17 @@ impl Transformer {
     fn fragment(&mut self, line: &Line, render: &mut dyn Render) -> Result<Rc<Fragment>, String> {
         // records of one pod come in runs: the last fragment answers most lookups, also
         // one rendered from embedded metadata while that metadata stays the same
-        let emb = line.embedded.as_deref().map_or(0, emb_hash);
-        if let Some((ns, pod, c, cid, h, f)) = &self.last {
+        let same_emb = |last: &Option<Rc<Embedded>>| match (last, &line.embedded) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        let emb = match &self.last {
+            // the decoder hands out one shared value per distinct embedded object
+            Some((.., e, h, _)) if same_emb(e) => *h,
+            _ => line.embedded.as_deref().map_or(0, emb_hash),
+        };
+        if let Some((ns, pod, c, cid, _, h, f)) = &self.last {
             if (f.source <= 1 || *h == emb)
                 && *ns == line.namespace
                 && *pod == line.pod
@@ -206,6 +219,7 @@ impl Transformer {
             line.pod.clone(),
             line.container.clone(),
             line.container_id.clone(),
+            line.embedded.clone(),
             emb,
             f.clone(),
         ));
