@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import vnbridge_core
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -205,13 +206,13 @@ class Transactions:
         producer = self.producer
         limit = await self.record_limit(topic)
         partitions = sorted(await producer.partitions_for(topic))
-        part = self._partitioner
-        members: dict[int, list[int]] = {}
-        for i, k in enumerate(keys):
-            members.setdefault(part(k or None, partitions, partitions), []).append(i)
+        # Kafka's default partitioner (murmur2 of the pod uid), computed in the core
+        groups = vnbridge_core.partition_groups(keys, len(partitions))
         sent: list[asyncio.Future[Any]] = []
         too_large: list[int] = []
-        for p, idxs in members.items():
+        for p, idxs in zip(partitions, groups, strict=True):
+            if not idxs:
+                continue
             batch, size = producer.create_batch(), BATCH_OVERHEAD
             for i in idxs:
                 value, key = values[i], (keys[i] or None)

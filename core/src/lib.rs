@@ -13,6 +13,7 @@ pub mod encode;
 pub mod genid;
 pub mod json;
 pub mod metrics;
+pub mod partition;
 pub mod time;
 pub mod transform;
 
