@@ -10,6 +10,8 @@ use crate::decode::Line;
 use crate::genid;
 use crate::json::{self, Numbers, J};
 use crate::time::{format_autosi, format_rfc3339, StrftimeCache, NS};
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// A (pod, container)'s pre-rendered metadata for the active profile.
@@ -88,16 +90,17 @@ pub struct Doc {
     pub id: Option<String>,
 }
 
+/// A value of the document being built: text borrowed from the line where it can be.
 enum V<'a> {
-    S(String),
+    S(Cow<'a, str>),
     J(J),
     Frag(&'a Fragment),
 }
 
-struct Rec<'a>(Vec<(String, V<'a>)>);
+struct Rec<'a>(Vec<(Cow<'a, str>, V<'a>)>);
 
 impl<'a> Rec<'a> {
-    fn insert(&mut self, k: String, v: V<'a>) {
+    fn insert(&mut self, k: Cow<'a, str>, v: V<'a>) {
         if let Some(slot) = self.0.iter_mut().find(|(key, _)| *key == k) {
             slot.1 = v;
         } else {
@@ -133,6 +136,15 @@ fn trim(v: J) -> J {
     J::Str(s[..end].to_string())
 }
 
+/// Whether Replace_Dots would change anything in `v`.
+fn has_dotted_key(v: &J) -> bool {
+    match v {
+        J::Obj(o) => o.0.iter().any(|(k, x)| k.contains('.') || has_dotted_key(x)),
+        J::Arr(a) => a.iter().any(has_dotted_key),
+        _ => false,
+    }
+}
+
 /// Replace_Dots: '.' → '_' in every key, at every depth (later keys win, first position).
 pub fn dedot(v: J) -> J {
     match v {
@@ -166,33 +178,40 @@ fn tag(fb: &FluentBit, line: &Line) -> String {
     format!("{}{}_{}_{}-{}.log", fb.tag_prefix, line.pod, line.namespace, line.container, line.container_id)
 }
 
-fn base_record<'a>(fb: &FluentBit, line: &Line) -> Rec<'a> {
-    let with_nl = |l: &Line| if l.partial { l.text.clone() } else { format!("{}\n", l.text) };
-    let stream = V::S(line.stream().to_string());
-    let mut r = Vec::with_capacity(8);
+fn base_record<'a>(fb: &FluentBit, line: &'a Line) -> Rec<'a> {
+    let with_nl = |l: &'a Line| -> Cow<'a, str> {
+        if l.partial {
+            Cow::Borrowed(&l.text)
+        } else {
+            Cow::Owned(format!("{}\n", l.text))
+        }
+    };
+    let b = |s: &'a str| V::S(Cow::Borrowed(s));
+    let stream = b(line.stream());
+    let mut r: Vec<(Cow<'a, str>, V<'a>)> = Vec::with_capacity(8);
     match fb.parser {
         FbParser::Cri => {
-            r.push(("time".to_string(), V::S(line.time_text.clone())));
-            r.push(("stream".to_string(), stream));
-            r.push(("_p".to_string(), V::S(if line.first_partial || line.partial { "P" } else { "F" }.into())));
-            r.push(("log".to_string(), V::S(line.text.clone())));
+            r.push(("time".into(), b(&line.time_text)));
+            r.push(("stream".into(), stream));
+            r.push(("_p".into(), b(if line.first_partial || line.partial { "P" } else { "F" })));
+            r.push(("log".into(), b(&line.text)));
         }
         FbParser::CriClassic => {
             // the stock cri parser's Time_Format needs a fraction; without one the parse fails
             // and Fluent Bit drops the time key (observed in the goldens)
             if line.time_text.contains('.') {
-                r.push(("time".to_string(), V::S(line.time_text.clone())));
+                r.push(("time".into(), b(&line.time_text)));
             }
-            r.push(("stream".to_string(), stream));
-            r.push(("logtag".to_string(), V::S(if line.partial { "P" } else { "F" }.into())));
+            r.push(("stream".into(), stream));
+            r.push(("logtag".into(), b(if line.partial { "P" } else { "F" })));
             if !line.text.is_empty() {
-                r.push(("message".to_string(), V::S(line.text.clone())));
+                r.push(("message".into(), b(&line.text)));
             }
         }
         FbParser::Docker | FbParser::DockerClassic => {
-            r.push(("log".to_string(), V::S(with_nl(line))));
-            r.push(("stream".to_string(), stream));
-            r.push(("time".to_string(), V::S(line.time_text.clone())));
+            r.push(("log".into(), V::S(with_nl(line))));
+            r.push(("stream".into(), stream));
+            r.push(("time".into(), b(&line.time_text)));
         }
     }
     Rec(r)
@@ -216,14 +235,14 @@ fn merge<'a>(fb: &FluentBit, rec: Rec<'a>) -> Rec<'a> {
             } else {
                 body
             };
-            out.insert(fb.merge_log_key.clone(), V::J(J::Obj(nested)));
+            out.insert(Cow::Owned(fb.merge_log_key.clone()), V::J(J::Obj(nested)));
         }
         return out;
     }
     body.remove("kubernetes"); // anti-spoofing: a body never sets metadata
     let mut out = Rec(rec.0.into_iter().filter(|(k, _)| !body.contains(k) && (keep || k != "log")).collect());
     for (k, v) in body.0 {
-        out.insert(k, V::J(if fb.merge_log_trim { trim(v) } else { v }));
+        out.insert(Cow::Owned(k), V::J(if fb.merge_log_trim { trim(v) } else { v }));
     }
     out
 }
@@ -231,7 +250,7 @@ fn merge<'a>(fb: &FluentBit, rec: Rec<'a>) -> Rec<'a> {
 fn write_v(out: &mut Vec<u8>, v: &V, dots: bool) {
     match v {
         V::S(s) => json::write_str(out, s),
-        V::J(j) if dots => json::write(out, &dedot(j.clone())),
+        V::J(j) if dots && has_dotted_key(j) => json::write(out, &dedot(j.clone())),
         V::J(j) => json::write(out, j),
         V::Frag(f) => out.extend_from_slice(&f.parts[0]),
     }
@@ -300,7 +319,7 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
     let mut rec = merge(fb, base_record(fb, line));
     rec.remove("kubernetes");
     if !frag.parts.is_empty() && !frag.parts[0].is_empty() {
-        rec.0.push(("kubernetes".to_string(), V::Frag(frag)));
+        rec.0.push(("kubernetes".into(), V::Frag(frag)));
     }
     let secs = line.ts_ns.div_euclid(NS);
     let ns = line.ts_ns.rem_euclid(NS);
@@ -309,27 +328,33 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
         FbOutput::Kafka => {
             let ts = match fb.timestamp_format {
                 TsFormat::Double => V::J(J::Float(line.ts_ns as f64 / 1e9)),
-                TsFormat::Iso8601 => V::S(format_rfc3339(line.ts_ns, 6)),
-                TsFormat::Iso8601Ns => V::S(format_rfc3339(line.ts_ns, 9)),
+                TsFormat::Iso8601 => V::S(format_rfc3339(line.ts_ns, 6).into()),
+                TsFormat::Iso8601Ns => V::S(format_rfc3339(line.ts_ns, 9).into()),
             };
-            let key = fb.timestamp_key.clone();
+            let key = Cow::Borrowed(fb.timestamp_key.as_str());
             rec.remove(&key);
             rec.0.insert(0, (key, ts));
             Doc { body: write_doc(&rec, false), index: String::new(), id: None }
         }
         FbOutput::Es => {
-            let key = fb.time_key.clone();
+            let key = Cow::Borrowed(fb.time_key.as_str());
             let mut doc = Rec(Vec::with_capacity(rec.0.len() + 2));
             let tv = match rec.remove(&key) {
                 Some(v) => v,
                 None => {
-                    let frac = if fb.time_key_nanos { format!("{ns:09}Z") } else { format!("{:03}Z", ns / 1_000_000) };
-                    V::S(format!("{}.{}", fb.time_key_format.get(secs), frac))
+                    let mut t = String::with_capacity(32);
+                    t.push_str(fb.time_key_format.get(secs));
+                    if fb.time_key_nanos {
+                        let _ = write!(t, ".{ns:09}Z");
+                    } else {
+                        let _ = write!(t, ".{:03}Z", ns / 1_000_000);
+                    }
+                    V::S(Cow::Owned(t))
                 }
             };
             doc.0.push((key, tv));
             if fb.include_tag_key {
-                doc.insert(fb.tag_key.clone(), V::S(tag(fb, line)));
+                doc.insert(Cow::Borrowed(fb.tag_key.as_str()), V::S(Cow::Owned(tag(fb, line))));
             }
             for (k, v) in rec.0 {
                 doc.insert(k, v);
