@@ -61,7 +61,7 @@ class Documents:
     def of(
         cls, *, bodies: list[bytes], actions: list[bytes], keys: list[bytes], tokens: TokenSource
     ) -> Documents:
-        """Columns given directly (tests, ``convert``)."""
+        """Columns given directly (tests)."""
         docs = cls()
         docs.bodies, docs.actions, docs.keys = list(bodies), list(actions), list(keys)
         docs._parts = [(0, tokens)]
