@@ -161,47 +161,14 @@ pub fn parse_object_raw(input: &[u8], numbers: Numbers, raw_key: &str) -> Option
     if p.peek() != Some(b'{') {
         return None;
     }
-    p.i += 1;
-    let mut obj = Obj::default();
     let mut span = None;
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            if p.peek() != Some(b'"') {
-                return None;
-            }
-            let key = p.string().ok()?;
-            p.ws();
-            if p.peek() != Some(b':') {
-                return None;
-            }
-            p.i += 1;
-            p.ws();
-            if key == raw_key {
-                let start = p.i;
-                p.skip_value().ok()?;
-                span = Some((start, p.i));
-            } else {
-                let v = p.value(1).ok()?;
-                obj.insert(key, v);
-            }
-            p.ws();
-            match p.peek() {
-                Some(b',') => p.i += 1,
-                Some(b'}') => {
-                    p.i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
+    let Ok(J::Obj(obj)) = p.object_with(0, Some((raw_key, &mut span))) else { return None };
     p.ws();
     (p.i == p.b.len()).then_some((obj, span))
 }
+
+/// A key whose value an object parse leaves unparsed, and where its span goes.
+type RawKey<'k, 's> = Option<(&'k str, &'s mut Option<(usize, usize)>)>;
 
 struct Parser<'a> {
     b: &'a [u8],
@@ -311,6 +278,9 @@ impl<'a> Parser<'a> {
         }
     }
     fn object(&mut self, depth: usize) -> Result<J, ParseError> {
+        self.object_with(depth, None)
+    }
+    fn object_with(&mut self, depth: usize, mut raw: RawKey<'_, '_>) -> Result<J, ParseError> {
         self.i += 1;
         let mut obj = Obj::default();
         self.ws();
@@ -330,8 +300,17 @@ impl<'a> Parser<'a> {
             }
             self.i += 1;
             self.ws();
-            let v = self.value(depth + 1)?;
-            obj.insert(key, v);
+            match &mut raw {
+                Some((raw_key, span)) if key == *raw_key => {
+                    let start = self.i;
+                    self.skip_value()?;
+                    **span = Some((start, self.i));
+                }
+                _ => {
+                    let v = self.value(depth + 1)?;
+                    obj.insert(key, v);
+                }
+            }
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
