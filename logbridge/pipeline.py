@@ -79,25 +79,22 @@ class Consumed:
     tp: TopicPartition
     source: str  # the core's name for it; default document ids are ``<source>-<offset>``
     next_offset: int = -1  # one past the highest consumed; -1 = nothing consumed yet
-    retained: list[Sequence[Record]] = field(default_factory=list)
-    retained_bytes: list[int] = field(default_factory=list)
+    retained: list[tuple[Sequence[Record], int]] = field(default_factory=list)  # (batch, value bytes)
 
     def original(self, offset: int) -> Record | None:
-        for msgs in reversed(self.retained):
-            if msgs and msgs[0].offset <= offset <= msgs[-1].offset:
-                i = offset - msgs[0].offset
-                if i < len(msgs) and msgs[i].offset == offset:
-                    return msgs[i]
-                j = bisect.bisect_left(msgs, offset, key=lambda m: m.offset)
-                if j < len(msgs) and msgs[j].offset == offset:
-                    return msgs[j]
+        for msgs, _ in reversed(self.retained):
+            j = bisect.bisect_left(msgs, offset, key=lambda m: m.offset)
+            if j < len(msgs) and msgs[j].offset == offset:
+                return msgs[j]
         return None
 
     def release(self, below: int) -> None:
         """Forget fetched batches whose every record lies below ``below``."""
-        keep = [k for k, msgs in enumerate(self.retained) if msgs and msgs[-1].offset >= below]
-        self.retained = [self.retained[k] for k in keep]
-        self.retained_bytes = [self.retained_bytes[k] for k in keep]
+        self.retained = [r for r in self.retained if r[0][-1].offset >= below]
+
+    @property
+    def retained_bytes(self) -> int:
+        return sum(n for _, n in self.retained)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -210,8 +207,7 @@ class Pipeline:
             part = self.parts[source] = Consumed(tp, source)
         batch = self.core.push_records(source, msgs, now)
         part.next_offset = max(part.next_offset, msgs[-1].offset + 1)
-        part.retained.append(msgs)
-        part.retained_bytes.append(batch.bytes_in)
+        part.retained.append((msgs, batch.bytes_in))
         cyc = self.cycle
         cyc.records += len(msgs)
         cyc.bytes += batch.bytes_in
@@ -390,7 +386,7 @@ class Pipeline:
                 self.metrics.lag.labels(part.tp.topic, str(part.tp.partition)).set(
                     max(0, hw - part.next_offset)
                 )
-        self.metrics.in_flight_bytes.set(sum(sum(p.retained_bytes) for p in self.parts.values()))
+        self.metrics.in_flight_bytes.set(sum(p.retained_bytes for p in self.parts.values()))
 
     async def run(self) -> None:
         self.health.started = True

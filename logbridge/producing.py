@@ -20,12 +20,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
 from logbridge.delivery import Documents, Rejection
 from logbridge.offsets import Checkpoint, Token
-from logbridge.records import DeadLetter
 
 __all__ = [
     "BatchRefused",
@@ -54,13 +52,14 @@ class DeadLetterTooLarge(TooLarge):
 
 
 class BatchRefused(TooLarge):
-    """The sink topic refused a batch sized within the limit read at start: the topic's
+    """A topic refused a batch sized within the limit read at start: its
     max.message.bytes was lowered while running."""
 
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # the broker's message.max.bytes default
 BATCH_OVERHEAD = 61  # a v2 record batch header
 RECORD_OVERHEAD = 32  # a record's length, attributes, deltas and header count, at most
+HEADER_OVERHEAD = 10  # a header's key and value lengths, at most
 
 
 def dead_letter_record(
@@ -82,36 +81,6 @@ def dead_letter_record(
     return key, value, [*headers, *extra]
 
 
-def dead_letter_from(
-    dl: DeadLetter, token: Token, key: bytes | None, headers: Iterable[Header]
-) -> DeadLetterRecord:
-    return dead_letter_record(
-        key=key, value=dl.record, headers=headers, reason=dl.reason.value, detail=dl.detail, token=token
-    )
-
-
-class CachingPartitioner:
-    """aiokafka's default partitioner (murmur2 of the key, like the Java client) computes
-    the hash in pure Python for every record; keys here are pod uids, few and repeated,
-    so the answer is cached per (key, partition count)."""
-
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._default = DefaultPartitioner()
-        self._cache: dict[tuple[bytes, int], int] = {}
-        self._max = max_keys
-
-    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-        if key is None:
-            return int(self._default(key, all_partitions, available))
-        slot = (key, len(all_partitions))
-        got = self._cache.get(slot)
-        if got is None:
-            if len(self._cache) >= self._max:
-                self._cache.clear()
-            got = self._cache[slot] = int(self._default(key, all_partitions, available))
-        return got
-
-
 class Transactions:
     """One transactional, idempotent producer; ``begin`` / ``send`` / ``commit`` per cycle."""
 
@@ -123,13 +92,11 @@ class Transactions:
         group_id: str,
         max_request_size: int = 4 * 1024 * 1024,
     ) -> None:
-        self._partitioner = CachingPartitioner()
         self._kafka = kafka
         self._max_request = max_request_size - 1024  # room for the produce request's header
         self._limits: dict[str, int] = {}
         self.producer = AIOKafkaProducer(
             **kafka,
-            partitioner=self._partitioner,
             transactional_id=transactional_id,
             enable_idempotence=True,
             acks="all",
@@ -150,21 +117,11 @@ class Transactions:
             self._open = True
 
     async def send_many(self, topic: str, records: list[DeadLetterRecord]) -> list[int]:
-        """Send in the open transaction; returns indexes of records too large for Kafka."""
-        await self.begin()
-        too_large: list[int] = []
-        futures = []
-        for i, (key, value, headers) in enumerate(records):
-            try:
-                futures.append((i, await self.producer.send(topic, value=value, key=key, headers=headers)))
-            except MessageSizeTooLargeError:
-                too_large.append(i)
-        for i, fut in futures:
-            try:
-                await fut
-            except MessageSizeTooLargeError:
-                too_large.append(i)
-        return too_large
+        """Dead letters, through the same limit-aware batches as the sink's documents;
+        returns the indexes of those too large for ``topic``."""
+        return await self.send_values(
+            topic, [k or b"" for k, _, _ in records], [v for _, v, _ in records], [h for _, _, h in records]
+        )
 
     async def record_limit(self, topic: str) -> int:
         """The largest record batch ``topic`` accepts (its max.message.bytes), read once.
@@ -198,7 +155,13 @@ class Transactions:
                             return int(entry[1])
         return DEFAULT_MAX_MESSAGE_BYTES
 
-    async def send_values(self, topic: str, keys: Sequence[bytes], values: Sequence[bytes]) -> list[int]:
+    async def send_values(
+        self,
+        topic: str,
+        keys: Sequence[bytes],
+        values: Sequence[bytes],
+        headers: Sequence[list[Header]] | None = None,
+    ) -> list[int]:
         """Append records to aiokafka's batch builders, one per target partition, each cut
         at the topic's record-batch limit, and send them in the open transaction (no
         per-record ``send``). Returns the indexes of records too large on their own."""
@@ -215,16 +178,18 @@ class Transactions:
                 continue
             batch, size = producer.create_batch(), BATCH_OVERHEAD
             for i in idxs:
-                value, key = values[i], (keys[i] or None)
+                value, key, hs = values[i], (keys[i] or None), (headers[i] if headers else [])
                 n = len(value) + (len(key) if key else 0) + RECORD_OVERHEAD
+                n += sum(len(hk) + len(hv) + HEADER_OVERHEAD for hk, hv in hs)
                 if n + BATCH_OVERHEAD > limit:
                     too_large.append(i)
                     continue
-                if size + n > limit or batch.append(key=key, value=value, timestamp=None) is None:
+                if size + n > limit or batch.append(key=key, value=value, timestamp=None, headers=hs) is None:
                     if size > BATCH_OVERHEAD:
                         sent.append(await producer.send_batch(batch, topic, partition=p))
                     batch, size = producer.create_batch(), BATCH_OVERHEAD
-                    batch.append(key=key, value=value, timestamp=None)  # the first record always fits
+                    # the first record always fits
+                    batch.append(key=key, value=value, timestamp=None, headers=hs)
                 size += n
             if size > BATCH_OVERHEAD:
                 sent.append(await producer.send_batch(batch, topic, partition=p))

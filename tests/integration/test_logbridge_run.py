@@ -227,6 +227,24 @@ def test_documents_too_large_for_the_kafka_sink_topic_are_dead_lettered_alone(
     assert run.docs() == 400  # Elasticsearch took them all
 
 
+def test_a_dead_letter_too_large_for_its_topic_stops_progress_with_a_clear_error(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """Dead letters go through the same limit-aware batches as the sink: one too large
+    for the dead-letter topic stops logbridge (exit 1, the topic named) and commits
+    nothing past it, instead of a refused batch wedging the idempotent producer."""
+    create_topic(stack.kafka_bootstrap, run.dlq, 1, {"max.message.bytes": "4000"})
+    good, _ = records(pods, 100)
+    produce(stack.kafka_bootstrap, run.topic, [*good, (b"k", b"{not json " + b"x" * 8000)])
+    cfg, _ = run.config()
+    log = run.tmp / "lb.log"
+    with child(["logbridge", "run", "-c", str(cfg)], log=log) as proc:
+        assert proc.wait(120) == 1
+    assert "refused as too large" in log.read_text() and run.dlq in log.read_text()
+    assert committed_total(stack.kafka_bootstrap, run.group, run.topic) < len(good) + 1
+    assert read_all(stack.kafka_bootstrap, run.dlq, timeout=5) == []
+
+
 def test_a_pod_relabelled_in_the_api_is_enriched_with_its_new_labels(
     run: Run, pods: list[SimPod], stack: Stack
 ) -> None:
