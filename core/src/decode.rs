@@ -294,8 +294,9 @@ fn line(
 /// What a record's `kubernetes` object says, derived once per distinct object: the
 /// records of one pod carry byte-identical objects, so `KubeMemo` keeps the last one.
 pub struct EksFacts {
-    is_obj: bool,
-    filebeat_like: bool,
+    /// the parsed value, for records of the other shapes that read it as it is
+    kube: J,
+    kind: K8s,
     namespace: Option<String>,
     pod: Option<String>,
     container: Option<String>,
@@ -304,27 +305,23 @@ pub struct EksFacts {
 }
 
 impl EksFacts {
-    fn of(k8s_v: Option<&J>) -> EksFacts {
-        let k8s = obj(k8s_v);
+    fn of(k8s_v: Option<J>) -> EksFacts {
+        let kube = k8s_v.unwrap_or(J::Null);
+        let k8s = obj(Some(&kube));
         let g = |key: &str| k8s.and_then(|k| k.get(key));
         let text = |v: Option<&J>| truthy(v).map(J::to_text);
-        EksFacts {
-            is_obj: k8s.is_some(),
-            filebeat_like: k8s.is_some_and(|k| k.contains("pod") || k.contains("container")),
-            namespace: text(g("namespace_name")),
-            pod: text(g("pod_name")),
-            container: text(g("container_name")),
-            container_id: text(truthy(g("docker_id")).or(g("container_id"))).map(bare_id),
-            embedded: Rc::new(Embedded {
-                pod_uid: present_text(g("pod_id")),
-                labels: str_map(g("labels")),
-                annotations: str_map(g("annotations")),
-                host: present_text(g("host")),
-                pod_ip: present_text(g("pod_ip")),
-                image: present_text(g("container_image")),
-                image_id: present_text(g("container_hash")),
-            }),
-        }
+        let (namespace, pod, container) = (text(g("namespace_name")), text(g("pod_name")), text(g("container_name")));
+        let container_id = text(truthy(g("docker_id")).or(g("container_id"))).map(bare_id);
+        let embedded = Rc::new(Embedded {
+            pod_uid: present_text(g("pod_id")),
+            labels: str_map(g("labels")),
+            annotations: str_map(g("annotations")),
+            host: present_text(g("host")),
+            pod_ip: present_text(g("pod_ip")),
+            image: present_text(g("container_image")),
+            image_id: present_text(g("container_hash")),
+        });
+        EksFacts { kind: K8s::of(Some(&kube)), namespace, pod, container, container_id, embedded, kube }
     }
 }
 
@@ -336,7 +333,7 @@ pub struct KubeMemo {
 }
 
 fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    let facts = EksFacts::of(o.remove("kubernetes").as_ref());
+    let facts = EksFacts::of(o.remove("kubernetes"));
     from_eks_facts(o, &facts, ctx)
 }
 
@@ -476,10 +473,27 @@ fn from_cri(text: &str, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     Ok(line((ts, ttext.to_string()), stderr, (msg.to_string(), partial), id, None, "cri"))
 }
 
-fn sniff(o: &Obj) -> Result<Shape, Bad> {
-    let k8s = obj(o.get("kubernetes"));
-    if let Some(k) = k8s {
-        if (k.contains("pod") || k.contains("container")) && o.contains("message") {
+/// What sniffing needs of a record's `kubernetes` value.
+#[derive(Clone, Copy)]
+enum K8s {
+    /// absent or not an object
+    None,
+    /// an object; `true` when it has `pod` or `container` (Filebeat's layout)
+    Obj(bool),
+}
+
+impl K8s {
+    fn of(v: Option<&J>) -> K8s {
+        match obj(v) {
+            Some(k) => K8s::Obj(k.contains("pod") || k.contains("container")),
+            None => K8s::None,
+        }
+    }
+}
+
+fn sniff_with(o: &Obj, k8s: K8s) -> Result<Shape, Bad> {
+    if let K8s::Obj(filebeat_like) = k8s {
+        if filebeat_like && o.contains("message") {
             return Ok(Shape::Filebeat);
         }
         if o.contains("log") {
@@ -524,19 +538,28 @@ pub fn decode_memo(
             let facts = match &memo.facts {
                 Some(f) if memo.raw == raw => Some(f.clone()),
                 _ => json::parse(raw, Numbers::Strict).ok().map(|j| {
-                    let f = Rc::new(EksFacts::of(Some(&j)));
+                    let f = Rc::new(EksFacts::of(Some(j)));
                     memo.raw.clear();
                     memo.raw.extend_from_slice(raw);
                     memo.facts = Some(f.clone());
                     f
                 }),
             };
+            // an invalid object falls through to the full parse, for its error message
             if let Some(f) = facts {
-                let eks = shape == Shape::Eks
-                    || (f.is_obj && !(f.filebeat_like && o.contains("message")) && o.contains("log"));
-                if eks {
+                let mut o = o;
+                let shape = match shape {
+                    Shape::Auto => match sniff_with(&o, f.kind) {
+                        Ok(s) => s,
+                        Err(_) => return decode_full(value, shape, ctx), // its message lists every key
+                    },
+                    s => s,
+                };
+                if shape == Shape::Eks {
                     return from_eks_facts(o, &f, ctx);
                 }
+                o.insert("kubernetes".to_string(), f.kube.clone()); // the other shapes read it as it is
+                return from_shape(o, shape, ctx);
             }
         }
     }
@@ -557,7 +580,11 @@ fn decode_full(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Re
     let J::Obj(o) = parsed else {
         return Err(bad(Reason::UnknownShape, format!("JSON {}, expected an object", type_name(&parsed))));
     };
-    let shape = if shape == Shape::Auto { sniff(&o)? } else { shape };
+    let shape = if shape == Shape::Auto { sniff_with(&o, K8s::of(o.get("kubernetes")))? } else { shape };
+    from_shape(o, shape, ctx)
+}
+
+fn from_shape(o: Obj, shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     match shape {
         Shape::Filebeat => from_filebeat(o, ctx),
         Shape::Cls => from_cls(&o, ctx),
@@ -639,6 +666,14 @@ mod tests {
             rec(k2, ""),
             rec(k, r#","kubernetes":"not an object""#),
             rec(k, r#","kubernetes":{"pod":{"name":"p"}},"message":"fb""#),
+            rec(k, r#","kubernetes":{"pod":{"name":"p"}},"message":"fb""#),
+            r#"{"kubernetes":{"pod_name":"p"},"foo":1}"#.into(),
+            r#"{"kubernetes":{"pod_name":"p"},"foo":1}"#.into(),
+            r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"log":"x","time":"2024-05-01T12:00:00Z"}"#.into(),
+            r#"{"kubernetes":"s","log":"x","time":"2024-05-01T12:00:00Z"}"#.into(),
+            r#"{"kubernetes":"s","log":"x","@timestamp":"2024-05-01T12:00:00Z"}"#.into(),
+            r#"{"kubernetes":{"a":1},"pod_name":"p","namespace":"n","log":"x","time":"2024-05-01T12:00:00Z"}"#.into(),
+            r#"{"kubernetes":{"a":1},"pod_name":"p","namespace":"n","time":"2024-05-01T12:00:00Z"}"#.into(),
             rec(r#"{"pod_name":"x","labels":{"broken":}"#, ""),
             rec(r#"{"pod_name":"x""#, ""),
             rec(&deep, ""),
