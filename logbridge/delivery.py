@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import gc
 import os
 import random
 from collections.abc import Awaitable, Callable
@@ -133,10 +132,6 @@ async def retrying(
             return await op()
         except Retriable as exc:
             on_retry(exc.code)
-        # a failed attempt leaves reference cycles (asyncio futures, tracebacks with
-        # frames) that may hold a whole bulk body; logbridge collects young objects only
-        # every 50k allocations (running.quiet_gc), which an idle outage never reaches
-        gc.collect(1)
         delay = policy.delay(attempt)
         attempt += 1
         with contextlib.suppress(TimeoutError):
