@@ -47,10 +47,11 @@ class Documents:
         return len(self.bodies)
 
     def add(self, batch: vnbridge_core.Batch) -> None:
-        """Append a core batch's documents (columns copied by reference, not per record)."""
+        """Append a core batch's columns; the batch stays (without its bodies) to answer
+        ``tokens`` for a rejected document."""
         if len(batch):
             self._parts.append((len(self.bodies), batch))
-            self.bodies += batch.bodies()
+            self.bodies += batch.take_bodies()
             if self._with_actions:
                 self.actions += batch.actions("create", True)
             if self._with_keys:

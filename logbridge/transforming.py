@@ -170,7 +170,7 @@ class Transformer(Generic[T]):
         self._truncated += batch.truncated
         outs: list[Output[T]] = []
         for body, index, doc_id, source, uid, toks in zip(
-            batch.bodies(),
+            batch.take_bodies(),
             batch.indices(),
             batch.ids(False),
             batch.sources(),

@@ -116,8 +116,8 @@ def transform_bench() -> dict[str, float]:
             docs = 0
             for first in range(0, N, BATCH):
                 batch = core.push_values("bench-0", data[first : first + BATCH], first)
-                docs += len(batch.bodies())
-            docs += len(core.flush_all().bodies())
+                docs += len(batch.take_bodies())
+            docs += len(core.flush_all().take_bodies())
             runs.append(time.process_time() - start)
         elapsed = sorted(runs)[1]
         key = f"transform_{name.replace('-', '_')}_records_per_cpu_s"

@@ -167,9 +167,18 @@ impl Batch {
     fn bytes_in(&self) -> usize {
         self.out.bytes_in
     }
-    /// Document bodies (JSON bytes), in output order.
-    fn bodies<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
-        self.out.docs.iter().map(|d| PyBytes::new(py, &d.body)).collect()
+    /// Document bodies (JSON bytes), in output order, moved out of the batch (the batch
+    /// may be kept for `tokens` without holding a second copy): a second call gives none.
+    fn take_bodies<'py>(&mut self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.out
+            .docs
+            .iter_mut()
+            .map(|d| {
+                let b = PyBytes::new(py, &d.body);
+                d.body = Vec::new();
+                b
+            })
+            .collect()
     }
     /// Kafka record keys: the pod uid (empty when unknown).
     fn keys<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {

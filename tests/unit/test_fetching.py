@@ -52,7 +52,7 @@ def test_the_fetcher_returns_decoded_records_and_the_core_reads_them() -> None:
         docs = []
         for recs in (raw, wrapped):
             core = core_transformer(profile=build("fluent-bit", {}), lookup=None)
-            docs.append(core.push_records("t-0", recs, 0.0).bodies())
+            docs.append(core.push_records("t-0", recs, 0.0).take_bodies())
         assert docs[0] == docs[1] and len(docs[0]) == len(values)
     finally:
         fetcher.PartitionRecords = before
