@@ -63,6 +63,9 @@ class Metrics:
         )
         self.commits = Counter(f"{p}commits", "Transactions committed with consumer offsets.", registry=r)
         self.aborts = Counter(f"{p}aborts", "Transactions aborted and retried.", ["error_code"], registry=r)
+        self.assigned_partitions = Gauge(
+            f"{p}assigned_partitions", "Partitions this replica consumes (0 while rebalancing).", registry=r
+        )
         self.c_extensions = Gauge(
             f"{p}aiokafka_c_extensions", "1 when aiokafka's C extensions are loaded.", registry=r
         )

@@ -185,6 +185,7 @@ class Pipeline:
     async def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
         self.health.assigned = False
+        self.metrics.assigned_partitions.set(0)
         await self.deliver_and_commit()
         self.core = self._new_transformer()  # held fragments are re-read from the commit
         self.parts.clear()
@@ -197,6 +198,7 @@ class Pipeline:
                 cp = Checkpoint.parse(offset, metadata)
                 if cp.mark > cp.offset:
                     self.core.set_replay(self.source_of(tp), cp.mark, list(cp.held))
+        self.metrics.assigned_partitions.set(len(assigned))
         self.health.assigned = True
 
     # --- consuming ----------------------------------------------------------------------

@@ -99,10 +99,16 @@ def committed_total(bootstrap: str, group: str, topic: str) -> int:
 
 
 def es_count(es_url: str, index: str, query: dict[str, Any] | None = None) -> int:
-    httpx.post(f"{es_url}/{index}/_refresh", timeout=30)
+    """Documents in ``index`` (0 when it does not exist yet). An index the sink has just
+    created answers 503 until its primary shard is allocated: asked again, bounded."""
     body = {"query": query} if query else None
-    resp = httpx.post(f"{es_url}/{index}/_count", json=body, timeout=30)
-    if resp.status_code == 404:
-        return 0
+    for _ in range(40):
+        httpx.post(f"{es_url}/{index}/_refresh", timeout=30)
+        resp = httpx.post(f"{es_url}/{index}/_count", json=body, timeout=30)
+        if resp.status_code == 404:
+            return 0
+        if resp.status_code != 503:
+            break
+        httpx.get(f"{es_url}/_cluster/health/{index}", params={"wait_for_status": "yellow", "timeout": "1s"})
     resp.raise_for_status()
     return int(resp.json()["count"])

@@ -376,8 +376,11 @@ def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
         child(["logbridge", "run", "-c", str(cfg2)], log=run.tmp / "r2.log"),
     ):
         if True:  # both replicas run for the block below
+            # /readyz says started, not assigned: wait until the group split the partitions
             eventually(
-                lambda: _readyz(port2) == 200 and _readyz(port1) == 200,
+                lambda: (
+                    [_metric(p, "vnbridge_logbridge_assigned_partitions") for p in (port1, port2)] == [2, 2]
+                ),
                 timeout=60,
                 what="both replicas assigned",
             )
