@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 
+from logbridge.batching import CoreBatch
 from logbridge.delivery import Documents, Rejection
 from logbridge.offsets import Checkpoint, Token
 
@@ -57,9 +59,6 @@ class BatchRefused(TooLarge):
 
 
 DEFAULT_MAX_MESSAGE_BYTES = 1048588  # the broker's message.max.bytes default
-BATCH_OVERHEAD = 61  # a v2 record batch header
-RECORD_OVERHEAD = 32  # a record's length, attributes, deltas and header count, at most
-HEADER_OVERHEAD = 10  # a header's key and value lengths, at most
 
 
 def dead_letter_record(
@@ -169,30 +168,15 @@ class Transactions:
         producer = self.producer
         limit = await self.record_limit(topic)
         partitions = sorted(await producer.partitions_for(topic))
-        # Kafka's default partitioner (murmur2 of the pod uid), computed in the core
-        groups = vnbridge_core.partition_groups(keys, len(partitions))
+        # Kafka's default partitioner (murmur2 of the pod uid) and the batch bytes, in
+        # the core; batches are cut at the topic's limit, counted exactly
+        batches, too_large = vnbridge_core.kafka_batches(
+            keys, values, len(partitions), limit, int(time.time() * 1000), list(headers) if headers else None
+        )
         sent: list[asyncio.Future[Any]] = []
-        too_large: list[int] = []
-        for p, idxs in zip(partitions, groups, strict=True):
-            if not idxs:
-                continue
-            batch, size = producer.create_batch(), BATCH_OVERHEAD
-            for i in idxs:
-                value, key, hs = values[i], (keys[i] or None), (headers[i] if headers else [])
-                n = len(value) + (len(key) if key else 0) + RECORD_OVERHEAD
-                n += sum(len(hk) + len(hv) + HEADER_OVERHEAD for hk, hv in hs)
-                if n + BATCH_OVERHEAD > limit:
-                    too_large.append(i)
-                    continue
-                if size + n > limit or batch.append(key=key, value=value, timestamp=None, headers=hs) is None:
-                    if size > BATCH_OVERHEAD:
-                        sent.append(await producer.send_batch(batch, topic, partition=p))
-                    batch, size = producer.create_batch(), BATCH_OVERHEAD
-                    # the first record always fits
-                    batch.append(key=key, value=value, timestamp=None, headers=hs)
-                size += n
-            if size > BATCH_OVERHEAD:
-                sent.append(await producer.send_batch(batch, topic, partition=p))
+        for p, batch in batches:
+            builder = CoreBatch(batch, transactional=True)
+            sent.append(await producer.send_batch(builder, topic, partition=partitions[p]))
         results = await asyncio.gather(*sent, return_exceptions=True)
         for res in results:
             if isinstance(res, MessageSizeTooLargeError):
@@ -202,7 +186,7 @@ class Transactions:
                 )
             if isinstance(res, BaseException):
                 raise res
-        return sorted(too_large)
+        return too_large
 
     async def commit(self, offsets: dict[TopicPartition, Checkpoint]) -> None:
         """Commit the transaction with the consumer offsets (checkpoint in the metadata)."""

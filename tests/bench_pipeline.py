@@ -21,7 +21,14 @@ from typing import Any
 
 from simulator.model import Cluster
 from tests.integration.helpers import child, eventually, free_port
-from tests.integration.kafkatools import committed_total, create_topic, es_count, produce
+from tests.integration.kafkatools import (
+    committed_total,
+    create_topic,
+    delete_topics,
+    es_count,
+    list_topics,
+    produce,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -196,6 +203,14 @@ def pipeline_bench(
     env: dict[str, str], n: int = int(os.environ.get("BENCH_RECORDS", "1000000"))
 ) -> dict[str, float]:
     """A backlog of ``n`` records (default one million: the RSS figure is "flat at 1M")."""
+    before = list_topics(env["KAFKA_BOOTSTRAP"])
+    try:
+        return _pipeline_bench(env, n)
+    finally:  # the backlog topics go: a kept stack must not grow bench after bench
+        delete_topics(env["KAFKA_BOOTSTRAP"], list_topics(env["KAFKA_BOOTSTRAP"]) - before)
+
+
+def _pipeline_bench(env: dict[str, str], n: int) -> dict[str, float]:
     run = f"{int(time.time()) % 1_000_000}"
     tmp = ROOT / ".bench" / f"pipeline-{run}"
     tmp.mkdir(parents=True)

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod encode;
 pub mod genid;
 pub mod json;
+pub mod kafka;
 pub mod metrics;
 pub mod partition;
 pub mod time;
@@ -26,6 +27,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[cfg(feature = "python")]
 mod py;
 #[cfg(feature = "python")]
+mod py_kafka;
+#[cfg(feature = "python")]
 mod py_metrics;
 
 #[cfg(feature = "python")]
@@ -36,6 +39,7 @@ use pyo3::prelude::*;
 fn vnbridge_core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py::register(m)?;
     py_metrics::register(m)?;
+    py_kafka::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

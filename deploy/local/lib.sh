@@ -21,15 +21,28 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# wait_for NAME SECONDS LOGFILE CMD...: poll CMD until it succeeds or time runs out.
+# wait_for NAME SECONDS LOGFILE CMD...: poll CMD until it succeeds. Fails at once if
+# the service's process exits; past SECONDS it keeps waiting only while the log still
+# grows (a broker recovering a large log after an unclean stop is slow, not stuck),
+# up to 5 x SECONDS in all.
 wait_for() {
   local name="$1" secs="$2" log="$3"; shift 3
-  local deadline=$((SECONDS + secs))
+  local deadline=$((SECONDS + secs)) cap=$((SECONDS + 5 * secs)) said=""
   while ! "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      echo "stack: $name did not become ready within ${secs}s; last lines of $log:" >&2
+    if declare -F running >/dev/null && ! running "$name"; then
+      echo "stack: $name exited while starting; last lines of $log:" >&2
       tail -n 25 "$log" >&2 || true
       return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      local age=$(( $(date +%s) - $(stat -c %Y "$log" 2>/dev/null || echo 0) ))
+      if ((SECONDS >= cap || age > 15)); then
+        echo "stack: $name did not become ready within $((SECONDS - deadline + secs))s; last lines of $log:" >&2
+        tail -n 25 "$log" >&2 || true
+        return 1
+      fi
+      [ -n "$said" ] || say "$name is not ready after ${secs}s but its log is still growing; waiting (at most $((5 * secs))s)"
+      said=1
     fi
     sleep 0.5
   done

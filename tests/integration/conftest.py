@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka.errors import KafkaError
+
+from tests.integration.kafkatools import delete_topics, list_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"
@@ -29,6 +33,14 @@ class Stack:
     prom_config: Path
     kubeconfig: Path
     env: dict[str, str]
+
+
+def _topics(bootstrap: str) -> set[str] | None:
+    try:
+        return list_topics(bootstrap)
+    except KafkaError as exc:
+        warnings.warn(f"could not list the stack's Kafka topics: {exc!r}", stacklevel=1)
+        return None
 
 
 def _read_env() -> dict[str, str]:
@@ -51,6 +63,7 @@ def stack() -> Iterator[Stack]:
         started = True
     env = _read_env()
     os.environ.update(env)
+    before = _topics(env["KAFKA_BOOTSTRAP"])
     yield Stack(
         env["KAFKA_BOOTSTRAP"],
         env["ES_URL"],
@@ -59,5 +72,9 @@ def stack() -> Iterator[Stack]:
         Path(env["KUBECONFIG"]),
         env,
     )
+    if before is not None and (after := _topics(env["KAFKA_BOOTSTRAP"])) is not None:
+        # the session's topics (created by tests or by the services under test) go:
+        # a kept stack must not grow run after run
+        delete_topics(env["KAFKA_BOOTSTRAP"], after - before)
     if started and not os.environ.get("VNBRIDGE_KEEP_STACK"):
         subprocess.run(["bash", str(STACK), "down"], capture_output=True, timeout=120)

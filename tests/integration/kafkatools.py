@@ -24,6 +24,41 @@ def create_topic(bootstrap: str, name: str, partitions: int, configs: dict[str, 
     asyncio.run(go())
 
 
+def list_topics(bootstrap: str) -> set[str]:
+    """Every topic but Kafka's internal ones."""
+
+    async def go() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return {t for t in await admin.list_topics() if not t.startswith("__")}
+        finally:
+            await admin.close()
+
+    return asyncio.run(go())
+
+
+def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
+    """Delete topics (their partitions' logs go with them, so the stack's Kafka does not
+    grow run after run and restarts in seconds)."""
+    todo = sorted(names)
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            for i in range(0, len(todo), 100):
+                answer = await admin.delete_topics(todo[i : i + 100])
+                failed = [(t, code) for t, code in answer.topic_error_codes if code not in (0, 3)]
+                if failed:  # 3: already gone
+                    raise RuntimeError(f"Kafka did not delete topics: {failed[:5]}")
+        finally:
+            await admin.close()
+
+    if todo:
+        asyncio.run(go())
+
+
 def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
     async def go() -> int:
         prod = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20)
