@@ -37,7 +37,7 @@ integration: $(STAMP) ## integration tests only (starts the stack on demand)
 	@$(BIN)/pytest -q tests/integration
 
 lint: $(STAMP) ## ruff, mypy --strict, import-linter contracts, cargo fmt + clippy
-	@cd core && cargo fmt --check && cargo clippy -q --no-default-features --all-targets -- -D warnings
+	@cd core && cargo fmt --check && cargo clippy -q --no-default-features --all-targets -- -D warnings && cargo clippy -q --all-targets -- -D warnings
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check . >/dev/null || { $(BIN)/ruff format --diff . | head -40; exit 1; }
 	@$(BIN)/mypy

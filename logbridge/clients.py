@@ -8,13 +8,14 @@ away from the pipeline.
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.helpers import create_ssl_context
-from elasticsearch import AsyncElasticsearch
-from elasticsearch.serializer import OrjsonSerializer
 
 from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
+
+if TYPE_CHECKING:  # the client library is imported only when a sink needs it
+    from elasticsearch import AsyncElasticsearch
 
 __all__ = ["elasticsearch_client", "kafka_kwargs"]
 
@@ -44,6 +45,9 @@ def kafka_kwargs(k: KafkaSettings) -> dict[str, Any]:
 
 
 def elasticsearch_client(es: ElasticsearchSettings, *, timeout_s: float = 30.0) -> AsyncElasticsearch:
+    from elasticsearch import AsyncElasticsearch
+    from elasticsearch.serializer import OrjsonSerializer
+
     kwargs: dict[str, Any] = {
         "hosts": es.hosts,
         "request_timeout": timeout_s,

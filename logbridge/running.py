@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import vnbridge_core
@@ -28,12 +28,10 @@ from aiokafka.structs import TopicPartition
 from discovery.httpkit import http_server
 from discovery.inventory import Lookup
 from discovery.podfiles import load_inventory
-from discovery.running import LiveWatch, api_client
 from discovery.settings import WatchSettings
 from discovery.tracking import ClusterState, watched_kinds
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
-from logbridge.elastic import ElasticsearchSink
 from logbridge.fetching import use_decoded_records
 from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
@@ -41,6 +39,9 @@ from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import LogbridgeSettings
 from logbridge.transforming import core_transformer
+
+if TYPE_CHECKING:  # the Kubernetes and Elasticsearch clients load only when configured
+    from discovery.running import LiveWatch
 
 __all__ = ["RunError", "c_extensions_loaded", "run"]
 
@@ -112,6 +113,8 @@ async def _inventory(settings: LogbridgeSettings) -> tuple[Lookup | None, LiveWa
         if inv.pods_path is None:
             raise RunError("inventory.source files needs inventory.pods_path")
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
+    from discovery.running import LiveWatch, api_client
+
     state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=watched_kinds(inv.watch_namespaces))
     watch = LiveWatch(
         api=api_client(inv.kube), state=state, watch=WatchSettings(namespaces=inv.watch_namespaces)
@@ -128,6 +131,8 @@ def _sinks(
     out: list[Sink] = []
     cfg = settings.sinks
     if cfg.elasticsearch.enabled:
+        from logbridge.elastic import ElasticsearchSink
+
         out.append(
             ElasticsearchSink(
                 client=elasticsearch_client(settings.elasticsearch),

@@ -110,7 +110,6 @@ impl Batch {
     pub fn push(&mut self, r: &Record<'_>) {
         let body = body_len(r, self.count);
         let out = &mut self.records;
-        out.reserve(body + 5);
         put_varint(out, body as i64);
         out.push(0); // attributes
         put_varint(out, 0); // timestamp delta: one timestamp per batch
@@ -127,26 +126,43 @@ impl Batch {
 
     /// The batch's bytes with the producer's state, as sent in a produce request.
     pub fn build(&self, producer_id: i64, producer_epoch: i16, base_sequence: i32, transactional: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.size());
-        out.extend_from_slice(&0i64.to_be_bytes()); // base offset, set by the broker
-        out.extend_from_slice(&((self.size() - 12) as i32).to_be_bytes());
-        out.extend_from_slice(&NO_PARTITION_LEADER_EPOCH.to_be_bytes());
-        out.push(2); // magic
-        out.extend_from_slice(&0u32.to_be_bytes()); // CRC, below
+        let mut out = vec![0u8; self.size()];
+        self.write_into(&mut out, producer_id, producer_epoch, base_sequence, transactional);
+        out
+    }
+
+    /// Write the batch into `out` (exactly `size()` bytes): header, records, CRC-32C.
+    pub fn write_into(
+        &self,
+        out: &mut [u8],
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+        transactional: bool,
+    ) {
+        assert_eq!(out.len(), self.size(), "a batch is written into exactly its size");
         let attributes: i16 = if transactional { TRANSACTIONAL } else { 0 };
-        out.extend_from_slice(&attributes.to_be_bytes());
-        out.extend_from_slice(&(self.count - 1).max(0).to_be_bytes()); // last offset delta
-        out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
-        out.extend_from_slice(&self.timestamp_ms.to_be_bytes());
-        out.extend_from_slice(&producer_id.to_be_bytes());
-        out.extend_from_slice(&producer_epoch.to_be_bytes());
-        out.extend_from_slice(&base_sequence.to_be_bytes());
-        out.extend_from_slice(&self.count.to_be_bytes());
-        debug_assert_eq!(out.len(), HEADER_LEN);
-        out.extend_from_slice(&self.records);
+        let mut at = 0;
+        let mut put = |b: &[u8]| {
+            out[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+        };
+        put(&0i64.to_be_bytes()); // base offset, set by the broker
+        put(&((self.size() - 12) as i32).to_be_bytes());
+        put(&NO_PARTITION_LEADER_EPOCH.to_be_bytes());
+        put(&[2]); // magic
+        put(&0u32.to_be_bytes()); // CRC, below
+        put(&attributes.to_be_bytes());
+        put(&(self.count - 1).max(0).to_be_bytes()); // last offset delta
+        put(&self.timestamp_ms.to_be_bytes());
+        put(&self.timestamp_ms.to_be_bytes());
+        put(&producer_id.to_be_bytes());
+        put(&producer_epoch.to_be_bytes());
+        put(&base_sequence.to_be_bytes());
+        put(&self.count.to_be_bytes());
+        put(&self.records);
         let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
         out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
-        out
     }
 }
 
@@ -164,20 +180,38 @@ pub fn cut(records: &[Record<'_>], partitions: usize, limit: usize, timestamp_ms
     let groups = partition::groups(records.iter().map(|r| r.key), partitions);
     let mut out = Cut { batches: Vec::new(), too_large: Vec::new() };
     for (p, idxs) in groups.into_iter().enumerate() {
-        let mut batch = Batch::new(timestamp_ms);
+        // first the cut points and sizes, so each batch is allocated once at its size
+        let mut plan: Vec<(usize, usize)> = Vec::new(); // (end in `fits`, records bytes)
+        let mut fits: Vec<usize> = Vec::with_capacity(idxs.len());
+        let (mut bytes, mut count) = (0usize, 0i32);
         for i in idxs {
             let r = &records[i];
             if HEADER_LEN + record_size(r, 0) > limit {
                 out.too_large.push(i);
                 continue;
             }
-            if batch.count > 0 && batch.size_with(r) > limit {
-                out.batches.push((p, std::mem::replace(&mut batch, Batch::new(timestamp_ms))));
+            let mut n = record_size(r, count);
+            if count > 0 && HEADER_LEN + bytes + n > limit {
+                plan.push((fits.len(), bytes));
+                (bytes, count) = (0, 0);
+                n = record_size(r, 0);
             }
-            batch.push(r);
+            fits.push(i);
+            bytes += n;
+            count += 1;
         }
-        if batch.count > 0 {
+        if count > 0 {
+            plan.push((fits.len(), bytes));
+        }
+        let mut start = 0;
+        for (end, bytes) in plan {
+            let mut batch = Batch { records: Vec::with_capacity(bytes), count: 0, timestamp_ms };
+            for &i in &fits[start..end] {
+                batch.push(&records[i]);
+            }
+            debug_assert_eq!(batch.records.len(), bytes);
             out.batches.push((p, batch));
+            start = end;
         }
     }
     out.too_large.sort_unstable();

@@ -30,13 +30,19 @@ impl KafkaBatch {
         producer_epoch: i16,
         base_sequence: i32,
         transactional: bool,
-    ) -> Bound<'py, PyBytes> {
-        let bytes = self.batch.build(producer_id, producer_epoch, base_sequence, transactional);
-        PyBytes::new(py, &bytes)
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        // written straight into the bytes object: one copy of the records
+        let size = self.batch.size();
+        PyBytes::new_with(py, size, |out| {
+            self.batch.write_into(out, producer_id, producer_epoch, base_sequence, transactional);
+            Ok(())
+        })
     }
 }
 
 type Header = (String, Vec<u8>);
+/// (partition index, batch) in partition order, and the records too large alone.
+type Batches = (Vec<(usize, KafkaBatch)>, Vec<usize>);
 
 /// Records (empty key = no key) partitioned as Kafka's default partitioner does over
 /// `partitions`, cut into batches of at most `limit` bytes. Returns the batches as
@@ -50,7 +56,7 @@ fn kafka_batches(
     limit: usize,
     timestamp_ms: i64,
     headers: Option<&Bound<'_, PyList>>,
-) -> PyResult<(Vec<(usize, KafkaBatch)>, Vec<usize>)> {
+) -> PyResult<Batches> {
     let keys: Vec<Bound<'_, PyBytes>> =
         keys.try_iter()?.map(|k| Ok(k?.downcast_into::<PyBytes>()?)).collect::<PyResult<_>>()?;
     let values: Vec<Bound<'_, PyBytes>> =
