@@ -67,7 +67,8 @@ class _DecodedRecords(fetcher.PartitionRecords):  # type: ignore[misc]
         """Up to ``n`` records (all of the next batch when ``None``), the position
         advanced past them; ``None`` when the fetched data is exhausted."""
         while not self._pending:
-            chunk = next(self._records_iterator, None) if self._records_iterator is not None else None
+            chunks: Iterator[Chunk] | None = self._records_iterator
+            chunk = next(chunks, None) if chunks is not None else None
             if chunk is None:
                 self._records_iterator = None
                 return None
