@@ -32,6 +32,8 @@ Chunk = tuple[list[Any], int]  # a batch's records at or past the position, its 
 
 
 class _DecodedRecords(fetcher.PartitionRecords):  # type: ignore[misc]
+    _records_iterator: Iterator[Chunk] | None  # set by aiokafka's __init__
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending: list[Any] = []
@@ -67,8 +69,7 @@ class _DecodedRecords(fetcher.PartitionRecords):  # type: ignore[misc]
         """Up to ``n`` records (all of the next batch when ``None``), the position
         advanced past them; ``None`` when the fetched data is exhausted."""
         while not self._pending:
-            chunks: Iterator[Chunk] | None = self._records_iterator
-            chunk = next(chunks, None) if chunks is not None else None
+            chunk = next(self._records_iterator, None) if self._records_iterator is not None else None
             if chunk is None:
                 self._records_iterator = None
                 return None
