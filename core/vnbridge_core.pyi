@@ -5,7 +5,7 @@ from typing import Any
 
 __version__: str
 
-Rendered = tuple[int, str, str | None, tuple[bytes, ...]]
+Rendered = tuple[int, str, str | None, tuple[bytes, ...] | None]  # parts None: the pod is excluded
 Render = Callable[[str, str, str, str, dict[str, Any] | None], Rendered]
 
 class Batch:
@@ -14,6 +14,8 @@ class Batch:
     def replayed(self) -> int: ...
     @property
     def truncated(self) -> int: ...
+    @property
+    def excluded(self) -> int: ...
     @property
     def bytes_in(self) -> int: ...
     def take_bodies(self) -> list[bytes]: ...

@@ -71,7 +71,8 @@ def convert(
     ] = None,
     pods: Annotated[Path | None, typer.Option(help="Pod JSON/YAML file or directory for enrichment.")] = None,
     bulk: Annotated[
-        bool, typer.Option(help="Prefix each document with its bulk 'create' action line.")
+        bool,
+        typer.Option(help="Prefix each document with its bulk action line (the profile's create or index)."),
     ] = False,
 ) -> None:
     """Convert records to collector documents on stdout; dead letters go to stderr.
@@ -104,7 +105,7 @@ def convert(
         multiline_namespaces=dict(settings.assembly.multiline_namespaces),
         max_line_bytes=settings.assembly.max_line_bytes,
     )
-    write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk)
+    write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk, op=prof.bulk_action)
     sys.stdout.flush()
 
 

@@ -33,9 +33,8 @@ def iter_inputs(paths: Iterable[Path], stdin: IO[bytes]) -> Iterator[tuple[bytes
         fh: IO[bytes] = stdin if str(p) == "-" else p.open("rb")
         try:
             for n, raw in enumerate(fh):
+                # a CRLF line keeps its \r here: the profile's reading decides (Vector keeps it)
                 line = raw[:-1] if raw.endswith(b"\n") else raw
-                if line.endswith(b"\r"):
-                    line = line[:-1]
                 yield line, (str(p), n), ctx
         finally:
             if fh is not stdin:
@@ -68,7 +67,12 @@ def convert_lines(
 
 
 def write_outputs(
-    items: Iterable[Output[Token] | dict[str, Any]], *, out: IO[bytes], err: IO[bytes], bulk: bool
+    items: Iterable[Output[Token] | dict[str, Any]],
+    *,
+    out: IO[bytes],
+    err: IO[bytes],
+    bulk: bool,
+    op: str = "create",
 ) -> tuple[int, int]:
     docs = dead = 0
     for item in items:
@@ -80,7 +84,7 @@ def write_outputs(
             action: dict[str, Any] = {"_index": item.index}
             if item.doc_id:
                 action["_id"] = item.doc_id
-            out.write(orjson.dumps({"create": action}) + b"\n")
+            out.write(orjson.dumps({op: action}) + b"\n")
         out.write(item.body + b"\n")
         docs += 1
     return docs, dead

@@ -29,18 +29,20 @@ R = TypeVar("R")
 
 class Documents:
     """One cycle's documents as columns, each serialised once by the core: bodies, ES
-    bulk action lines (``create`` with a deterministic ``_id``) and Kafka keys (the pod
+    bulk action lines (the profile's ``create`` or ``index``, with a deterministic
+    ``_id`` either way, so a replay never duplicates) and Kafka keys (the pod
     uid). ``tokens(i)`` says which (source, offset) records document ``i`` consumed;
     it is looked up only when a sink rejects that document."""
 
-    __slots__ = ("_parts", "_with_actions", "_with_keys", "actions", "bodies", "keys")
+    __slots__ = ("_op", "_parts", "_with_actions", "_with_keys", "actions", "bodies", "keys")
 
-    def __init__(self, *, actions: bool = True, keys: bool = True) -> None:
+    def __init__(self, *, actions: bool = True, keys: bool = True, op: str = "create") -> None:
         self.bodies: list[bytes] = []
         self.actions: list[bytes] = []  # empty unless some sink bulk-indexes
         self.keys: list[bytes] = []  # empty unless some sink produces to Kafka
         self._with_actions = actions
         self._with_keys = keys
+        self._op = op
         self._parts: list[tuple[int, TokenSource]] = []
 
     def __len__(self) -> int:
@@ -53,7 +55,7 @@ class Documents:
             self._parts.append((len(self.bodies), batch))
             self.bodies += batch.take_bodies()
             if self._with_actions:
-                self.actions += batch.actions("create", True)
+                self.actions += batch.actions(self._op, True)
             if self._with_keys:
                 self.keys += batch.keys()
 

@@ -127,6 +127,7 @@ class Pipeline:
         max_bytes: int = 16 * 1024 * 1024,
         linger_s: float = 0.2,
         degraded_after_s: float = 5.0,
+        bulk_action: str = "create",
     ) -> None:
         self.consumer = consumer
         self.txn = txn
@@ -147,6 +148,7 @@ class Pipeline:
         self.parts: dict[str, Consumed] = {}
         self._actions = any(s.uses_actions for s in sinks)
         self._keys = any(s.uses_keys for s in sinks)
+        self._bulk_action = bulk_action
         self.cycle = self._new_cycle()
         self.lock = asyncio.Lock()
         self.stopping = asyncio.Event()
@@ -157,7 +159,7 @@ class Pipeline:
         self._stale_all = False
 
     def _new_cycle(self) -> Cycle:
-        return Cycle(Documents(actions=self._actions, keys=self._keys))
+        return Cycle(Documents(actions=self._actions, keys=self._keys, op=self._bulk_action))
 
     # --- the inventory changed: the core renders those pods' fragments again ---------
     def inventory_changed(self, pod: tuple[str, str] | None) -> None:
@@ -224,6 +226,8 @@ class Pipeline:
         self._sources.update(batch.sources())
         if batch.replayed:
             self.metrics.filtered.labels("replayed_delivered").inc(batch.replayed)
+        if batch.excluded:
+            self.metrics.filtered.labels("excluded").inc(batch.excluded)
         for source, offset, reason, detail in batch.dead():
             self._dead_letter(source, offset, reason, detail, cyc.dead, cyc.dead_tokens)
             self.metrics.dead_lettered.labels(reason).inc()

@@ -220,6 +220,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         max_bytes=d.batch_max_bytes,
         linger_s=d.linger_ms / 1000,
         degraded_after_s=d.degraded_after_s,
+        bulk_action=profile.bulk_action,
     )
     if isinstance(lookup, ClusterState):
         # live joins: a changed pod (node, namespace) is rendered again on its next record

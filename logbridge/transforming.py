@@ -40,7 +40,7 @@ MULTILINE_ANNOTATION = "vnbridge.io/multiline"
 SOURCES = (Source.LIVE, Source.TOMBSTONE, Source.EMBEDDED, Source.NONE)
 _SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 
-Rendered = tuple[int, str, str | None, tuple[bytes, ...]]
+Rendered = tuple[int, str, str | None, tuple[bytes, ...] | None]  # parts None: excluded
 Renderer = Callable[[str, str, str, str, "dict[str, Any] | None"], Rendered]
 
 

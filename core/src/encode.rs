@@ -21,8 +21,13 @@ pub struct Fragment {
     pub source: u8,
     pub pod_uid: String,
     pub lang: Option<crate::assemble::Lang>,
-    /// fluent-bit: [kubernetes map or empty]; filebeat: [middle, tail]; vector: [head]
+    /// fluent-bit: [kubernetes map or empty]; filebeat: [middle, tail]; vector: the
+    /// pod's top-level keys (sorted) split around the per-record keys: [before
+    /// `_partial`, before `message`, before `source_type`, before `stream`, before
+    /// `timestamp`, after it], each `"k":v` pairs joined by commas
     pub parts: Vec<Vec<u8>>,
+    /// the pod's lines are excluded by configuration (filtered, not delivered)
+    pub exclude: bool,
     /// fluent-bit with Generate_ID: the kubernetes map as a value
     pub kube: Option<J>,
 }
@@ -74,13 +79,23 @@ pub struct FluentBit {
 
 pub enum Profile {
     FluentBit(Box<FluentBit>),
-    Filebeat { index: String },
-    Vector { index: StrftimeCache },
+    Filebeat {
+        index: String,
+    },
+    /// `merge`: Vector's `auto_partial_merge`
+    Vector {
+        index: StrftimeCache,
+        merge: bool,
+    },
 }
 
 impl Profile {
     pub fn joins_partials(&self) -> bool {
-        !matches!(self, Profile::FluentBit(fb) if matches!(fb.parser, FbParser::CriClassic | FbParser::DockerClassic))
+        match self {
+            Profile::FluentBit(fb) => !matches!(fb.parser, FbParser::CriClassic | FbParser::DockerClassic),
+            Profile::Vector { merge, .. } => *merge,
+            Profile::Filebeat { .. } => true,
+        }
     }
 }
 
@@ -386,19 +401,56 @@ fn filebeat(index: &str, line: &Line, frag: &Fragment) -> Doc {
     json::write_str(&mut out, &format_rfc3339(line.ts_ns, 3));
     out.push(b',');
     out.extend_from_slice(&frag.parts[0]);
-    write_message_stream(&mut out, line, b"");
+    if line.text.is_empty() {
+        // an empty line is an event without `message` (libbeat reader/message.go IsEmpty)
+        out.extend_from_slice(b",\"stream\":");
+        json::write_str(&mut out, line.stream());
+    } else {
+        write_message_stream(&mut out, line, b"");
+    }
     out.extend_from_slice(&frag.parts[1]);
     out.push(b'}');
     Doc { body: out, index: index.to_string(), id: None }
 }
 
 fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
+    // keys sorted, as Vector's JSON encoder writes its map: the pod's keys (in six runs,
+    // see `Fragment::parts`) around `_partial`, `message`, `source_type`, `stream`,
+    // `timestamp`
     let mut out = Vec::with_capacity(512 + line.text.len());
     out.push(b'{');
-    out.extend_from_slice(&frag.parts[0]);
-    write_message_stream(&mut out, line, b",\"source_type\":\"kubernetes_logs\"");
-    out.extend_from_slice(b",\"timestamp\":");
-    json::write_str(&mut out, &format_autosi(line.ts_ns));
+    let mut first = true;
+    let mut put = |out: &mut Vec<u8>, pairs: &[u8]| {
+        if pairs.is_empty() {
+            return;
+        }
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(pairs);
+        first = false;
+    };
+    let part = |i: usize| frag.parts.get(i).map_or(&[][..], |p| p.as_slice());
+    put(&mut out, part(0));
+    if line.first_partial || line.partial {
+        // an event merged from partial fragments keeps its first fragment's flag
+        put(&mut out, b"\"_partial\":true");
+    }
+    put(&mut out, part(1));
+    let mut msg = Vec::with_capacity(line.text.len() + 12);
+    msg.extend_from_slice(b"\"message\":");
+    json::write_str(&mut msg, &line.text);
+    put(&mut out, &msg);
+    put(&mut out, part(2));
+    put(&mut out, b"\"source_type\":\"kubernetes_logs\"");
+    put(&mut out, part(3));
+    put(&mut out, if line.stderr { b"\"stream\":\"stderr\"" } else { b"\"stream\":\"stdout\"" });
+    put(&mut out, part(4));
+    let mut ts = Vec::with_capacity(48);
+    ts.extend_from_slice(b"\"timestamp\":");
+    json::write_str(&mut ts, &format_autosi(line.ts_ns));
+    put(&mut out, &ts);
+    put(&mut out, part(5));
     out.push(b'}');
     let idx = index.get(line.ts_ns.div_euclid(NS)).to_string();
     Doc { body: out, index: idx, id: None }
@@ -408,7 +460,7 @@ pub fn encode(profile: &mut Profile, line: &Line, frag: &Rc<Fragment>) -> Doc {
     match profile {
         Profile::FluentBit(fb) => fluent_bit(fb, line, frag),
         Profile::Filebeat { index } => filebeat(index, line, frag),
-        Profile::Vector { index } => vector(index, line, frag),
+        Profile::Vector { index, .. } => vector(index, line, frag),
     }
 }
 

@@ -85,9 +85,10 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
             }))
         }
         "filebeat" => Profile::Filebeat { index: get(d, "index", "filebeat".to_string())? },
-        "vector" => {
-            Profile::Vector { index: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")? }
-        }
+        "vector" => Profile::Vector {
+            index: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
+            merge: get(d, "auto_partial_merge", true)?,
+        },
         other => return Err(PyValueError::new_err(format!("unknown profile {other:?}"))),
     })
 }
@@ -125,14 +126,17 @@ impl PyRender<'_> {
             None => py.None().into_bound(py),
         };
         let r = self.func.call1((&line.namespace, &line.pod, &line.container, &line.container_id, e))?;
-        let (source, pod_uid, lang, parts): (u8, String, Option<String>, Vec<Bound<'_, PyBytes>>) = r.extract()?;
-        let parts: Vec<Vec<u8>> = parts.iter().map(|p| p.as_bytes().to_vec()).collect();
+        // parts None: the pod's lines are excluded by configuration
+        let (source, pod_uid, lang, parts): (u8, String, Option<String>, Option<Vec<Bound<'_, PyBytes>>>) =
+            r.extract()?;
+        let exclude = parts.is_none();
+        let parts: Vec<Vec<u8>> = parts.unwrap_or_default().iter().map(|p| p.as_bytes().to_vec()).collect();
         let kube = if self.kube_value && !parts.is_empty() && !parts[0].is_empty() {
             json::parse(&parts[0], Numbers::Strict).ok()
         } else {
             None
         };
-        Ok(Fragment { source, pod_uid, lang: lang.as_deref().and_then(Lang::parse), parts, kube })
+        Ok(Fragment { source, pod_uid, lang: lang.as_deref().and_then(Lang::parse), parts, kube, exclude })
     }
 }
 
@@ -161,6 +165,11 @@ impl Batch {
     #[getter]
     fn truncated(&self) -> usize {
         self.out.truncated
+    }
+    /// Records not delivered because their pod is excluded by configuration.
+    #[getter]
+    fn excluded(&self) -> usize {
+        self.out.excluded
     }
     /// Bytes of the record values pushed.
     #[getter]

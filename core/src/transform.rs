@@ -41,6 +41,8 @@ pub struct Out {
     pub dead: Vec<DeadOut>,
     pub replayed: usize,
     pub truncated: usize,
+    /// records whose pod is excluded by configuration (filtered)
+    pub excluded: usize,
     /// bytes of the record values pushed
     pub bytes_in: usize,
 }
@@ -165,6 +167,7 @@ impl Transformer {
     ) {
         self.records_in += 1;
         let line = match decode_memo(value, self.cfg.shape, ctx, &mut self.kube) {
+            Ok(l) if matches!(self.profile, Profile::Vector { .. }) => vector_line(l, value),
             Ok(l) => l,
             Err(bad) => {
                 self.dead_letter(out, tok, bad);
@@ -296,6 +299,10 @@ impl Transformer {
             out.replayed += a.toks.len();
             return;
         }
+        if frag.exclude {
+            out.excluded += a.toks.len();
+            return;
+        }
         let doc = encode(&mut self.profile, &a.line, &frag);
         self.sources[frag.source.min(3) as usize] += 1;
         self.documents_out += 1;
@@ -362,6 +369,26 @@ impl Transformer {
         v
     }
 }
+
+/// Vector's own reading of a kubelet line: a CRI line keeps the `\r` of a CRLF ending
+/// (its regex takes everything up to the `\n`), and a Docker json-file line is partial
+/// only when its `log` is exactly 16 KiB without a newline (parser/docker.rs).
+fn vector_line(mut line: Line, value: &[u8]) -> Line {
+    match line.shape {
+        "cri" => {
+            let v = value.strip_suffix(b"\n").unwrap_or(value);
+            let crs = v.iter().rev().take_while(|&&c| c == b'\r').count();
+            for _ in 0..crs {
+                line.text.push('\r');
+            }
+        }
+        "docker" => line.partial = line.partial && line.text.len() == DOCKER_SPLIT,
+        _ => {}
+    }
+    line
+}
+
+const DOCKER_SPLIT: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -27,13 +27,19 @@ class Profile(Protocol):
         """How lines were read on a node: "cri" | "docker" (+ "-classic" variants)."""
         ...
 
+    @property
+    def bulk_action(self) -> str:
+        """The Elasticsearch bulk action the collector's output writes: create | index."""
+        ...
+
     def core_config(self) -> dict[str, object]:
         """The options the compiled core needs for the per-record half of the document."""
         ...
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
         """The pod-dependent parts of a document for ``line``'s pod and container, rendered
-        once per pod change and spliced by the core into every record of that pod."""
+        once per pod change and spliced by the core into every record of that pod; None
+        when the collector's configuration excludes the pod's lines (filtered)."""
         ...
 
 

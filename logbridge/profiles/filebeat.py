@@ -40,15 +40,24 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "labels.dedot", True, "'.' -> '_' in pod label keys (off: dotted keys nest, as safemapstr does)"
     ),
     OptionSpec("annotations.dedot", True, "'.' -> '_' in pod annotation keys"),
-    OptionSpec("include_labels", "", "comma-separated regexps; when set, only matching pod labels"),
-    OptionSpec("exclude_labels", "", "comma-separated pod label keys to drop"),
+    OptionSpec("include_labels", "", "comma-separated pod label keys; when set, only those labels"),
+    OptionSpec("exclude_labels", "", "comma-separated pod label keys to drop (wins over include_labels)"),
     OptionSpec(
-        "include_annotations", "", "comma-separated regexps of pod annotations to add (none by default)"
+        "use_regex_include", False, "include_labels / include_annotations are regexps, not exact keys"
     ),
+    OptionSpec("include_annotations", "", "comma-separated pod annotation keys to add (none by default)"),
     OptionSpec(f"{_RM}.namespace.enabled", True, "add namespace_uid / namespace_labels"),
-    OptionSpec(f"{_RM}.namespace.include_annotations", "", "regexps of namespace annotations to add"),
+    OptionSpec(f"{_RM}.namespace.include_labels", "", "namespace label keys; when set, only those"),
+    OptionSpec(f"{_RM}.namespace.exclude_labels", "", "namespace label keys to drop"),
+    OptionSpec(f"{_RM}.namespace.labels.dedot", True, "'.' -> '_' in namespace label keys"),
+    OptionSpec(f"{_RM}.namespace.annotations.dedot", True, "'.' -> '_' in namespace annotation keys"),
+    OptionSpec(f"{_RM}.namespace.include_annotations", "", "namespace annotation keys to add"),
     OptionSpec(f"{_RM}.node.enabled", True, "add node uid / hostname / labels"),
-    OptionSpec(f"{_RM}.node.include_annotations", "", "regexps of node annotations to add"),
+    OptionSpec(f"{_RM}.node.include_labels", "", "node label keys; when set, only those"),
+    OptionSpec(f"{_RM}.node.exclude_labels", "", "node label keys to drop"),
+    OptionSpec(f"{_RM}.node.labels.dedot", True, "'.' -> '_' in node label keys"),
+    OptionSpec(f"{_RM}.node.annotations.dedot", True, "'.' -> '_' in node annotation keys"),
+    OptionSpec(f"{_RM}.node.include_annotations", "", "node annotation keys to add"),
     OptionSpec(f"{_RM}.deployment", False, "add kubernetes.deployment.name (ReplicaSet -> Deployment)"),
     OptionSpec(f"{_RM}.cronjob", False, "add kubernetes.cronjob.name (Job -> CronJob)"),
     OptionSpec(
@@ -102,9 +111,18 @@ def _delete(data: dict[str, Any], key: str) -> None:
         data, key = sub, key[idx + 1 :]
 
 
-def _patterns(text: str, option: str) -> tuple[re.Pattern[str], ...]:
+def _keys(text: str) -> tuple[str, ...]:
+    return tuple(k for k in (s.strip() for s in str(text).split(",")) if k)
+
+
+def _patterns(text: str, option: str, regex: bool) -> tuple[re.Pattern[str], ...]:
+    """Include lists: exact keys (GenerateMapSubset), or unanchored regexps with
+    ``use_regex_include`` (GenerateMapSubsetWithRegex)."""
     out = []
-    for p in (s.strip() for s in text.split(",")):
+    for p in _keys(text):
+        if not regex:
+            out.append(re.compile(rf"\A{re.escape(p)}\Z"))
+            continue
         if p:
             try:
                 out.append(re.compile(p))
@@ -124,8 +142,21 @@ def _put_all(items: Iterable[tuple[str, str]], dedot: bool) -> dict[str, Any]:
 
 
 def _subset(m: Mapping[str, str], pats: tuple[re.Pattern[str], ...], dedot: bool) -> dict[str, Any]:
-    # generateMapSubset: each pattern in turn, every key it matches (unanchored)
+    # generateMapSubset: each pattern in turn, every key it matches
     return _put_all(((k, m[k]) for p in pats for k in m if p.search(k)), dedot)
+
+
+def _labels_of(
+    m: Mapping[str, str], include: tuple[re.Pattern[str], ...], exclude: tuple[str, ...], dedot: bool
+) -> dict[str, Any]:
+    """Labels as add_kubernetes_metadata writes them: excluded keys never appear (they
+    win over an include of the same key), then the include subset (or all), dedotted or
+    nested."""
+    kept = {k: v for k, v in m.items() if k not in exclude}
+    out = _subset(kept, include, dedot) if include else _put_all(kept.items(), dedot)
+    for key in exclude:  # a dotted exclude also removes the nested path (mapstr Delete)
+        _delete(out, key)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,34 +166,37 @@ class Filebeat:
     include_annotations: tuple[re.Pattern[str], ...]
     ns_annotations: tuple[re.Pattern[str], ...]
     node_annotations: tuple[re.Pattern[str], ...]
+    ns_labels: tuple[re.Pattern[str], ...]
+    node_labels: tuple[re.Pattern[str], ...]
     name = NAME
 
     @classmethod
     def from_options(cls, given: Mapping[str, Any]) -> Filebeat:
         o = parse_options(NAME, OPTIONS, given)
+        rx = bool(o["use_regex_include"])
         return cls(
             o,
-            _patterns(o["include_labels"], "include_labels"),
-            _patterns(o["include_annotations"], "include_annotations"),
-            _patterns(o[f"{_RM}.namespace.include_annotations"], f"{_RM}.namespace.include_annotations"),
-            _patterns(o[f"{_RM}.node.include_annotations"], f"{_RM}.node.include_annotations"),
+            _patterns(o["include_labels"], "include_labels", rx),
+            _patterns(o["include_annotations"], "include_annotations", rx),
+            _patterns(
+                o[f"{_RM}.namespace.include_annotations"], f"{_RM}.namespace.include_annotations", False
+            ),
+            _patterns(o[f"{_RM}.node.include_annotations"], f"{_RM}.node.include_annotations", False),
+            _patterns(o[f"{_RM}.namespace.include_labels"], f"{_RM}.namespace.include_labels", False),
+            _patterns(o[f"{_RM}.node.include_labels"], f"{_RM}.node.include_labels", False),
         )
+
+    @property
+    def bulk_action(self) -> str:
+        return "create"
 
     @property
     def parser(self) -> str:
         return "cri"
 
     def _labels(self, labels: Mapping[str, str]) -> dict[str, Any]:
-        dedot = bool(self.opts["labels.dedot"])
-        out = (
-            _subset(labels, self.include_labels, dedot)
-            if self.include_labels
-            else _put_all(labels.items(), dedot)
-        )
-        for key in (s.strip() for s in str(self.opts["exclude_labels"]).split(",")):
-            if key:
-                _delete(out, key)
-        return out
+        exclude = _keys(self.opts["exclude_labels"])
+        return _labels_of(labels, self.include_labels, exclude, bool(self.opts["labels.dedot"]))
 
     def _node(self, pod: PodInfo) -> dict[str, Any]:
         node: dict[str, Any] = {"name": pod.node_name}
@@ -171,9 +205,16 @@ class Filebeat:
         meta = pod.node_meta or ObjectMeta(pod.node_name, labels=pod.node_labels)
         if meta.uid:
             node["uid"] = meta.uid
-        if meta.labels:
-            node["labels"] = _put_all(meta.labels.items(), True)
-        ann = _subset(meta.annotations, self.node_annotations, True)
+        o = self.opts
+        labels = _labels_of(
+            meta.labels,
+            self.node_labels,
+            _keys(o[f"{_RM}.node.exclude_labels"]),
+            bool(o[f"{_RM}.node.labels.dedot"]),
+        )
+        if labels:
+            node["labels"] = labels
+        ann = _subset(meta.annotations, self.node_annotations, bool(o[f"{_RM}.node.annotations.dedot"]))
         if ann:
             node["annotations"] = ann
         if meta.hostname:
@@ -190,9 +231,16 @@ class Filebeat:
             if ns is not None and ns.uid:
                 k8s["namespace_uid"] = ns.uid
             ns_labels = ns.labels if ns is not None else pod.namespace_labels
+            ns_labels = _labels_of(
+                ns_labels,
+                self.ns_labels,
+                _keys(o[f"{_RM}.namespace.exclude_labels"]),
+                bool(o[f"{_RM}.namespace.labels.dedot"]),
+            )
             if ns_labels:
-                k8s["namespace_labels"] = _put_all(ns_labels.items(), True)
-            ns_ann = _subset(ns.annotations, self.ns_annotations, True) if ns is not None else {}
+                k8s["namespace_labels"] = ns_labels
+            ns_dedot = bool(o[f"{_RM}.namespace.annotations.dedot"])
+            ns_ann = _subset(ns.annotations, self.ns_annotations, ns_dedot) if ns is not None else {}
             if ns_ann:
                 k8s["namespace_annotations"] = ns_ann
         for ref in pod.owners:

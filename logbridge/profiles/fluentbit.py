@@ -102,6 +102,10 @@ class FluentBit:
         return cls(opts)
 
     @property
+    def bulk_action(self) -> str:
+        return "create"
+
+    @property
     def parser(self) -> str:
         classic = self.opts["Parser"]
         return f"{classic}-classic" if classic else str(self.opts["multiline.parser"])

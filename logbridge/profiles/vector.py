@@ -6,13 +6,18 @@ pod_metadata_annotator.rs): ``file`` (the ``/var/log/pods`` path Vector tails),
 ``message``, ``source_type``, ``stream``, ``timestamp`` (RFC 3339, AutoSi
 precision), and ``kubernetes.*`` with literal label keys, ``container_id`` with its
 scheme, ``container_image`` from the pod spec, ``pod_owner`` as ``Kind/name``.
-Keys sorted, as Vector's JSON encoder emits its BTreeMap.
+Keys sorted, as Vector's JSON encoder emits its BTreeMap. Checked against a real
+Vector 0.58 (tests/golden/vector/real): ``_partial`` on merged events, no container
+id / image for init containers, ``pod_annotation_fields`` renames that nest dotted
+paths, pods filtered by ``extra_label_selector`` / ``vector.dev/exclude`` and files by
+``exclude_paths_glob_patterns``, the sink's ``bulk.action`` (``index`` by default).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,19 +27,87 @@ from logbridge.enrichment import Resolved
 from logbridge.naming import pod_log_path
 from logbridge.profiles.options import OptionError, OptionSpec, parse_options
 from logbridge.records import LogLine
+from logbridge.selecting import Requirement, SelectorError, matches, parse_selector
 
 __all__ = ["NAME", "OPTIONS", "Vector"]
 
 NAME = "vector"
+# Vector's field names (pod_metadata_annotator.rs FieldsSpec) and default paths
+FIELDS: dict[str, str] = {
+    "pod_annotation_fields.pod_name": "kubernetes.pod_name",
+    "pod_annotation_fields.pod_namespace": "kubernetes.pod_namespace",
+    "pod_annotation_fields.pod_uid": "kubernetes.pod_uid",
+    "pod_annotation_fields.pod_ip": "kubernetes.pod_ip",
+    "pod_annotation_fields.pod_ips": "kubernetes.pod_ips",
+    "pod_annotation_fields.pod_labels": "kubernetes.pod_labels",
+    "pod_annotation_fields.pod_annotations": "kubernetes.pod_annotations",
+    "pod_annotation_fields.pod_node_name": "kubernetes.pod_node_name",
+    "pod_annotation_fields.pod_owner": "kubernetes.pod_owner",
+    "pod_annotation_fields.container_name": "kubernetes.container_name",
+    "pod_annotation_fields.container_id": "kubernetes.container_id",
+    "pod_annotation_fields.container_image": "kubernetes.container_image",
+    "pod_annotation_fields.container_image_id": "kubernetes.container_image_id",
+    "namespace_annotation_fields.namespace_labels": "kubernetes.namespace_labels",
+    "node_annotation_fields.node_labels": "kubernetes.node_labels",
+}
+RECORD_KEYS = ("_partial", "message", "source_type", "stream", "timestamp")  # written by the core
+EXCLUDE_LABEL = "vector.dev/exclude"  # Vector's built-in pod / namespace exclusion
+EXCLUDE_CONTAINERS = "vector.dev/exclude-containers"  # pod annotation: container names
+
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("index", "vector-%Y.%m.%d", "elasticsearch sink index (strftime, UTC)"),
+    OptionSpec(
+        "bulk.action",
+        "index",
+        "elasticsearch sink bulk action (Vector's default: index; documents keep a deterministic "
+        "_id, so a replay overwrites instead of duplicating)",
+        ("index", "create"),
+    ),
+    OptionSpec(
+        "auto_partial_merge", True, "merge CRI P/F (and 16 KiB Docker) fragments; off: each fragment an event"
+    ),
     OptionSpec("insert_namespace_fields", True, "add namespace_labels"),
     OptionSpec("include_annotations", True, "add pod_annotations"),
     OptionSpec("include_node_labels", True, "add node_labels"),
     OptionSpec(
+        "extra_label_selector",
+        "",
+        "label selector pods must match (e.g. 'k8s-app!=kube-proxy'); pods labelled "
+        "vector.dev/exclude=true are always excluded",
+    ),
+    OptionSpec(
+        "exclude_paths_glob_patterns",
+        "",
+        "comma-separated globs of /var/log/pods/<ns>_<pod>_<uid>/<container>/0.log paths not to collect",
+    ),
+    *(
+        OptionSpec(name, path, f"path of {name.split('.')[1]} ('' leaves it out; dots nest)")
+        for name, path in FIELDS.items()
+    ),
+    OptionSpec(
         "parser", "cri", "container runtime log format on the nodes: cri or docker", ("cri", "docker")
     ),
 )
+
+
+def _put(doc: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    node = doc
+    for p in parents:
+        child = node.get(p)
+        if not isinstance(child, dict):
+            child = node[p] = {}
+        node = child
+    node[leaf] = value
+
+
+def _runs(top: Mapping[str, Any]) -> tuple[bytes, ...]:
+    """Top-level keys (sorted) in six runs around the core's per-record keys."""
+    runs: list[list[bytes]] = [[] for _ in range(len(RECORD_KEYS) + 1)]
+    for key in sorted(top):
+        run = sum(1 for r in RECORD_KEYS if r < key)
+        runs[run].append(orjson.dumps({key: _sorted(top[key])})[1:-1])
+    return tuple(b",".join(r) for r in runs)
 
 
 def _sorted(value: Any) -> Any:
@@ -46,6 +119,8 @@ def _sorted(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class Vector:
     opts: Mapping[str, Any]
+    selector: tuple[Requirement, ...] = ()
+    excluded_paths: tuple[str, ...] = field(default=())
     name = NAME
 
     @classmethod
@@ -55,52 +130,89 @@ class Vector:
             vnbridge_core.strftime(str(opts["index"]), 0)
         except ValueError as exc:
             raise OptionError(f"option index: {exc}") from None
-        return cls(opts)
+        try:
+            selector = parse_selector(str(opts["extra_label_selector"]))
+        except SelectorError as exc:
+            raise OptionError(f"option extra_label_selector: {exc}") from None
+        for name in FIELDS:
+            steps = str(opts[name]).split(".")
+            if opts[name] and (steps[0] in (*RECORD_KEYS, "file") or "" in steps):
+                raise OptionError(
+                    f"option {name}: {opts[name]!r} collides with a key of every event or is empty"
+                )
+        globs = tuple(g.strip() for g in str(opts["exclude_paths_glob_patterns"]).split(",") if g.strip())
+        return cls(opts, selector, globs)
 
     @property
     def parser(self) -> str:
         return str(self.opts["parser"])
 
-    def core_config(self) -> dict[str, object]:
-        return {"profile": NAME, "index": self.opts["index"]}
+    @property
+    def bulk_action(self) -> str:
+        return str(self.opts["bulk.action"])
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
-        """``file`` and ``kubernetes`` (keys sorted): what precedes ``message``."""
-        return (orjson.dumps(_sorted(self.head(line, res)))[1:-1],)
+    def core_config(self) -> dict[str, object]:
+        return {
+            "profile": NAME,
+            "index": self.opts["index"],
+            "auto_partial_merge": self.opts["auto_partial_merge"],
+        }
+
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
+        """The pod's top-level keys (``file``, ``kubernetes`` or renamed paths) in runs
+        around the per-record keys; None when Vector would not collect the file."""
+        top = self.head(line, res)
+        if self._excluded(top["file"], res):
+            return None
+        return _runs(top)
+
+    def _excluded(self, path: str, res: Resolved) -> bool:
+        pod = res.pod
+        if any(fnmatch.fnmatchcase(path, g) for g in self.excluded_paths):
+            return True
+        if pod is None:
+            return False
+        if pod.labels.get(EXCLUDE_LABEL) == "true" or pod.namespace_labels.get(EXCLUDE_LABEL) == "true":
+            return True
+        skip = {c.strip() for c in pod.annotations.get(EXCLUDE_CONTAINERS, "").split(",")}
+        return (res.container is not None and res.container.name in skip) or not matches(
+            self.selector, pod.labels
+        )
 
     def head(self, line: LogLine, res: Resolved) -> dict[str, Any]:
-        k: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "container_name": line.container,
             "pod_name": line.pod,
             "pod_namespace": line.namespace,
         }
         pod, c = res.pod, res.container
         if pod is not None:
-            k["pod_uid"] = pod.uid
+            fields["pod_uid"] = pod.uid
             if pod.labels:  # pod_metadata_annotator.rs inserts one field per label: none -> absent
-                k["pod_labels"] = dict(pod.labels)
+                fields["pod_labels"] = dict(pod.labels)
             if self.opts["include_annotations"] and pod.annotations:
-                k["pod_annotations"] = dict(pod.annotations)
+                fields["pod_annotations"] = dict(pod.annotations)
             if pod.node_name:
-                k["pod_node_name"] = pod.node_name
+                fields["pod_node_name"] = pod.node_name
             if pod.pod_ip:
-                k["pod_ip"] = pod.pod_ip
-                k["pod_ips"] = list(pod.pod_ips or (pod.pod_ip,))
+                fields["pod_ip"] = pod.pod_ip
+                fields["pod_ips"] = list(pod.pod_ips or (pod.pod_ip,))
             if pod.owners:
-                k["pod_owner"] = f"{pod.owners[0].kind}/{pod.owners[0].name}"
+                fields["pod_owner"] = f"{pod.owners[0].kind}/{pod.owners[0].name}"
             if self.opts["insert_namespace_fields"] and pod.namespace_labels:
-                k["namespace_labels"] = dict(pod.namespace_labels)
+                fields["namespace_labels"] = dict(pod.namespace_labels)
             if self.opts["include_node_labels"] and pod.node_labels:
-                k["node_labels"] = dict(pod.node_labels)
-        if c is not None:
+                fields["node_labels"] = dict(pod.node_labels)
+        init = pod is not None and line.container in pod.init_containers
+        if c is not None and not init:  # Vector annotates init containers by name only
             if c.container_id:
-                k["container_id"] = c.container_id
+                fields["container_id"] = c.container_id
             if c.spec_image:
-                k["container_image"] = c.spec_image
+                fields["container_image"] = c.spec_image
             if c.image_id:
-                k["container_image_id"] = c.image_id
+                fields["container_image_id"] = c.image_id
         restart = c.restart_count if c is not None else 0
-        return {
+        top: dict[str, Any] = {
             "file": pod_log_path(
                 namespace=line.namespace,
                 pod=line.pod,
@@ -108,5 +220,9 @@ class Vector:
                 container=line.container,
                 restart=restart,
             ),
-            "kubernetes": k,
         }
+        for name in FIELDS:
+            short = name.split(".", 1)[1]
+            if short in fields and (path := str(self.opts[name])):
+                _put(top, path, fields[short])
+        return top
