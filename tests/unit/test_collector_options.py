@@ -1,0 +1,161 @@
+"""Collector options that change a document or whether it is sent, by the collector's
+own names and semantics (Vector: parser/cri.rs, parser/docker.rs, kubernetes_logs
+options; Filebeat: add_kubernetes_metadata include/exclude rules), on the pods of the
+real-collector goldens (tests/golden/vector/real/pods)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from discovery.podfiles import load_inventory
+from logbridge.converting import convert_lines, iter_inputs, write_outputs
+from logbridge.profiles import OptionError, build
+from logbridge.selecting import SelectorError, matches, parse_selector
+
+REAL = Path(__file__).resolve().parents[1] / "golden" / "vector" / "real"
+INGEST = (
+    "ingest-29000000-abcde_etl_ingest-23dacdf054ccdf455123cfc102650c1f2069677777157bb188bec7825b5ef33c.log"
+)
+T = "2025-03-14T09:30:00.000000000Z"
+
+
+def _run(
+    profile: str, options: dict[str, str], lines: list[str], tmp: Path, pod: dict[str, Any] | None = None
+) -> list[tuple[Any, Any]]:
+    """Documents (action, source) for ``lines`` of the ingest pod's container; ``pod``
+    replaces that pod's object."""
+    pods = tmp / "pods"
+    pods.mkdir(exist_ok=True)
+    for f in [*(REAL / "pods").glob("*.json"), *(REAL / "objects").glob("*.json")]:
+        shutil.copy(f, pods / f.name)
+    if pod is not None:
+        (pods / "pod-etl-ingest-29000000-abcde.json").write_text(json.dumps(pod))
+    log = tmp / INGEST
+    log.write_bytes(b"".join(x.encode() + b"\n" for x in lines))
+    prof = build(profile, options)
+    out, err = io.BytesIO(), io.BytesIO()
+    items = convert_lines(iter_inputs([log], io.BytesIO()), profile=prof, lookup=load_inventory(pods))
+    write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
+    assert err.getvalue() == b""
+    rows = out.getvalue().splitlines()
+    return [(json.loads(a), json.loads(s)) for a, s in zip(rows[0::2], rows[1::2], strict=True)]
+
+
+def test_vector_writes_index_actions_by_default_and_create_when_asked(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    assert list(_run("vector", {}, line, tmp_path)[0][0]) == ["index"]
+    assert list(_run("vector", {"bulk.action": "create"}, line, tmp_path)[0][0]) == ["create"]
+    with pytest.raises(OptionError):
+        build("vector", {"bulk.action": "delete"})
+
+
+def test_vector_keeps_partial_flag_and_merges_unless_auto_partial_merge_is_off(tmp_path: Path) -> None:
+    lines = [f"{T} stdout P a|", f"{T} stdout P b|", f"{T} stdout F c", f"{T} stdout F "]
+    merged = [s for _, s in _run("vector", {}, lines, tmp_path)]
+    assert [(s["message"], s.get("_partial")) for s in merged] == [("a|b|c", True), ("", None)]
+    assert next(iter(merged[0])) == "_partial"  # keys sorted
+    apart = [s for _, s in _run("vector", {"auto_partial_merge": "false"}, lines, tmp_path)]
+    assert [(s["message"], s.get("_partial")) for s in apart] == [
+        ("a|", True),
+        ("b|", True),
+        ("c", None),
+        ("", None),
+    ]
+
+
+def test_vector_keeps_the_carriage_return_of_a_crlf_cri_line(tmp_path: Path) -> None:
+    (doc,) = [s for _, s in _run("vector", {}, [f"{T} stdout F ends in CRLF\r"], tmp_path)]
+    assert doc["message"] == "ends in CRLF\r"
+    (fb,) = [s for _, s in _run("filebeat", {}, [f"{T} stdout F ends in CRLF\r"], tmp_path)]
+    assert fb["message"] == "ends in CRLF"  # Filebeat drops it
+
+
+def test_vector_joins_docker_lines_only_at_exactly_16_kib(tmp_path: Path) -> None:
+    def docker(log: str) -> str:
+        return json.dumps({"log": log, "stream": "stdout", "time": "2025-03-14T09:30:00Z"})
+
+    lines = [docker("x" * 16384), docker("end\n"), docker("no newline, short"), docker("next\n")]
+    docs = [s for _, s in _run("vector", {"parser": "docker"}, lines, tmp_path)]
+    assert [(len(s["message"]), s.get("_partial")) for s in docs] == [(16387, True), (17, None), (4, None)]
+    assert docs[1]["message"] == "no newline, short"
+
+
+def test_vector_filters_by_label_selector_exclude_label_and_path_globs(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    assert _run("vector", {"extra_label_selector": "app!=ingest"}, line, tmp_path) == []
+    assert len(_run("vector", {"extra_label_selector": "app=ingest,team in (data)"}, line, tmp_path)) == 1
+    assert _run("vector", {"exclude_paths_glob_patterns": "**/ingest/*.log"}, line, tmp_path) == []
+    pod = json.loads((REAL / "pods" / "pod-etl-ingest-29000000-abcde.json").read_text())
+    pod["metadata"]["labels"]["vector.dev/exclude"] = "true"
+    assert _run("vector", {}, line, tmp_path, pod) == []
+    with pytest.raises(OptionError, match="extra_label_selector"):
+        build("vector", {"extra_label_selector": "app in ingest"})
+
+
+def test_vector_field_paths_nest_and_empty_paths_leave_fields_out(tmp_path: Path) -> None:
+    opts = {"pod_annotation_fields.pod_name": "k8s.pod", "pod_annotation_fields.pod_labels": ""}
+    ((_, doc),) = _run("vector", opts, [f"{T} stdout F hello"], tmp_path)
+    assert doc["k8s"] == {"pod": "ingest-29000000-abcde"}
+    assert "pod_name" not in doc["kubernetes"] and "pod_labels" not in doc["kubernetes"]
+    assert list(doc) == sorted(doc)
+    with pytest.raises(OptionError):
+        build("vector", {"pod_annotation_fields.pod_name": "message"})
+
+
+def test_filebeat_include_lists_are_exact_keys_unless_use_regex_include(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    ((_, exact),) = _run("filebeat", {"include_labels": "app,job"}, line, tmp_path)
+    assert exact["kubernetes"]["labels"] == {"app": "ingest"}  # "job" is no key; not a prefix
+    ((_, rx),) = _run("filebeat", {"include_labels": "job", "use_regex_include": "true"}, line, tmp_path)
+    assert set(rx["kubernetes"]["labels"]) == {"batch_kubernetes_io/job-name", "job-name"}
+
+
+def test_filebeat_exclude_labels_win_over_include_labels(tmp_path: Path) -> None:
+    opts = {"include_labels": "app,team", "exclude_labels": "team"}
+    ((_, doc),) = _run("filebeat", opts, [f"{T} stdout F hello"], tmp_path)
+    assert doc["kubernetes"]["labels"] == {"app": "ingest"}
+
+
+def test_filebeat_namespace_and_node_label_filters(tmp_path: Path) -> None:
+    opts = {
+        "add_resource_metadata.namespace.include_labels": "team",
+        "add_resource_metadata.node.exclude_labels": "pool",
+        "add_resource_metadata.node.labels.dedot": "false",
+    }
+    ((_, doc),) = _run("filebeat", opts, [f"{T} stdout F hello"], tmp_path)
+    assert doc["kubernetes"]["namespace_labels"] == {"team": "data"}
+    node_labels = doc["kubernetes"]["node"]["labels"]
+    assert "pool" not in node_labels and node_labels["kubernetes"]["io/arch"] == "amd64"
+
+
+def test_filebeat_empty_line_has_no_message_key(tmp_path: Path) -> None:
+    ((_, doc),) = _run("filebeat", {}, [f"{T} stdout F "], tmp_path)
+    assert "message" not in doc and doc["stream"] == "stdout"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "want"),
+    [
+        ("", {}, True),
+        ("a", {"a": ""}, True),
+        ("!a", {"a": "x"}, False),
+        ("a=x,b!=y", {"a": "x"}, True),
+        ("a==x", {"a": "y"}, False),
+        ("a notin (x, y)", {"a": "z"}, True),
+        ("a in (x,y),example.com/b", {"a": "y", "example.com/b": "1"}, True),
+    ],
+)
+def test_label_selectors(selector: str, labels: dict[str, str], want: bool) -> None:
+    assert matches(parse_selector(selector), labels) is want
+
+
+@pytest.mark.parametrize("bad", ["a=b=c", "a in ()", "in (a)", "a ! b", "a in (x"])
+def test_bad_label_selectors_are_refused(bad: str) -> None:
+    with pytest.raises(SelectorError):
+        parse_selector(bad)
