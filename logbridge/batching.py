@@ -28,8 +28,6 @@ class CoreBatch(BatchBuilder):  # type: ignore[misc]
         self._transactional = transactional
         self._state = (-1, -1, 0)
         self._buffer: bytes | None = None
-        self._closed = True
-        self._relative_offset = batch.record_count()
 
     def append(self, *, timestamp: Any, key: Any, value: Any, headers: Any = ()) -> None:
         return None  # closed: the core filled it
@@ -47,7 +45,7 @@ class CoreBatch(BatchBuilder):  # type: ignore[misc]
         return self._buffer
 
     def size(self) -> int:
-        return len(self._buffer) if self._buffer is not None else self._core.size()
+        return self._core.size()  # the built bytes are exactly this long
 
     def record_count(self) -> int:
         return self._core.record_count()

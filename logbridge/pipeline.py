@@ -50,7 +50,7 @@ Header = tuple[str, bytes]
 
 
 class Record(Protocol):
-    """What aiokafka's fetch gives per record (ConsumerRecord)."""
+    """What aiokafka's fetch gives per record (its decoded record, see fetching.py)."""
 
     @property
     def offset(self) -> int: ...

@@ -161,9 +161,9 @@ class Transactions:
         values: Sequence[bytes],
         headers: Sequence[list[Header]] | None = None,
     ) -> list[int]:
-        """Append records to aiokafka's batch builders, one per target partition, each cut
-        at the topic's record-batch limit, and send them in the open transaction (no
-        per-record ``send``). Returns the indexes of records too large on their own."""
+        """Records as the core's record batches, one or more per target partition, each
+        cut at the topic's record-batch limit, sent in the open transaction (no Python
+        call per record). Returns the indexes of records too large on their own."""
         await self.begin()
         producer = self.producer
         limit = await self.record_limit(topic)

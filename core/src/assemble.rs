@@ -101,10 +101,9 @@ impl Reassembler {
             .collect()
     }
 
+    /// Everything held, in first-record order (as if idle forever).
     pub fn flush_all(&mut self) -> Vec<Assembled> {
-        let mut all: Vec<(Key, Pending)> = self.pending.drain().collect();
-        all.sort_by(|a, b| a.1.toks.first().cmp(&b.1.toks.first()));
-        all.into_iter().map(|(_, p)| finish(p)).collect()
+        self.flush_idle(f64::INFINITY)
     }
 
     pub fn held(&self) -> impl Iterator<Item = &Tok> {
@@ -249,10 +248,9 @@ impl Grouper {
             .collect()
     }
 
+    /// Everything held, in first-record order (as if idle forever).
     pub fn flush_all(&mut self) -> Vec<Assembled> {
-        let mut all: Vec<(Key, Group)> = self.groups.drain().collect();
-        all.sort_by(|a, b| a.1.toks.first().cmp(&b.1.toks.first()));
-        all.into_iter().map(|(_, g)| finish_group(g)).collect()
+        self.flush_idle(f64::INFINITY)
     }
 
     pub fn held(&self) -> impl Iterator<Item = &Tok> {

@@ -102,11 +102,6 @@ impl Batch {
         HEADER_LEN + self.records.len()
     }
 
-    /// The size the batch would have with `r` appended.
-    pub fn size_with(&self, r: &Record<'_>) -> usize {
-        self.size() + record_size(r, self.count)
-    }
-
     pub fn push(&mut self, r: &Record<'_>) {
         let body = body_len(r, self.count);
         let out = &mut self.records;

@@ -565,18 +565,7 @@ fn reasons() -> Vec<&'static str> {
     Reason::ALL.iter().map(|r| r.as_str()).collect()
 }
 
-/// Positions of `keys` grouped by partition index (of `n`), as Kafka's default
-/// partitioner (murmur2) places them; empty keys are spread by position.
-#[pyfunction]
-fn partition_groups(keys: &Bound<'_, PyAny>, n: usize) -> PyResult<Vec<Vec<usize>>> {
-    let keys: Vec<Bound<'_, PyBytes>> =
-        keys.try_iter()?.map(|k| Ok(k?.downcast_into::<PyBytes>()?)).collect::<PyResult<_>>()?;
-    let it = keys.iter().map(|k| Some(k.as_bytes()).filter(|b| !b.is_empty()));
-    Ok(crate::partition::groups(it, n))
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(partition_groups, m)?)?;
     m.add_class::<PyTransformer>()?;
     m.add_class::<Batch>()?;
     m.add_function(wrap_pyfunction!(decode_one, m)?)?;

@@ -123,11 +123,10 @@ def _patterns(text: str, option: str, regex: bool) -> tuple[re.Pattern[str], ...
         if not regex:
             out.append(re.compile(rf"\A{re.escape(p)}\Z"))
             continue
-        if p:
-            try:
-                out.append(re.compile(p))
-            except re.error as exc:
-                raise OptionError(f"option {option}: {p!r} is not a regular expression ({exc.msg})") from None
+        try:
+            out.append(re.compile(p))
+        except re.error as exc:
+            raise OptionError(f"option {option}: {p!r} is not a regular expression ({exc.msg})") from None
     return tuple(out)
 
 

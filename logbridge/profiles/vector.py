@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -120,7 +120,7 @@ def _sorted(value: Any) -> Any:
 class Vector:
     opts: Mapping[str, Any]
     selector: tuple[Requirement, ...] = ()
-    excluded_paths: tuple[str, ...] = field(default=())
+    excluded_paths: tuple[str, ...] = ()
     name = NAME
 
     @classmethod
