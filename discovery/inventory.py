@@ -172,6 +172,27 @@ class MemoryInventory:
             self._next_sweep = now + self._sweep_every
             self.expire()
 
+    def rejoin(
+        self, join: Callable[[PodInfo], PodInfo], *, where: Callable[[PodInfo], bool] | None = None
+    ) -> list[tuple[str, str]]:
+        """Apply ``join`` to every pod (or every pod ``where`` picks), live and tombstoned;
+        returns the keys whose pod changed. Called when node or namespace metadata
+        changes, so reads stay plain dictionary lookups."""
+        changed: list[tuple[str, str]] = []
+        for key, pod in self._live.items():
+            if where is None or where(pod):
+                new = join(pod)
+                if new != pod:
+                    self._live[key] = new
+                    changed.append(key)
+        for key, (pod, expires) in self._tombs.items():
+            if where is None or where(pod):
+                new = join(pod)
+                if new != pod:
+                    self._tombs[key] = (new, expires)
+                    changed.append(key)
+        return changed
+
     def replace_all(self, pods: Iterable[PodInfo]) -> None:
         """A relist: pods not in ``pods`` become tombstones, the rest are upserted."""
         fresh = {(p.namespace, p.name): p for p in pods}

@@ -81,7 +81,11 @@ class LiveWatch:
         self._on_error = on_error
         self.reflectors: dict[str, Reflector] = {}
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+    def start(self, loop: asyncio.AbstractEventLoop, *, only: tuple[str, ...] = ()) -> None:
+        """Start one reflector per watched kind (or only the kinds in ``only``; tests use
+        it to start the pod reflector before the node reflector). Each runs in its own
+        thread, so lists and events arrive in any order across kinds."""
+
         def hop(fn: Callable[..., None]) -> Callable[..., None]:
             def call(*args: Any) -> None:
                 loop.call_soon_threadsafe(fn, *args)
@@ -89,6 +93,8 @@ class LiveWatch:
             return call
 
         for kind in sorted(self.state.required, key=("nodes", "namespaces", "pods").index):
+            if (only and kind not in only) or kind in self.reflectors:
+                continue
             on_list, on_event = self.state.handlers(kind)
             reflector = Reflector(
                 api=self._api,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from discovery.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
@@ -31,7 +32,12 @@ def _name(obj: Mapping[str, Any]) -> str:
 
 
 class ClusterState:
-    """Inventory + node/namespace labels, changed only through the methods below."""
+    """Inventory + node/namespace labels, changed only through the methods below.
+
+    Pods are stored joined with their node's and namespace's metadata (so reads are
+    plain lookups); a node or namespace change re-joins exactly the pods it touches,
+    whatever order the reflectors deliver lists and events in.
+    """
 
     def __init__(
         self,
@@ -77,14 +83,24 @@ class ClusterState:
     def _index_nodes(self) -> None:
         self._node_labels = {name: m.labels for name, m in self.node_meta.items()}
 
-    def _pod(self, obj: Mapping[str, Any]) -> PodInfo:
-        meta = obj.get("metadata") or {}
-        spec = obj.get("spec") or {}
-        return pod_from_object(
-            obj,
-            namespace=self.namespace_meta.get(str(meta.get("namespace", "default"))),
-            node=self.node_meta.get(str(spec.get("nodeName", ""))),
+    def _join(self, pod: PodInfo) -> PodInfo:
+        """The pod with its node's and namespace's current metadata. Metadata not (or
+        no longer) known keeps what the pod last carried: a pod listed before its
+        node, or a tombstone whose node is gone, is never stripped of what it had."""
+        node = self.node_meta.get(pod.node_name, pod.node_meta)
+        ns = self.namespace_meta.get(pod.namespace, pod.namespace_meta)
+        if node is pod.node_meta and ns is pod.namespace_meta:
+            return pod
+        return replace(
+            pod,
+            node_meta=node,
+            node_labels=dict(node.labels) if node else {},
+            namespace_meta=ns,
+            namespace_labels=dict(ns.labels) if ns else {},
         )
+
+    def _pod(self, obj: Mapping[str, Any]) -> PodInfo:
+        return self._join(pod_from_object(obj))
 
     # --- whole lists (a relist replaces everything atomically) -----------------------
     def list_pods(self, items: list[dict[str, Any]]) -> None:
@@ -95,11 +111,13 @@ class ClusterState:
     def list_nodes(self, items: list[dict[str, Any]]) -> None:
         self.node_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
         self._index_nodes()
+        self.inventory.rejoin(self._join)
         self.synced.add("nodes")
         self._changed()
 
     def list_namespaces(self, items: list[dict[str, Any]]) -> None:
         self.namespace_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
+        self.inventory.rejoin(self._join)
         self.synced.add("namespaces")
         self._changed()
 
@@ -114,19 +132,31 @@ class ClusterState:
         self._changed(key)
 
     def node_event(self, etype: str, obj: dict[str, Any]) -> None:
+        name = _name(obj)
         if etype == "DELETED":
-            self.node_meta.pop(_name(obj), None)
-            self._node_labels.pop(_name(obj), None)
-        else:
-            m = self.node_meta[_name(obj)] = object_meta(obj)
-            self._node_labels[m.name] = m.labels
+            self.node_meta.pop(name, None)
+            self._node_labels.pop(name, None)
+            self._changed()  # its pods stop being targets; they keep their last metadata
+            return
+        meta = object_meta(obj)
+        if self.node_meta.get(name) == meta:
+            return  # a status heartbeat: nothing a document or a target carries changed
+        self.node_meta[name] = meta
+        self._node_labels[name] = meta.labels
+        self.inventory.rejoin(self._join, where=lambda p: p.node_name == name)
         self._changed()
 
     def namespace_event(self, etype: str, obj: dict[str, Any]) -> None:
+        name = _name(obj)
         if etype == "DELETED":
-            self.namespace_meta.pop(_name(obj), None)
-        else:
-            self.namespace_meta[_name(obj)] = object_meta(obj)
+            self.namespace_meta.pop(name, None)
+            self._changed()
+            return
+        meta = object_meta(obj)
+        if self.namespace_meta.get(name) == meta:
+            return
+        self.namespace_meta[name] = meta
+        self.inventory.rejoin(self._join, where=lambda p: p.namespace == name)
         self._changed()
 
     def handlers(
