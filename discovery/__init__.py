@@ -1,5 +1,1 @@
-"""discovery: the pod inventory (shared) and Prometheus target publishing."""
-
-from discovery.inventory import ContainerInfo, Inventory, Lookup, MemoryInventory, OwnerRef, PodInfo
-
-__all__ = ["ContainerInfo", "Inventory", "Lookup", "MemoryInventory", "OwnerRef", "PodInfo"]
+"""discovery: publishes each virtual-node pod's exporter as a Prometheus target."""

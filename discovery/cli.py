@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
-from discovery.clikit import add_config_commands, fail_usage, load_or_exit
-from discovery.running import KubeConfigError, run
+from discovery.running import run
 from discovery.settings import DiscoverySettings
+from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
+from vnbridge.kube import KubeConfigError
 
 PROG = "vnbridge-discovery"
 app = typer.Typer(

@@ -10,6 +10,7 @@ changed, and bursts of pod events are folded into one publication (debounce).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
@@ -19,9 +20,11 @@ from pathlib import Path
 import orjson
 
 from discovery.targeting import TargetGroup, TargetRules, build_targets, select_shard
-from discovery.tracking import ClusterState
+from vnbridge.tracking import ClusterState
 
 __all__ = ["FileSdWriter", "TargetsView", "write_atomically"]
+
+log = logging.getLogger("vnbridge.discovery")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -55,6 +58,7 @@ class TargetsView:
         self._groups: list[TargetGroup] = []
         self._json: dict[tuple[int, int], bytes] = {}
         self.published_at = 0.0  # wall time of the last rebuild that changed something
+        self.conflicts = 0  # exporter addresses two Running pods claim
 
     @property
     def ready(self) -> bool:
@@ -64,8 +68,17 @@ class TargetsView:
         """Rebuild if the state changed since the last build; True when the list changed."""
         if not self._state.ready or self._state.version == self._built_version:
             return False
-        groups = build_targets(self._state.pods(), self._state.nodes, self._rules)
+        built = build_targets(self._state.pods(), self._state.nodes, self._rules)
+        groups = built.groups
         self._built_version = self._state.version
+        if built.conflicts != self.conflicts:
+            if built.conflicts:
+                log.warning(
+                    "%d exporter address(es) claimed by more than one Running pod; "
+                    "each is published for the newest pod",
+                    built.conflicts,
+                )
+            self.conflicts = built.conflicts
         if groups == self._groups and self._json:
             return False
         self._groups = groups

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from discovery.httpkit import Auth, add_health_routes
 from discovery.publishing import TargetsView
-from discovery.tracking import ClusterState
+from vnbridge.httpkit import Auth, add_health_routes
+from vnbridge.tracking import ClusterState
 
 __all__ = ["DiscoveryMetrics", "create_app"]
 
@@ -38,6 +38,12 @@ class _StateCollector(Collector):
             self._state.inventory.tombstones,
         )
         yield GaugeMetricFamily("vnbridge_discovery_targets", "Published targets.", len(self._view.groups))
+        yield GaugeMetricFamily(
+            "vnbridge_discovery_address_conflicts",
+            "Exporter addresses claimed by more than one Running pod (published for the newest pod); "
+            "non-zero means the API shows a stale pod Running.",
+            self._view.conflicts,
+        )
         yield GaugeMetricFamily(
             "vnbridge_discovery_ready", "1 after the first complete sync.", int(self._view.ready)
         )

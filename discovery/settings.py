@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from discovery.clientsettings import TLSSettings
-from discovery.configuring import ComponentSettings
+from vnbridge.clientsettings import KubeSettings, TLSSettings, WatchSettings
+from vnbridge.configuring import ComponentSettings
+from vnbridge.exporters import TargetSettings
 
-__all__ = ["NODE_PRESETS", "DiscoverySettings"]
-
-# How each provider marks its virtual nodes (DESIGN §3).
-NODE_PRESETS: dict[str, dict[str, str]] = {
-    "tencent-eklet": {"node.kubernetes.io/instance-type": "eklet"},
-    "aws-fargate": {"eks.amazonaws.com/compute-type": "fargate"},
-    "virtual-kubelet": {"type": "virtual-kubelet"},
-}
-
-
-class KubeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kubeconfig: Path | None = Field(None, description="kubeconfig file; unset = in-cluster service account.")
-    context: str = Field("", description="kubeconfig context (default: current-context).")
+__all__ = ["DiscoverySettings", "HttpSdSettings"]
 
 
 class HttpSdSettings(BaseModel):
@@ -53,39 +41,22 @@ class HttpSdSettings(BaseModel):
         return self
 
 
-class WatchSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    namespaces: bool = Field(
-        False,
-        description="Also watch namespaces, for namespace labels in enrichment (Vector's namespace_labels, "
-        "Filebeat's add_resource_metadata.namespace); needs get/list/watch on namespaces in RBAC.",
-    )
-    page_size: int = Field(500, ge=1, le=10000, description="Objects per list page (continue tokens).")
-    timeout_s: int = Field(300, ge=10, le=3600, description="Server-side watch timeout before a re-watch.")
-    backoff_initial_s: float = Field(0.2, gt=0, description="First reconnect delay after an API failure.")
-    backoff_max_s: float = Field(10.0, gt=0, description="Cap of the reconnect delay (full jitter below it).")
-
-
 class DiscoverySettings(ComponentSettings):
     """Settings of the discovery component."""
 
     model_config = SettingsConfigDict(env_prefix="VNBRIDGE_DISCOVERY_")
+    moved_keys: ClassVar[dict[str, str]] = {
+        "node_preset": "targets.node_preset",
+        "node_selector": "targets.node_selector",
+        "metrics_port": "targets.port",
+        "metrics_path": "targets.path",
+    }
 
     kube: KubeSettings = Field(default_factory=KubeSettings, description="Kubernetes API access.")
-    node_preset: Literal["tencent-eklet", "aws-fargate", "virtual-kubelet", "custom"] = Field(
-        "tencent-eklet", description="Which nodes are virtual: a provider preset, or custom (node_selector)."
+    targets: TargetSettings = Field(
+        default_factory=TargetSettings,
+        description="Which pods are virtual-node exporter targets; give metricsbridge the same block.",
     )
-    node_selector: dict[str, str] = Field(
-        default_factory=dict, description="Node labels (all must match) when node_preset is custom."
-    )
-    metrics_port: int = Field(
-        9100,
-        ge=1,
-        le=65535,
-        description="Sandbox exporter port unless the pod "
-        "annotation eks.tke.cloud.tencent.com/metrics-port says otherwise.",
-    )
-    metrics_path: str = Field("/metrics", description="Sandbox exporter path.")
     metricsbridge_address: str = Field(
         "",
         description="host:port of metricsbridge. When set, each target is scraped through "
@@ -119,13 +90,6 @@ class DiscoverySettings(ComponentSettings):
 
     @model_validator(mode="after")
     def _check(self) -> DiscoverySettings:
-        if self.node_preset == "custom" and not self.node_selector:
-            raise ValueError("node_preset custom needs node_selector (node labels that mark virtual nodes)")
         if self.shard >= self.shards:
             raise ValueError(f"shard ({self.shard}) must be < shards ({self.shards})")
         return self
-
-    def selector_labels(self) -> dict[str, str]:
-        return (
-            dict(self.node_selector) if self.node_preset == "custom" else dict(NODE_PRESETS[self.node_preset])
-        )

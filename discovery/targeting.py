@@ -15,21 +15,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from discovery.inventory import PodInfo
+from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
+from vnbridge.inventory import PodInfo
 
 __all__ = [
-    "METRICS_PORT_ANNOTATION",
-    "NodeSelector",
     "TargetRules",
+    "Targets",
     "build_targets",
-    "exporter_address",
-    "main_container",
     "sanitize_label_name",
     "select_shard",
     "shard_of",
 ]
 
-METRICS_PORT_ANNOTATION = "eks.tke.cloud.tencent.com/metrics-port"
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 TargetGroup = dict[str, object]
 
@@ -40,55 +37,14 @@ def sanitize_label_name(name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeSelector:
-    """Node labels that must all match for a node to count as virtual."""
-
-    match_labels: Mapping[str, str]
-
-    def matches(self, node_labels: Mapping[str, str]) -> bool:
-        return bool(self.match_labels) and all(node_labels.get(k) == v for k, v in self.match_labels.items())
-
-
-@dataclass(frozen=True, slots=True)
 class TargetRules:
     """How targets are built (from DiscoverySettings)."""
 
-    selector: NodeSelector
-    default_port: int = 9100
-    metrics_path: str = "/metrics"
+    exporter: ExporterRule
     bridge_address: str = ""  # metricsbridge host:port; "" = scrape the exporter directly
     bridge_path: str = "/probe"
     static_labels: Mapping[str, str] = field(default_factory=dict)
     pod_label_keys: tuple[str, ...] = ()  # "*" = every pod label
-
-
-def exporter_address(pod: PodInfo, default_port: int) -> str | None:
-    """``<podIP>:<port>`` of the sandbox exporter, or None when the pod has no usable IP/port."""
-    if not pod.pod_ip:
-        return None
-    raw = pod.annotations.get(METRICS_PORT_ANNOTATION, "")
-    port = default_port
-    if raw:
-        if not raw.isdigit() or not 0 < int(raw) < 65536:
-            return None  # a bad annotation is reported by the caller, never guessed
-        port = int(raw)
-    host = f"[{pod.pod_ip}]" if ":" in pod.pod_ip else pod.pod_ip
-    return f"{host}:{port}"
-
-
-def is_virtual(pod: PodInfo, node_labels: Mapping[str, Mapping[str, str]], selector: NodeSelector) -> bool:
-    labels = node_labels.get(pod.node_name)
-    if labels is not None:
-        return selector.matches(labels)
-    return False
-
-
-def main_container(pod: PodInfo) -> str:
-    """The first app container (``spec.containers[0]``); init containers are skipped."""
-    for c in pod.containers:
-        if c.name not in pod.init_containers:
-            return c.name
-    return pod.containers[0].name if pod.containers else ""
 
 
 def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
@@ -108,26 +64,31 @@ def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
         labels["__param_target"] = address
         labels["__metrics_path__"] = rules.bridge_path
         return {"targets": [rules.bridge_address], "labels": labels}
-    labels["__metrics_path__"] = rules.metrics_path
+    labels["__metrics_path__"] = rules.exporter.path
+    if rules.exporter.scheme != "http":
+        labels["__scheme__"] = rules.exporter.scheme
     return {"targets": [address], "labels": labels}
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """The published target groups, sorted by (namespace, pod), and how many exporter
+    addresses two Running pods claimed (resolved by the exporter rule)."""
+
+    groups: list[TargetGroup]
+    conflicts: int = 0
 
 
 def build_targets(
     pods: Iterable[PodInfo],
     node_labels: Mapping[str, Mapping[str, str]],
     rules: TargetRules,
-) -> list[TargetGroup]:
-    """One group per Running virtual-node pod with an IP, sorted by (namespace, pod)."""
-    groups: list[tuple[tuple[str, str], TargetGroup]] = []
-    for pod in pods:
-        if pod.phase != "Running" or not is_virtual(pod, node_labels, rules.selector):
-            continue
-        address = exporter_address(pod, rules.default_port)
-        if address is None:
-            continue
-        groups.append(((pod.namespace, pod.name), _group(pod, address, rules)))
-    groups.sort(key=lambda kv: kv[0])
-    return [g for _, g in groups]
+) -> Targets:
+    """One group per exporter the virtual-exporter rule finds."""
+    found = virtual_exporters(pods, node_labels, rules.exporter)
+    keyed = sorted(((p.namespace, p.name), a) for a, p in found.by_address.items())
+    by_address = found.by_address
+    return Targets([_group(by_address[a], a, rules) for _, a in keyed], found.conflicts)
 
 
 def shard_of(namespace: str, pod: str, shards: int) -> int:

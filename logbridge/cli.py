@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
-from discovery.clikit import add_config_commands, fail_usage, load_or_exit
-from discovery.podfiles import PodFileError, load_inventory
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, option_table
 from logbridge.settings import LogbridgeSettings
+from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
+from vnbridge.podfiles import PodFileError, load_inventory
 
 PROG = "logbridge"
 app = typer.Typer(

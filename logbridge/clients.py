@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.helpers import create_ssl_context
 
-from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
+from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings
 
 if TYPE_CHECKING:  # the client library is imported only when a sink needs it
     from elasticsearch import AsyncElasticsearch

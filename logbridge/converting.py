@@ -14,11 +14,11 @@ from typing import IO, Any
 
 import orjson
 
-from discovery.inventory import Lookup
 from logbridge.decoding import Context
 from logbridge.naming import parse_container_log_name
 from logbridge.profiles import Profile
 from logbridge.transforming import Output, Transformer, dead_letter_json
+from vnbridge.inventory import Lookup
 
 __all__ = ["convert_lines", "iter_inputs", "write_outputs"]
 

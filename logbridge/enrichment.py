@@ -11,8 +11,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from discovery.inventory import ContainerInfo, Lookup, PodInfo, owner_chain
 from logbridge.records import LogLine
+from vnbridge.inventory import ContainerInfo, Lookup, PodInfo, owner_chain
 
 __all__ = ["Resolved", "Source", "resolve"]
 

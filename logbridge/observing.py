@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from discovery.httpkit import add_health_routes
+from vnbridge.httpkit import add_health_routes
 
 __all__ = ["Health", "Metrics", "create_app"]
 

@@ -25,11 +25,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from discovery.httpkit import http_server
-from discovery.inventory import Lookup
-from discovery.podfiles import load_inventory
-from discovery.settings import WatchSettings
-from discovery.tracking import ClusterState, watched_kinds
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.fetching import use_decoded_records
@@ -39,9 +34,14 @@ from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import LogbridgeSettings
 from logbridge.transforming import core_transformer
+from vnbridge.clientsettings import WatchSettings
+from vnbridge.httpkit import http_server
+from vnbridge.inventory import Lookup
+from vnbridge.podfiles import load_inventory
+from vnbridge.tracking import ClusterState, watched_kinds
 
 if TYPE_CHECKING:  # the Kubernetes and Elasticsearch clients load only when configured
-    from discovery.running import LiveWatch
+    from vnbridge.kube import LiveWatch
 
 __all__ = ["RunError", "c_extensions_loaded", "run"]
 
@@ -113,7 +113,7 @@ async def _inventory(settings: LogbridgeSettings) -> tuple[Lookup | None, LiveWa
         if inv.pods_path is None:
             raise RunError("inventory.source files needs inventory.pods_path")
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
-    from discovery.running import LiveWatch, api_client
+    from vnbridge.kube import LiveWatch, api_client
 
     state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=watched_kinds(inv.watch_namespaces))
     watch = LiveWatch(

@@ -12,12 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from discovery.clientsettings import ElasticsearchSettings, KafkaSettings
-from discovery.configuring import ComponentSettings
-from discovery.settings import KubeSettings
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, option_table
 from logbridge.profiles.options import parse_options
+from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings
+from vnbridge.configuring import ComponentSettings
 
 __all__ = ["LogbridgeSettings"]
 

@@ -20,11 +20,11 @@ from typing import Any, Generic, TypeVar
 import orjson
 import vnbridge_core
 
-from discovery.inventory import Lookup
 from logbridge.decoding import NO_CONTEXT, Context
 from logbridge.enrichment import Source, resolve
 from logbridge.profiles import Profile
 from logbridge.records import DeadLetter, Embedded, LogLine, Reason
+from vnbridge.inventory import Lookup
 
 __all__ = [
     "MULTILINE_ANNOTATION",

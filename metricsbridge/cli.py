@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from discovery.clikit import add_config_commands, fail_usage, load_or_exit
 from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
 
 PROG = "metricsbridge"
 app = typer.Typer(
@@ -49,8 +49,8 @@ def run_cmd(
     """
     import asyncio
 
-    from discovery.running import KubeConfigError
     from metricsbridge.running import run
+    from vnbridge.kube import KubeConfigError
 
     overrides: dict[str, object] = {}
     if kubeconfig is not None:

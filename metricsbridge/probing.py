@@ -10,13 +10,14 @@ scrape (``up`` = 0), never a hung one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
 
-from discovery.inventory import PodInfo
-from discovery.targeting import TargetRules, exporter_address, is_virtual
-from discovery.tracking import ClusterState
+from vnbridge.exporters import ExporterRule, virtual_exporters
+from vnbridge.inventory import PodInfo
+from vnbridge.tracking import ClusterState
 
 __all__ = ["AllowList", "FetchError", "fetch", "scrape_timeout"]
 
@@ -34,23 +35,19 @@ class FetchError(Exception):
 
 @dataclass(slots=True)
 class AllowList:
-    """``<podIP>:<port>`` → pod, for Running virtual-node pods; rebuilt when the state changes."""
+    """``<podIP>:<port>`` → pod, by the virtual-exporter rule discovery publishes by;
+    rebuilt when the state changes."""
 
     state: ClusterState
-    rules: TargetRules
+    rule: ExporterRule
+    conflicts: int = 0  # addresses two Running pods claim (resolved to the newest)
     _version: int = -1
-    _index: dict[str, PodInfo] | None = None
+    _index: Mapping[str, PodInfo] | None = None
 
     def lookup(self, target: str) -> PodInfo | None:
         if self._index is None or self._version != self.state.version:
-            index: dict[str, PodInfo] = {}
-            for pod in self.state.pods():
-                if pod.phase != "Running" or not is_virtual(pod, self.state.nodes, self.rules.selector):
-                    continue
-                address = exporter_address(pod, self.rules.default_port)
-                if address is not None:
-                    index[address] = pod
-            self._index, self._version = index, self.state.version
+            found = virtual_exporters(self.state.pods(), self.state.nodes, self.rule)
+            self._index, self.conflicts, self._version = found.by_address, found.conflicts, self.state.version
         return self._index.get(target)
 
     def __len__(self) -> int:

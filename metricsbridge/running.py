@@ -8,14 +8,14 @@ import ssl
 import httpx
 from fastapi import FastAPI
 
-from discovery.httpkit import Auth, http_server
-from discovery.running import LiveWatch, api_client
-from discovery.settings import WatchSettings
-from discovery.targeting import NodeSelector, TargetRules
-from discovery.tracking import ClusterState, watched_kinds
 from metricsbridge.probing import AllowList
 from metricsbridge.serving import BridgeMetrics, create_app
 from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge.clientsettings import WatchSettings
+from vnbridge.exporters import ExporterRule
+from vnbridge.httpkit import Auth, http_server
+from vnbridge.kube import LiveWatch, api_client
+from vnbridge.tracking import ClusterState, watched_kinds
 
 __all__ = ["run"]
 
@@ -31,16 +31,15 @@ def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
 
 
 def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[FastAPI, httpx.AsyncClient]:
-    rules = TargetRules(selector=NodeSelector(settings.selector_labels()), default_port=settings.metrics_port)
     client = httpx.AsyncClient(verify=_verify(settings), follow_redirects=False, trust_env=False)
     app = create_app(
         state=state,
-        allow=AllowList(state=state, rules=rules),
+        allow=AllowList(state=state, rule=ExporterRule.from_settings(settings.targets)),
         client=client,
         metrics=BridgeMetrics(),
-        metrics_path=settings.metrics_path,
+        metrics_path=settings.targets.path,
         default_timeout_s=settings.default_timeout_s,
-        scheme=settings.scheme,
+        scheme=settings.targets.scheme,
         auth=Auth(bearer_token=settings.bearer_token.get_secret_value()),
     )
     return app, client

@@ -15,11 +15,11 @@ import httpx
 from fastapi import FastAPI, Query, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from discovery.httpkit import Auth, add_health_routes
-from discovery.tracking import ClusterState
 from metricsbridge.exposition import OPENMETRICS, TEXT
 from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
 from metricsbridge.translating import translate_text
+from vnbridge.httpkit import Auth, add_health_routes
+from vnbridge.tracking import ClusterState
 
 __all__ = ["BridgeMetrics", "create_app"]
 
@@ -39,6 +39,12 @@ class BridgeMetrics:
             registry=r,
         )
         self.allowed = Gauge(f"{p}allowed_targets", "Exporter addresses currently allowed.", registry=r)
+        self.conflicts = Gauge(
+            f"{p}address_conflicts",
+            "Exporter addresses claimed by more than one Running pod (allowed for the newest pod); "
+            "non-zero means the API shows a stale pod Running.",
+            registry=r,
+        )
 
 
 def create_app(
@@ -73,6 +79,7 @@ def create_app(
             return plain(503, "inventory not synced yet")
         pod = allow.lookup(target)
         metrics.allowed.set(len(allow))
+        metrics.conflicts.set(allow.conflicts)
         if pod is None:
             metrics.probes.labels("forbidden").inc()
             return plain(403, "target is not a current virtual-node pod exporter")

@@ -22,8 +22,8 @@ from typing import Literal
 
 import vnbridge_core
 
-from discovery.inventory import PodInfo
-from discovery.targeting import main_container
+from vnbridge.exporters import main_container
+from vnbridge.inventory import PodInfo
 
 __all__ = ["DERIVED", "RULES", "TYPES", "Derived", "Rule", "Translation", "pod_identity", "translate_text"]
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import orjson
 
-from discovery.inventory import MemoryInventory, pod_from_object
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
+from vnbridge.inventory import MemoryInventory, pod_from_object
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 100_000

@@ -19,11 +19,12 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 import discovery.running  # noqa: F401
-from discovery.httpkit import Auth
 from discovery.publishing import TargetsView
 from discovery.serving import DiscoveryMetrics, create_app
-from discovery.targeting import NodeSelector, TargetRules
-from discovery.tracking import ClusterState
+from discovery.targeting import TargetRules
+from vnbridge.exporters import ExporterRule, NodeSelector
+from vnbridge.httpkit import Auth
+from vnbridge.tracking import ClusterState
 
 EKLET = {"node.kubernetes.io/instance-type": "eklet"}
 
@@ -82,7 +83,9 @@ def main() -> None:
     state.list_pods([pod(i) for i in range(n)])
     gc.collect()
     rules = TargetRules(
-        selector=NodeSelector(EKLET), bridge_address="127.0.0.1:9101", static_labels={"job": "kubelet"}
+        exporter=ExporterRule(NodeSelector(EKLET)),
+        bridge_address="127.0.0.1:9101",
+        static_labels={"job": "kubelet"},
     )
     view = TargetsView(state=state, rules=rules)
     view.refresh()

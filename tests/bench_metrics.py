@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from discovery.inventory import ContainerInfo, PodInfo
 from metricsbridge.translating import translate_text
+from vnbridge.inventory import ContainerInfo, PodInfo
 
 
 def scrape(series: int = 2000) -> str:

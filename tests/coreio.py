@@ -7,13 +7,13 @@ core makes for it: the line becomes a CRI record from its kubelet-named file.
 
 from __future__ import annotations
 
-from discovery.inventory import Lookup
 from logbridge.decoding import Context
 from logbridge.naming import FileIdentity
 from logbridge.profiles import Profile
 from logbridge.records import LogLine
 from logbridge.timefmt import format_rfc3339
 from logbridge.transforming import Output, Transformer
+from vnbridge.inventory import Lookup
 
 
 def encode_line(profile: Profile, line: LogLine, lookup: Lookup | None = None) -> Output[int]:

@@ -42,10 +42,10 @@ def hand_derived_documents(spec: dict[str, Any], profile: str, tmp: Path) -> lis
     ``logbridge convert``'s code path: the pod (tombstoned when ``deleted``) and any
     Node / Namespace ``objects`` become a pod directory, the lines a kubelet-named file.
     Dead letters fail the case."""
-    from discovery.podfiles import load_inventory
     from logbridge.converting import convert_lines, iter_inputs
     from logbridge.profiles import build
     from logbridge.transforming import Output
+    from vnbridge.podfiles import load_inventory
 
     pods = tmp / "pods"
     pods.mkdir()

@@ -24,11 +24,11 @@ from typing import Any
 
 import orjson
 
-from discovery.inventory import ObjectMeta, PodInfo
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
 from logbridge.profiles.options import OptionError, OptionSpec, parse_options
 from logbridge.records import LogLine
+from vnbridge.inventory import ObjectMeta, PodInfo
 
 __all__ = ["NAME", "OPTIONS", "Filebeat", "safe_put"]
 

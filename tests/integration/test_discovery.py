@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
-from discovery.running import LiveWatch
-from discovery.settings import WatchSettings
-from discovery.tracking import ClusterState
 from simulator.model import Cluster
 from simulator.running import kube, register
 from tests.integration.conftest import STACK, Stack
 from tests.integration.helpers import active_targets, child, eventually, free_port, prometheus_jobs
+from vnbridge.clientsettings import WatchSettings
+from vnbridge.kube import LiveWatch
+from vnbridge.tracking import ClusterState
 
 PREFIX = f"it-d{int(time.time()) % 1_000_000}-"  # fresh namespaces per run: the API keeps old ones
 BRIDGE = "127.0.0.1:1"  # never scraped successfully here: the test looks at discovered labels
@@ -41,7 +41,7 @@ def cluster(stack: Stack) -> Cluster:
 def _settings(tmp: Path, stack: Stack, port: int, **extra: Any) -> Path:
     cfg = {
         "kube": {"kubeconfig": str(stack.kubeconfig)},
-        "node_preset": "tencent-eklet",
+        "targets": {"node_preset": "tencent-eklet"},
         "metricsbridge_address": BRIDGE,
         "pod_labels": ["app.kubernetes.io/name"],
         "file_sd_path": str(tmp / "sd" / "vnbridge.json"),
@@ -223,8 +223,8 @@ def test_api_outage_keeps_the_last_list_then_converges(
 def test_expired_watch_relists_without_gap_or_duplicate(stack: Stack, cluster: Cluster) -> None:
     """Force the pod reflector onto a compacted resourceVersion: it must get 410, relist,
     and end with exactly the API's pods, including changes made while it was away."""
-    from discovery.running import api_client
-    from discovery.settings import KubeSettings
+    from vnbridge.clientsettings import KubeSettings
+    from vnbridge.kube import api_client
 
     async def scenario() -> None:
         state = ClusterState(kinds=("nodes", "pods"))

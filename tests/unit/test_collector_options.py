@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from discovery.podfiles import load_inventory
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import OptionError, build
 from logbridge.selecting import SelectorError, matches, parse_selector
+from vnbridge.podfiles import load_inventory
 
 REAL = Path(__file__).resolve().parents[1] / "golden" / "vector" / "real"
 INGEST = (

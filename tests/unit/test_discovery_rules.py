@@ -13,24 +13,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from discovery.httpkit import Auth
-from discovery.inventory import ContainerInfo, PodInfo
 from discovery.publishing import FileSdWriter, TargetsView, write_atomically
 from discovery.serving import DiscoveryMetrics, create_app
-from discovery.settings import NODE_PRESETS, DiscoverySettings
-from discovery.targeting import (
-    NodeSelector,
-    TargetRules,
-    build_targets,
-    exporter_address,
-    sanitize_label_name,
-    select_shard,
-    shard_of,
-)
-from discovery.tracking import ClusterState
-from discovery.watching import Backoff
+from discovery.settings import DiscoverySettings
+from discovery.targeting import TargetRules, build_targets, sanitize_label_name, select_shard, shard_of
+from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector, TargetSettings, exporter_address
+from vnbridge.httpkit import Auth
+from vnbridge.inventory import ContainerInfo, PodInfo
+from vnbridge.tracking import ClusterState
+from vnbridge.watching import Backoff
 
-EKLET = NodeSelector(NODE_PRESETS["tencent-eklet"])
+EKLET = ExporterRule(NodeSelector(NODE_PRESETS["tencent-eklet"]))
 NODES = {
     "eklet-0": {"node.kubernetes.io/instance-type": "eklet"},
     "std-0": {"node.kubernetes.io/instance-type": "S5"},
@@ -62,7 +55,7 @@ def test_only_running_virtual_pods_with_an_ip_become_targets() -> None:
         pod("f", ip=""),
         pod("g", node="unknown-node"),
     ]
-    groups = build_targets(pods, NODES, TargetRules(selector=EKLET))
+    groups = build_targets(pods, NODES, TargetRules(exporter=EKLET)).groups
     assert [g["labels"]["pod"] for g in groups] == ["a"]  # type: ignore[index]
 
 
@@ -70,7 +63,7 @@ def test_direct_target_labels_and_port_annotation() -> None:
     p = pod(
         annotations={"eks.tke.cloud.tencent.com/metrics-port": "9400"}, labels={"app.kubernetes.io/name": "x"}
     )
-    [group] = build_targets([p], NODES, TargetRules(selector=EKLET, pod_label_keys=("*",)))
+    [group] = build_targets([p], NODES, TargetRules(exporter=EKLET, pod_label_keys=("*",))).groups
     assert group == {
         "targets": ["10.0.0.5:9400"],
         "labels": {
@@ -86,8 +79,8 @@ def test_direct_target_labels_and_port_annotation() -> None:
 
 
 def test_bridged_target_uses_the_multi_target_pattern() -> None:
-    rules = TargetRules(selector=EKLET, bridge_address="mb:9101", static_labels={"job": "kubelet"})
-    [group] = build_targets([pod()], NODES, rules)
+    rules = TargetRules(exporter=EKLET, bridge_address="mb:9101", static_labels={"job": "kubelet"})
+    [group] = build_targets([pod()], NODES, rules).groups
     assert group["targets"] == ["mb:9101"]
     labels = group["labels"]
     assert isinstance(labels, dict)
@@ -107,7 +100,7 @@ def test_ipv6_address_is_bracketed() -> None:
 
 def test_pod_label_values_cannot_override_identity_labels() -> None:
     p = pod(labels={"namespace": "kube-system", "pod": "spoof", "instance": "x"})
-    [group] = build_targets([p], NODES, TargetRules(selector=EKLET, pod_label_keys=("*",)))
+    [group] = build_targets([p], NODES, TargetRules(exporter=EKLET, pod_label_keys=("*",))).groups
     labels = group["labels"]
     assert isinstance(labels, dict)
     assert (labels["namespace"], labels["pod"], labels["instance"]) == ("batch", "job-1", "10.0.0.5:9100")
@@ -136,10 +129,10 @@ def test_selector_needs_every_label_and_empty_matches_nothing() -> None:
 
 def test_settings_reject_custom_without_selector_and_bad_shard() -> None:
     with pytest.raises(ValueError, match="node_selector"):
-        DiscoverySettings(node_preset="custom")
+        DiscoverySettings(targets=TargetSettings(node_preset="custom"))
     with pytest.raises(ValueError, match="shard"):
         DiscoverySettings(shard=2, shards=2)
-    assert DiscoverySettings(node_preset="aws-fargate").selector_labels() == {
+    assert DiscoverySettings(targets=TargetSettings(node_preset="aws-fargate")).targets.selector_labels() == {
         "eks.amazonaws.com/compute-type": "fargate"
     }
 
@@ -161,7 +154,7 @@ def _pod_obj(name: str, phase: str = "Running") -> dict[str, object]:
 
 def test_nothing_is_published_before_a_complete_sync(tmp_path: Path) -> None:
     state = ClusterState(kinds=("nodes", "pods"))
-    view = TargetsView(state=state, rules=TargetRules(selector=EKLET))
+    view = TargetsView(state=state, rules=TargetRules(exporter=EKLET))
     writer = FileSdWriter(path=tmp_path / "sd.json", view=view)
     state.list_pods([_pod_obj("a")])  # pods listed, nodes not yet
     assert not view.refresh() and not writer.publish()
@@ -183,7 +176,7 @@ def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
 
 
 def _client(state: ClusterState, auth: Auth | None = None) -> TestClient:
-    view = TargetsView(state=state, rules=TargetRules(selector=EKLET))
+    view = TargetsView(state=state, rules=TargetRules(exporter=EKLET))
     metrics = DiscoveryMetrics(CollectorRegistry())
     metrics.watch(state, view)
     return TestClient(create_app(view=view, metrics=metrics, auth=auth or Auth()))

@@ -11,11 +11,11 @@ from typing import Any
 import orjson
 import pytest
 
-from discovery.podfiles import load_inventory
 from logbridge.converting import convert_lines, iter_inputs
 from logbridge.profiles import build
 from logbridge.transforming import Output
 from tests.goldens import FLUENT_BIT, fluent_bit_filter_options
+from vnbridge.podfiles import load_inventory
 
 RUNS = sorted(p for p in (FLUENT_BIT / "runs").glob("*") if p.is_dir()) if FLUENT_BIT.exists() else []
 ES_CASES = sorted(p for p in (FLUENT_BIT / "es").glob("*") if p.is_dir()) if FLUENT_BIT.exists() else []

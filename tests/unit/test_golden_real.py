@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from discovery.podfiles import load_inventory
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import build
+from vnbridge.podfiles import load_inventory
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 

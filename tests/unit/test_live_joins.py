@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from discovery.inventory import PodInfo
-from discovery.tracking import ClusterState
+from vnbridge.inventory import PodInfo
+from vnbridge.tracking import ClusterState
 
 
 def _pod(name: str, *, node: str = "eklet-0", ns: str = "batch") -> dict[str, object]:

@@ -8,10 +8,10 @@ import asyncio
 
 from fastapi.testclient import TestClient
 
-from discovery.configuring import load_settings
-from discovery.tracking import ClusterState
 from metricsbridge.running import build_app
 from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge.configuring import load_settings
+from vnbridge.tracking import ClusterState
 
 
 def test_bearer_token_guards_probe_and_metrics_only() -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from discovery.configuring import ComponentSettings, load_settings
 from discovery.settings import DiscoverySettings
 from logbridge.settings import LogbridgeSettings
 from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge.configuring import ComponentSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS: dict[str, type[ComponentSettings]] = {

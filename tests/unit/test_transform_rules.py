@@ -5,7 +5,6 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from discovery.inventory import MemoryInventory, pod_from_object
 from logbridge.decoding import Context, decode
 from logbridge.enrichment import Source, resolve
 from logbridge.naming import FileIdentity
@@ -14,6 +13,7 @@ from logbridge.records import DeadLetter, LogLine, Reason
 from logbridge.timefmt import TimestampError, format_rfc3339, parse_rfc3339
 from logbridge.transforming import Transformer
 from tests.coreio import encode_line
+from vnbridge.inventory import MemoryInventory, pod_from_object
 
 CID = "a" * 64
 FILE = Context(file=FileIdentity("web-1", "shop", "app", CID))

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from discovery.inventory import ContainerInfo, PodInfo
 from metricsbridge.translating import DERIVED, RULES, Rule, translate_text
+from vnbridge.inventory import ContainerInfo, PodInfo
 
 
 class Sample(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 
-from discovery.configuring import ComponentSettings, SettingsError, load_settings, masked_dump, schema_json
+from vnbridge.configuring import ComponentSettings, SettingsError, load_settings, masked_dump, schema_json
 
 __all__ = ["add_config_commands", "fail_usage", "load_or_exit"]
 

@@ -9,15 +9,17 @@ files and environment into a model, so the rule holds for all three CLIs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvSettingsError
 
-__all__ = ["ComponentSettings", "SettingsError", "load_settings", "masked_dump", "schema_json"]
+__all__ = ["ComponentSettings", "SettingsError", "load_settings", "masked_dump", "schema_json", "unknown_env"]
 
 S = TypeVar("S", bound="ComponentSettings")
 
@@ -32,6 +34,9 @@ class ComponentSettings(BaseSettings):
     """Base for a component's settings: strict keys, env prefix set by the subclass."""
 
     model_config = SettingsConfigDict(extra="forbid", env_nested_delimiter="__", validate_default=True)
+    # keys that moved: old top-level key -> its new path (named in the error instead of
+    # a bare "unknown key")
+    moved_keys: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def settings_customise_sources(
@@ -80,17 +85,52 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
     return sorted(fields) if fields else []
 
 
-def format_validation_error(model: type[BaseModel], exc: ValidationError, *, source: str) -> str:
-    """One line: the first error's key path, what was wrong and what is allowed."""
-    err = exc.errors()[0]
+def _describe(model: type[BaseModel], err: Any) -> str:
     loc = tuple(err.get("loc", ()))
     path = ".".join(str(p) for p in loc) or "(top level)"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if err.get("type") == "extra_forbidden":
+        moved = getattr(model, "moved_keys", {}).get(path)
+        if moved:
+            return f"'{path}' moved to '{moved}'"
         allowed = _allowed_keys(model, loc)
-        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
-        return f"{source}: unknown key '{path}'{hint}{more}"
-    return f"{source}: {path}: {err.get('msg', 'invalid value')}{more}"
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        return f"unknown key '{path}'{hint}"
+    return f"{path}: {err.get('msg', 'invalid value')}"
+
+
+def format_validation_error(model: type[BaseModel], exc: ValidationError, *, source: str) -> str:
+    """One line naming every error: its key path, what was wrong and what is allowed."""
+    return f"{source}: " + "; ".join(_describe(model, err) for err in exc.errors())
+
+
+def _env_prefix(model: type[BaseModel]) -> str:
+    return str(getattr(model, "model_config", {}).get("env_prefix", "")).upper()
+
+
+def unknown_env(model: type[BaseModel], environ: dict[str, str] | None = None) -> list[str]:
+    """``VNBRIDGE_<COMPONENT>_*`` variables that name no setting (pydantic-settings would
+    ignore them silently, so a misspelt override would never take effect)."""
+    prefix = _env_prefix(model)
+    if not prefix:
+        return []
+    bad: list[str] = []
+    for name in sorted(environ if environ is not None else os.environ):
+        if not name.upper().startswith(prefix):
+            continue
+        current: Any = model
+        for part in name[len(prefix) :].lower().split("__"):
+            fields = getattr(current, "model_fields", None)
+            if fields is None:
+                break  # below a mapping or a scalar: pydantic judges the value
+            if part not in fields:
+                bad.append(name)
+                break
+            annotation = fields[part].annotation
+            current = next(
+                (a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")),
+                annotation,
+            )
+    return bad
 
 
 def load_settings(model: type[S], path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> S:
@@ -103,10 +143,24 @@ def load_settings(model: type[S], path: Path | None = None, *, overrides: dict[s
         else:
             data[key] = value
     source = str(path) if path is not None else "settings"
+    stray = unknown_env(model)
+    if stray:
+        prefix = _env_prefix(model)
+        raise SettingsError(
+            f"unknown environment variable(s) {', '.join(stray)}: no such setting (names are "
+            f"{prefix}<KEY>, nested keys joined by __, e.g. {prefix}KUBE__KUBECONFIG)"
+        )
     try:
         return model(**data)
     except ValidationError as exc:
         raise SettingsError(format_validation_error(model, exc, source=source)) from None
+    except EnvSettingsError as exc:
+        cause = exc.__cause__
+        raise SettingsError(
+            f"{exc}: lists and mappings in environment variables are JSON, "
+            f'e.g. \'["a", "b"]\' or \'{{"key": "value"}}\''
+            + (f" ({type(cause).__name__})" if cause is not None else "")
+        ) from None
 
 
 def masked_dump(settings: BaseModel) -> dict[str, Any]:

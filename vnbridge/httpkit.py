@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, generate_latest
 
-from discovery.clientsettings import TLSSettings
+from vnbridge.clientsettings import TLSSettings
 
 __all__ = ["PROMETHEUS_TEXT", "Auth", "add_health_routes", "http_server"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from discovery.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
+from vnbridge.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
 
 __all__ = ["KINDS", "ClusterState", "watched_kinds"]
 

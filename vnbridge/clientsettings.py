@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-__all__ = ["ElasticsearchSettings", "KafkaSettings", "TLSSettings"]
+__all__ = ["ElasticsearchSettings", "KafkaSettings", "KubeSettings", "TLSSettings", "WatchSettings"]
 
 
 class TLSSettings(BaseModel):
@@ -48,3 +48,22 @@ class ElasticsearchSettings(BaseModel):
     api_key: SecretStr = Field(SecretStr(""), description="API key (id:key, base64) instead of basic auth.")
     ca_file: Path | None = Field(None, description="CA bundle to verify the cluster's certificate.")
     verify_certs: bool = Field(True, description="Verify the cluster's certificate.")
+
+
+class KubeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kubeconfig: Path | None = Field(None, description="kubeconfig file; unset = in-cluster service account.")
+    context: str = Field("", description="kubeconfig context (default: current-context).")
+
+
+class WatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    namespaces: bool = Field(
+        False,
+        description="Also watch namespaces, for namespace labels in enrichment (Vector's namespace_labels, "
+        "Filebeat's add_resource_metadata.namespace); needs get/list/watch on namespaces in RBAC.",
+    )
+    page_size: int = Field(500, ge=1, le=10000, description="Objects per list page (continue tokens).")
+    timeout_s: int = Field(300, ge=10, le=3600, description="Server-side watch timeout before a re-watch.")
+    backoff_initial_s: float = Field(0.2, gt=0, description="First reconnect delay after an API failure.")
+    backoff_max_s: float = Field(10.0, gt=0, description="Cap of the reconnect delay (full jitter below it).")

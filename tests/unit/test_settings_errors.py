@@ -1,0 +1,79 @@
+"""Settings errors a user meets: every error in one line, moved keys named, misspelt
+``VNBRIDGE_*`` variables refused, list values in the environment explained (no services)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from discovery.settings import DiscoverySettings
+from logbridge.settings import LogbridgeSettings
+from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge.configuring import ComponentSettings, SettingsError, load_settings, unknown_env
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS: tuple[type[ComponentSettings], ...] = (DiscoverySettings, LogbridgeSettings, MetricsbridgeSettings)
+
+
+def test_every_error_is_named_in_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "d.yaml"
+    cfg.write_text("node_preset: aws-fargate\nhttp_sd: {listen: nonsense}\nbogus: 1\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(DiscoverySettings, cfg)
+    line = str(err.value)
+    assert "\n" not in line
+    assert "'node_preset' moved to 'targets.node_preset'" in line
+    assert "listen must be host:port" in line
+    assert "unknown key 'bogus'" in line and "targets" in line  # allowed keys listed
+
+
+def test_a_misspelt_environment_variable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VNBRIDGE_DISCOVERY_HTTP_SD__BEARER_TOKN", "x")
+    with pytest.raises(SettingsError, match="VNBRIDGE_DISCOVERY_HTTP_SD__BEARER_TOKN"):
+        load_settings(DiscoverySettings)
+    monkeypatch.delenv("VNBRIDGE_DISCOVERY_HTTP_SD__BEARER_TOKN")
+    monkeypatch.setenv("VNBRIDGE_DISCOVERY_HTTP_SD__BEARER_TOKEN", "x")
+    assert load_settings(DiscoverySettings).http_sd.bearer_token.get_secret_value() == "x"
+
+
+def test_mapping_settings_take_any_key_and_other_prefixes_are_not_ours() -> None:
+    env = {
+        "VNBRIDGE_DISCOVERY_STATIC_LABELS__ANYTHING": "x",  # below a mapping: pydantic judges
+        "VNBRIDGE_LOGBRIDGE_NOPE": "1",  # another component's prefix
+        "VNBRIDGE_DISCOVERY_TARGETS__PORT": "9200",
+    }
+    assert unknown_env(DiscoverySettings, env) == []
+    assert unknown_env(LogbridgeSettings, env) == ["VNBRIDGE_LOGBRIDGE_NOPE"]
+
+
+def test_a_list_in_the_environment_that_is_not_json_says_how_to_write_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VNBRIDGE_LOGBRIDGE_SOURCE__TOPICS", "a,b")
+    with pytest.raises(SettingsError, match="are JSON"):
+        load_settings(LogbridgeSettings)
+    monkeypatch.setenv("VNBRIDGE_LOGBRIDGE_SOURCE__TOPICS", '["a", "b"]')
+    assert load_settings(LogbridgeSettings).source.topics == ["a", "b"]
+
+
+def _env_names(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [str(node["name"])] if str(node.get("name", "")).startswith("VNBRIDGE_") else []
+        return found + [n for v in node.values() for n in _env_names(v)]
+    if isinstance(node, list):
+        return [n for v in node for n in _env_names(v)]
+    return []
+
+
+def test_every_vnbridge_variable_the_manifests_set_is_a_setting() -> None:
+    names: set[str] = set()
+    for path in (ROOT / "deploy" / "kubernetes").rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            names.update(_env_names(doc))
+            for patch in (doc or {}).get("patches", []) if isinstance(doc, dict) else []:
+                names.update(_env_names(yaml.safe_load(patch.get("patch", "")) or []))
+    assert names, "the manifests set VNBRIDGE_* variables"
+    env = dict.fromkeys(names, "x")
+    assert [n for m in MODELS for n in unknown_env(m, env)] == []
