@@ -13,18 +13,22 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from discovery.publishing import TargetsView
+from discovery.targeting import TargetRules
 from simulator.model import Cluster
 from simulator.running import kube, register
 from tests.integration.conftest import STACK, Stack
 from tests.integration.helpers import active_targets, child, eventually, free_port, prometheus_jobs
-from vnbridge.clientsettings import WatchSettings
-from vnbridge.kube import LiveWatch
+from vnbridge.clientsettings import KubeSettings, WatchSettings
+from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector
+from vnbridge.kube import LiveWatch, api_client
 from vnbridge.tracking import ClusterState
 
 PREFIX = f"it-d{int(time.time()) % 1_000_000}-"  # fresh namespaces per run: the API keeps old ones
@@ -223,8 +227,6 @@ def test_api_outage_keeps_the_last_list_then_converges(
 def test_expired_watch_relists_without_gap_or_duplicate(stack: Stack, cluster: Cluster) -> None:
     """Force the pod reflector onto a compacted resourceVersion: it must get 410, relist,
     and end with exactly the API's pods, including changes made while it was away."""
-    from vnbridge.clientsettings import KubeSettings
-    from vnbridge.kube import api_client
 
     async def scenario() -> None:
         state = ClusterState(kinds=("nodes", "pods"))
@@ -256,3 +258,73 @@ def test_expired_watch_relists_without_gap_or_duplicate(stack: Stack, cluster: C
             watch.stop()
 
     asyncio.run(scenario())
+
+
+def test_pods_listed_before_nodes_and_a_relabelled_node_reach_targets_within_a_second(
+    stack: Stack, cluster: Cluster
+) -> None:
+    """The pod reflector starts (and lists) before the node and namespace reflectors: pods
+    get their node and namespace metadata when those arrive. Then a standard node is
+    relabelled as virtual and its namespace relabelled: within a second its pod is a
+    target and carries the new namespace labels."""
+    v1 = kube(str(stack.kubeconfig))
+    node = f"{PREFIX}std-late"
+    v1.create_node({"metadata": {"name": node, "labels": {"node.kubernetes.io/instance-type": "S5"}}})
+    template = next(p for p in cluster.pods if not p.virtual)
+    moved = replace(template, name=f"{template.name}-late", node=node, ip="127.33.0.2", uid="")
+    v1.create_namespaced_pod(moved.namespace, moved.manifest())
+    v1.patch_namespaced_pod_status(moved.name, moved.namespace, moved.status())
+    label = "vnbridge-relabel-test"
+
+    async def scenario() -> float:
+        state = ClusterState()  # pods, nodes and namespaces
+        watch = LiveWatch(
+            api=api_client(KubeSettings(kubeconfig=stack.kubeconfig)),
+            state=state,
+            watch=WatchSettings(namespaces=True, backoff_max_s=1.0),
+        )
+        view = TargetsView(
+            state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(NODE_PRESETS["tencent-eklet"])))
+        )
+        loop = asyncio.get_running_loop()
+        watch.start(loop, only=("pods",))
+        try:
+            for _ in range(600):
+                if "pods" in state.synced:
+                    break
+                await asyncio.sleep(0.05)
+            mine = [p for p in state.pods() if p.namespace.startswith(PREFIX)]
+            assert mine and all(p.node_meta is None and p.namespace_meta is None for p in mine)
+            assert not view.refresh()  # not ready: nodes not listed yet
+            watch.start(loop, only=("nodes", "namespaces"))
+            assert await watch.wait_ready(30)
+            for p in (p for p in state.pods() if p.namespace.startswith(PREFIX)):
+                api_node = v1.read_node(p.node_name).metadata.labels or {}
+                assert p.node_meta is not None and dict(p.node_labels) == api_node, p.name
+                api_ns = v1.read_namespace(p.namespace).metadata.labels or {}
+                assert dict(p.namespace_labels) == api_ns and api_ns["team"] == p.namespace
+            view.refresh()
+            assert moved.name not in {g["labels"]["pod"] for g in view.groups}  # type: ignore[index]
+            await asyncio.to_thread(
+                v1.patch_node, node, {"metadata": {"labels": NODE_PRESETS["tencent-eklet"]}}
+            )
+            await asyncio.to_thread(
+                v1.patch_namespace, moved.namespace, {"metadata": {"labels": {label: PREFIX.strip("-")}}}
+            )
+            t0 = loop.time()
+            while loop.time() - t0 < 5:
+                view.refresh()
+                found = moved.name in {g["labels"]["pod"] for g in view.groups}  # type: ignore[index]
+                hit = state.by_name(moved.namespace, moved.name)
+                if found and hit is not None and hit[0].namespace_labels.get(label) == PREFIX.strip("-"):
+                    return loop.time() - t0
+                await asyncio.sleep(0.01)
+            raise AssertionError("the relabelled node's pod never became a target with the new labels")
+        finally:
+            watch.stop()
+
+    try:
+        assert asyncio.run(scenario()) <= 1.0
+    finally:
+        v1.delete_namespaced_pod(moved.name, moved.namespace, grace_period_seconds=0)
+        v1.patch_namespace(moved.namespace, {"metadata": {"labels": {label: None}}})

@@ -48,10 +48,19 @@ class Run:
         self.index = f"{name}-{RUN}"
         create_topic(stack.kafka_bootstrap, self.topic, partitions)
 
-    def config(self, replica: str = "r1", **delivery: Any) -> tuple[Path, int]:
+    def config(
+        self,
+        replica: str = "r1",
+        *,
+        profile: dict[str, Any] | None = None,
+        elasticsearch: bool = True,
+        watch_namespaces: bool = False,
+        **delivery: Any,
+    ) -> tuple[Path, int]:
         port = free_port()
         cfg = {
-            "profile": {"name": "fluent-bit", "options": {"Index": self.index, "Replace_Dots": "On"}},
+            "profile": profile
+            or {"name": "fluent-bit", "options": {"Index": self.index, "Replace_Dots": "On"}},
             "source": {"topics": [self.topic], "group_id": self.group},
             "kafka": {"bootstrap_servers": self.stack.kafka_bootstrap},
             "elasticsearch": {"hosts": [self.stack.es_url]},
@@ -59,8 +68,12 @@ class Run:
                 "source": "kube",
                 "kube": {"kubeconfig": str(self.stack.kubeconfig)},
                 "sync_timeout_s": 20,
+                "watch_namespaces": watch_namespaces,
             },
-            "sinks": {"elasticsearch": {"enabled": True}, "kafka": {"enabled": True, "topic": self.out}},
+            "sinks": {
+                "elasticsearch": {"enabled": elasticsearch},
+                "kafka": {"enabled": True, "topic": self.out},
+            },
             "delivery": {
                 "dead_letter_topic": self.dlq,
                 "transactional_id": f"{self.group}-{replica}",
@@ -285,6 +298,50 @@ def test_a_pod_relabelled_in_the_api_is_enriched_with_its_new_labels(
         }
     }
     assert run.docs(stale) == 0  # documents written before the change keep what was true then
+
+
+def test_a_relabelled_node_and_namespace_reach_the_documents_of_their_pods_within_a_second(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """Live joins for node and namespace metadata (Filebeat's kubernetes.node.labels and
+    kubernetes.namespace_labels): every record produced a second or more after the
+    change carries the new labels; the one before it does not."""
+    pod = pods[0]
+    cfg, _ = run.config(profile={"name": "filebeat"}, elasticsearch=False, watch_namespaces=True)
+    v1 = kube(str(stack.kubeconfig))
+    key = pod.uid.encode()
+    label = "vnbridge-relabel-test"
+    produce(stack.kafka_bootstrap, run.topic, [(key, eks_record(pod, T0_NS, "stdout", "F", "dt=-1 before"))])
+    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
+        run.wait_committed(1)
+        try:
+            v1.patch_node(pod.node, {"metadata": {"labels": {label: RUN}}})
+            v1.patch_namespace(pod.namespace, {"metadata": {"labels": {label: RUN}}})
+            t0 = time.monotonic()
+            n = 1
+            while (dt := time.monotonic() - t0) < 1.5:  # a record every few ms for 1.5 s
+                text = f"dt={int(dt * 1000)} after"
+                produce(
+                    stack.kafka_bootstrap, run.topic, [(key, eks_record(pod, T0_NS + n, "stdout", "F", text))]
+                )
+                n += 1
+            run.wait_committed(n)
+        finally:
+            v1.patch_node(pod.node, {"metadata": {"labels": {label: None}}})
+    docs = [json.loads(m.value) for m in read_all(stack.kafka_bootstrap, run.out)]
+    assert len(docs) == n
+    late = 0
+    for doc in docs:
+        dt = int(doc["message"].split()[0].removeprefix("dt="))
+        node_labels = doc["kubernetes"]["node"].get("labels", {})
+        ns_labels = doc["kubernetes"].get("namespace_labels", {})
+        if dt < 0:
+            assert label not in node_labels and label not in ns_labels
+        elif dt >= 1000:
+            late += 1
+            assert node_labels.get(label) == RUN, doc["kubernetes"]["node"]
+            assert ns_labels.get(label) == RUN, doc["kubernetes"]
+    assert late > 0
 
 
 def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
