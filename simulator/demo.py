@@ -25,7 +25,15 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.model import Cluster, SimPod
-from simulator.running import Exporters, eks_record, finish_cronjobs, kube, register, write_cri_files
+from simulator.running import (
+    Exporters,
+    eks_record,
+    evict_strangers,
+    finish_cronjobs,
+    kube,
+    register,
+    write_cri_files,
+)
 from simulator.supervising import ROOT, child, eventually, free_port, prometheus_jobs
 
 REF = ROOT / "tests" / "reference" / "kube-prometheus"  # vendored facts (README there)
@@ -331,6 +339,9 @@ def run_demo(env: dict[str, str], console: Console, *, seed: int, cronjob_pods: 
     d = Demo(env, console, seed=seed, cronjob_pods=cronjob_pods)
     v1 = kube(env["KUBECONFIG"])
     with d.step("registering standard and virtual nodes and pods in kube-apiserver"):
+        stale = evict_strangers(v1, d.cluster)
+        if stale:
+            console.log(f"deleted {len(stale)} pod(s) an earlier run left in the demo namespaces")
         register(v1, d.cluster)
         d.index_template()
     exporters = Exporters(d.cluster)

@@ -53,15 +53,39 @@ def register(v1: Any, cluster: Cluster) -> None:
         v1.patch_namespaced_pod_status(pod.name, pod.namespace, pod.status())
 
 
+def evict_strangers(v1: Any, cluster: Cluster) -> list[str]:
+    """Delete pods in the cluster's namespaces that this cluster does not define: left by
+    an earlier run with another seed (the stack's etcd keeps them Running, and one of them
+    may hold an IP a pod of this run gets). Returns their names."""
+    ours = {(p.namespace, p.name) for p in cluster.pods}
+    gone: list[str] = []
+    for ns in sorted({p.namespace for p in cluster.pods}):
+        try:
+            pods = v1.list_namespaced_pod(ns).items
+        except ApiException as exc:
+            if exc.status == RESOURCE_NS_MISSING:
+                continue
+            raise
+        for pod in pods:
+            if (ns, pod.metadata.name) not in ours:
+                _delete(v1, ns, pod.metadata.name)
+                gone.append(pod.metadata.name)
+    return gone
+
+
+def _delete(v1: Any, namespace: str, name: str) -> None:
+    try:
+        v1.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    except ApiException as exc:
+        if exc.status != RESOURCE_NS_MISSING:
+            raise
+
+
 def finish_cronjobs(v1: Any, cluster: Cluster) -> list[SimPod]:
     """CronJob runs end: their pods are deleted at once (before their logs are processed)."""
     gone = [p for p in cluster.pods if p.cronjob]
     for p in gone:
-        try:
-            v1.delete_namespaced_pod(p.name, p.namespace, grace_period_seconds=0)
-        except ApiException as exc:
-            if exc.status != RESOURCE_NS_MISSING:
-                raise
+        _delete(v1, p.namespace, p.name)
     return gone
 
 
