@@ -62,7 +62,11 @@ class TargetsView:
 
     @property
     def ready(self) -> bool:
+        """A complete sync happened: the list can be published (kept while the API refuses)."""
         return self._state.ready
+
+    def not_ready(self) -> str:
+        return self._state.not_ready()
 
     def refresh(self) -> bool:
         """Rebuild if the state changed since the last build; True when the list changed."""

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from discovery.publishing import TargetsView
 from vnbridge.httpkit import Auth, add_health_routes
+from vnbridge.kube import WatchCollector
 from vnbridge.tracking import ClusterState
 
 __all__ = ["DiscoveryMetrics", "create_app"]
@@ -61,7 +62,8 @@ class DiscoveryMetrics:
         self.registry = registry
         self.watch_errors = Counter(
             "vnbridge_discovery_watch_errors",
-            "List/watch failures by resource and error_code (gone, http, connection, bad_event).",
+            "List/watch failures by resource and error_code (gone, http, connection, bad_event, "
+            "http_400/401/403/404).",
             ["resource", "error_code"],
             registry=registry,
         )
@@ -77,6 +79,7 @@ class DiscoveryMetrics:
 
     def watch(self, state: ClusterState, view: TargetsView) -> None:
         self.registry.register(_StateCollector(state, view))
+        self.registry.register(WatchCollector(state, "vnbridge_discovery"))
 
     def error_hook(self, resource: str) -> Callable[[str], None]:
         return lambda code: self.watch_errors.labels(resource, code).inc()
@@ -119,7 +122,7 @@ def create_app(*, view: TargetsView, metrics: DiscoveryMetrics, auth: Auth) -> F
     add_health_routes(
         app,
         registry=metrics.registry,
-        not_ready=lambda: "" if view.ready else "waiting for the first complete sync",
+        not_ready=view.not_ready,
         guard=denied,
     )
     return app

@@ -8,6 +8,8 @@ exception text); each ``Metrics`` owns its registry so tests get a fresh one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -79,6 +81,7 @@ class Health:
         self.assigned = False
         self.degraded_reason = ""
         self.stopping = False
+        self.inventory: Callable[[], str] = lambda: ""  # the live inventory's readiness
 
 
 def create_app(*, metrics: Metrics, health: Health) -> FastAPI:
@@ -87,7 +90,9 @@ def create_app(*, metrics: Metrics, health: Health) -> FastAPI:
     def not_ready() -> str:
         if not health.started or health.stopping:
             return "not started" if not health.stopping else "stopping"
-        return f"degraded: {health.degraded_reason}" if health.degraded_reason else ""
+        if health.degraded_reason:
+            return f"degraded: {health.degraded_reason}"
+        return health.inventory()
 
     add_health_routes(app, registry=metrics.registry, not_ready=not_ready)
     return app

@@ -223,8 +223,12 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         bulk_action=profile.bulk_action,
     )
     if isinstance(lookup, ClusterState):
+        from vnbridge.kube import WatchCollector  # loaded with the live watch
+
         # live joins: a changed pod (node, namespace) is rendered again on its next record
         lookup.pod_listeners.append(pipeline.inventory_changed)
+        health.inventory = lookup.not_ready
+        metrics.registry.register(WatchCollector(lookup, "vnbridge_logbridge"))
     loop = asyncio.get_running_loop()
     collecting = asyncio.create_task(quiet_gc())
 

@@ -14,7 +14,7 @@ from metricsbridge.settings import MetricsbridgeSettings
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.exporters import ExporterRule
 from vnbridge.httpkit import Auth, http_server
-from vnbridge.kube import LiveWatch, api_client
+from vnbridge.kube import LiveWatch, WatchCollector, api_client
 from vnbridge.tracking import ClusterState, watched_kinds
 
 __all__ = ["run"]
@@ -32,11 +32,13 @@ def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
 
 def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[FastAPI, httpx.AsyncClient]:
     client = httpx.AsyncClient(verify=_verify(settings), follow_redirects=False, trust_env=False)
+    metrics = BridgeMetrics()
+    metrics.registry.register(WatchCollector(state, "vnbridge_metricsbridge"))
     app = create_app(
         state=state,
         allow=AllowList(state=state, rule=ExporterRule.from_settings(settings.targets)),
         client=client,
-        metrics=BridgeMetrics(),
+        metrics=metrics,
         metrics_path=settings.targets.path,
         default_timeout_s=settings.default_timeout_s,
         scheme=settings.targets.scheme,

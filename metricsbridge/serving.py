@@ -105,7 +105,7 @@ def create_app(
     add_health_routes(
         app,
         registry=metrics.registry,
-        not_ready=lambda: "" if state.ready else "inventory not synced yet",
+        not_ready=state.not_ready,
         guard=denied,
     )
     return app

@@ -67,3 +67,9 @@ class WatchSettings(BaseModel):
     timeout_s: int = Field(300, ge=10, le=3600, description="Server-side watch timeout before a re-watch.")
     backoff_initial_s: float = Field(0.2, gt=0, description="First reconnect delay after an API failure.")
     backoff_max_s: float = Field(10.0, gt=0, description="Cap of the reconnect delay (full jitter below it).")
+    denied_retry_s: float = Field(
+        60.0,
+        gt=0,
+        description="Retry interval after the API answers 400/401/403/404 (credentials, RBAC or API "
+        "version must be fixed first); readiness is false meanwhile and the last inventory is kept.",
+    )

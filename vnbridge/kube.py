@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import client, config
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from vnbridge.clientsettings import KubeSettings, WatchSettings
 from vnbridge.tracking import ClusterState
 from vnbridge.watching import Backoff, Reflector
 
-__all__ = ["PATHS", "KubeConfigError", "LiveWatch", "api_client"]
+__all__ = ["PATHS", "KubeConfigError", "LiveWatch", "WatchCollector", "api_client"]
 
 PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces"}
 
@@ -85,6 +87,8 @@ class LiveWatch:
                 watch_timeout_s=self._watch.timeout_s,
                 backoff=Backoff(initial_s=self._watch.backoff_initial_s, max_s=self._watch.backoff_max_s),
                 on_error=self._on_error(kind) if self._on_error else None,
+                on_status=hop(lambda status, kind=kind: self.state.watch_status(kind, status)),
+                denied_retry_s=self._watch.denied_retry_s,
             )
             self.reflectors[kind] = reflector
             reflector.start()
@@ -99,3 +103,23 @@ class LiveWatch:
     def stop(self) -> None:
         for reflector in self.reflectors.values():
             reflector.stop(timeout=2.0)
+
+
+class WatchCollector(Collector):
+    """``<prefix>_watch_refused{resource}``: the HTTP status (401, 403, 404) the API server
+    refuses a watched kind with, 0 while it answers. Registered by each service."""
+
+    def __init__(self, state: ClusterState, prefix: str) -> None:
+        self._state = state
+        self._name = f"{prefix}_watch_refused"
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        family = GaugeMetricFamily(
+            self._name,
+            "HTTP status the Kubernetes API refuses this kind with (0 = answering); readiness is "
+            "false while non-zero.",
+            labels=["resource"],
+        )
+        for kind in sorted(self._state.required):
+            family.add_metric([kind], self._state.failing.get(kind, 0))
+        yield family

@@ -52,6 +52,7 @@ class ClusterState:
         self._node_labels: dict[str, Mapping[str, str]] = {}
         self.required = frozenset(kinds)
         self.synced: set[str] = set()
+        self.failing: dict[str, int] = {}  # kind -> HTTP status the API refuses it with
         self.version = 0
         self.listeners: list[Callable[[], None]] = []
         # told which pod changed ((namespace, name)), or None when a list, node or
@@ -62,6 +63,23 @@ class ClusterState:
     def ready(self) -> bool:
         """True once every watched kind delivered one complete list."""
         return self.required <= self.synced
+
+    def watch_status(self, kind: str, status: int) -> None:
+        """A reflector's API answer changed: ``status`` 401/403/404 while refused, 0 when
+        calls succeed again. The inventory is kept (it is the last good picture)."""
+        if status:
+            self.failing[kind] = status
+        else:
+            self.failing.pop(kind, None)
+
+    def not_ready(self) -> str:
+        """ "" when every watched kind is synced and none is refused, else why not."""
+        if self.failing:
+            return "Kubernetes API refuses " + ", ".join(
+                f"{kind} (HTTP {status})" for kind, status in sorted(self.failing.items())
+            )
+        missing = sorted(self.required - self.synced)
+        return f"waiting for the first complete list of {', '.join(missing)}" if missing else ""
 
     def _changed(self, pod: tuple[str, str] | None = None) -> None:
         self.version += 1

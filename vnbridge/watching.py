@@ -25,10 +25,19 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-__all__ = ["Backoff", "Gone", "Reflector", "WatchError"]
+__all__ = ["DENIED", "Backoff", "Gone", "Reflector", "WatchError"]
 
-log = logging.getLogger("vnbridge.discovery.watch")
+log = logging.getLogger("vnbridge.watch")
 GONE = 410
+# answers that retrying soon cannot change: the credentials, the RBAC or the API itself
+# must be fixed first (retried slowly, so a fix is picked up without a restart)
+DENIED = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found"}
+_FIX = {
+    401: "the credentials are not accepted: check the kubeconfig / service-account token",
+    403: "the identity may not get/list/watch it: check the RBAC rules (deploy/kubernetes/base/rbac.yaml)",
+    404: "the API server does not serve it: check the server URL and the Kubernetes version",
+    400: "the API server refused the request",
+}
 ListHandler = Callable[[list[dict[str, Any]]], None]
 EventHandler = Callable[[str, dict[str, Any]], None]
 
@@ -97,6 +106,8 @@ class Reflector:
         watch_timeout_s: int = 300,
         backoff: Backoff | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_status: Callable[[int], None] | None = None,
+        denied_retry_s: float = 60.0,
     ) -> None:
         self._api = api
         self.path = path
@@ -106,6 +117,9 @@ class Reflector:
         self._watch_timeout = watch_timeout_s
         self._backoff = backoff or Backoff()
         self._on_error = on_error or (lambda code: None)
+        self._on_status = on_status or (lambda status: None)
+        self._denied_retry = denied_retry_s
+        self.denied = 0  # HTTP status of the last refused call, 0 while calls succeed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._resp: Any = None
@@ -123,7 +137,10 @@ class Reflector:
                 method, url, header_params=headers, _request_timeout=(5.0, read_timeout)
             )
         except ApiException as exc:
-            raise WatchError(f"{self.path}: {exc.reason}", status=exc.status or 0) from exc
+            status = exc.status or 0
+            raise WatchError(
+                f"{self.path}: {exc.reason}", status=status, retriable=status not in DENIED
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise WatchError(f"{self.path}: {type(exc).__name__}") from exc
         if resp.status == GONE:
@@ -134,7 +151,7 @@ class Reflector:
             raise WatchError(
                 f"{self.path}: HTTP {resp.status} {body!r}",
                 status=resp.status,
-                retriable=resp.status not in (400, 401, 403, 404),
+                retriable=resp.status not in DENIED,
             )
         return resp
 
@@ -166,6 +183,7 @@ class Reflector:
             ("timeoutSeconds", self._watch_timeout),
         ]
         resp = self._get(query, read_timeout=self._watch_timeout + 30.0)
+        self._recovered()
         self._resp = resp.response
         try:
             for line in _lines(resp.response):
@@ -195,8 +213,32 @@ class Reflector:
             self._resp = None
             resp.response.release_conn()
 
+    def _recovered(self) -> None:
+        if self.denied:
+            log.warning("%s: the API server answers again (was HTTP %d)", self.path, self.denied)
+            self.denied = 0
+            self._on_status(0)
+
+    def _refused(self, exc: WatchError) -> None:
+        """A 400/401/403/404: tell the state (readiness false), count it, log one line per
+        new status, and wait the slow retry interval."""
+        self._on_error(f"http_{exc.status}")
+        if exc.status != self.denied:
+            self.denied = exc.status
+            self._on_status(exc.status)
+            log.error(
+                "%s: HTTP %d %s — %s; retrying every %.0fs",
+                self.path,
+                exc.status,
+                DENIED[exc.status],
+                _FIX[exc.status],
+                self._denied_retry,
+            )
+        self._stop.wait(self._denied_retry)
+
     def relist(self) -> None:
         items, rv = self.list_all()
+        self._recovered()
         self.resource_version = rv
         self.relists += 1
         self._on_list(items)
@@ -204,7 +246,8 @@ class Reflector:
 
     # --- the loop ---------------------------------------------------------------------
     def run(self) -> None:
-        """list, then watch forever; 410 → relist; other errors → backoff, resume."""
+        """list, then watch forever; 410 → relist; 400/401/403/404 → slow retry (readiness
+        false meanwhile); other errors (5xx, connection) → fast capped backoff, resume."""
         need_list = True
         while not self._stop.is_set():
             try:
@@ -217,6 +260,9 @@ class Reflector:
                 log.info("watch %s expired; relisting", self.path)
                 need_list = True
             except WatchError as exc:
+                if not exc.retriable and exc.status in DENIED:
+                    self._refused(exc)
+                    continue
                 self._on_error("http" if exc.status else "connection")
                 delay = self._backoff.next_delay()
                 log.warning("watch %s failed: %s; retrying in %.1fs", self.path, exc, delay)

@@ -9,16 +9,19 @@ expired watch must neither lose nor duplicate a target.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from kubernetes.client.exceptions import ApiException
 
 from discovery.publishing import TargetsView
 from discovery.targeting import TargetRules
@@ -328,3 +331,80 @@ def test_pods_listed_before_nodes_and_a_relabelled_node_reach_targets_within_a_s
     finally:
         v1.delete_namespaced_pod(moved.name, moved.namespace, grace_period_seconds=0)
         v1.patch_namespace(moved.namespace, {"metadata": {"labels": {label: None}}})
+
+
+def test_a_refused_watch_turns_readiness_false_and_recovers_once_rbac_allows_it(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """A service account with no RBAC gets 403 (a bad token 401): readiness false with the
+    status named, counted per status; granting list/watch ends it without a restart."""
+    from kubernetes.client import RbacAuthorizationV1Api
+
+    v1 = kube(str(stack.kubeconfig))
+    sa = f"{PREFIX}watcher"
+    v1.create_namespaced_service_account("default", {"metadata": {"name": sa}})
+    token = v1.create_namespaced_service_account_token(
+        sa, "default", {"spec": {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}}
+    ).status.token
+
+    def kubeconfig(name: str, token: str) -> Path:
+        cfg = yaml.safe_load(stack.kubeconfig.read_text())
+        cfg["users"][0]["user"] = {"token": token}
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(cfg))
+        return path
+
+    async def refused(path: Path, status: int, grant: Callable[[], None] | None = None) -> list[str]:
+        state = ClusterState(kinds=("nodes", "pods"))
+        errors: list[str] = []
+        watch = LiveWatch(
+            api=api_client(KubeSettings(kubeconfig=path)),
+            state=state,
+            watch=WatchSettings(denied_retry_s=1.0),
+            on_error=lambda kind: lambda code: errors.append(f"{kind}:{code}"),
+        )
+        watch.start(asyncio.get_running_loop())
+        try:
+            for _ in range(200):
+                if state.failing == {"nodes": status, "pods": status}:
+                    break
+                await asyncio.sleep(0.05)
+            assert state.failing == {"nodes": status, "pods": status}
+            assert f"HTTP {status}" in state.not_ready() and not state.ready
+            if grant is not None:
+                await asyncio.to_thread(grant)
+                assert await watch.wait_ready(30), state.not_ready()
+                for _ in range(100):  # the watch call after the list clears the last refusal
+                    if not state.failing:
+                        break
+                    await asyncio.sleep(0.05)
+                assert state.not_ready() == "" and state.failing == {}
+            return errors
+        finally:
+            watch.stop()
+
+    errors = asyncio.run(refused(kubeconfig("bad.yaml", "not-a-token"), 401))
+    assert "pods:http_401" in errors
+
+    rbac = RbacAuthorizationV1Api(v1.api_client)
+
+    def grant() -> None:
+        rule = {"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]}
+        rbac.create_cluster_role({"metadata": {"name": sa}, "rules": [rule]})
+        rbac.create_cluster_role_binding(
+            {
+                "metadata": {"name": sa},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": sa},
+                "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": "default"}],
+            }
+        )
+
+    try:
+        errors = asyncio.run(refused(kubeconfig("sa.yaml", token), 403, grant))
+        assert "pods:http_403" in errors and "nodes:http_403" in errors
+    finally:
+        with contextlib.suppress(ApiException):
+            rbac.delete_cluster_role_binding(sa)
+        with contextlib.suppress(ApiException):
+            rbac.delete_cluster_role(sa)
+        v1.delete_namespaced_service_account(sa, "default")
