@@ -30,6 +30,7 @@ log = logging.getLogger("vnbridge.discovery")
 def rules_from(settings: DiscoverySettings) -> TargetRules:
     return TargetRules(
         exporter=ExporterRule.from_settings(settings.targets),
+        labels=settings.targets.labels,
         bridge_address=settings.metricsbridge_address,
         bridge_path=settings.metricsbridge_path,
         static_labels=dict(settings.static_labels) if settings.metricsbridge_address else {},

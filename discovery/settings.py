@@ -90,6 +90,12 @@ class DiscoverySettings(ComponentSettings):
 
     @model_validator(mode="after")
     def _check(self) -> DiscoverySettings:
+        if self.targets.labels == "kubernetes_sd" and self.metricsbridge_address:
+            raise ValueError(
+                "targets.labels kubernetes_sd publishes the targets kubernetes_sd would (the pod's own "
+                "ports); leave metricsbridge_address empty and route through metricsbridge with "
+                "relabel_configs (README: kubernetes_sd-compatible targets)"
+            )
         if self.shard >= self.shards:
             raise ValueError(f"shard ({self.shard}) must be < shards ({self.shards})")
         return self

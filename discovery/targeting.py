@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from discovery.sdlabels import kubernetes_sd_groups
 from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
 from vnbridge.inventory import PodInfo
 
@@ -45,6 +46,7 @@ class TargetRules:
     bridge_path: str = "/probe"
     static_labels: Mapping[str, str] = field(default_factory=dict)
     pod_label_keys: tuple[str, ...] = ()  # "*" = every pod label
+    labels: str = "final"  # "final" | "kubernetes_sd" (discovery.sdlabels)
 
 
 def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
@@ -88,6 +90,9 @@ def build_targets(
     found = virtual_exporters(pods, node_labels, rules.exporter)
     keyed = sorted(((p.namespace, p.name), a) for a, p in found.by_address.items())
     by_address = found.by_address
+    if rules.labels == "kubernetes_sd":
+        groups = [g for _, a in keyed for g in kubernetes_sd_groups(by_address[a])]
+        return Targets(groups, found.conflicts)
     return Targets([_group(by_address[a], a, rules) for _, a in keyed], found.conflicts)
 
 
@@ -104,6 +109,8 @@ def select_shard(groups: list[TargetGroup], shard: int, shards: int) -> list[Tar
     for g in groups:
         labels = g["labels"]
         assert isinstance(labels, dict)
-        if shard_of(labels["namespace"], labels["pod"], shards) == shard:
+        namespace = labels.get("namespace", labels.get("__meta_kubernetes_namespace", ""))
+        pod = labels.get("pod", labels.get("__meta_kubernetes_pod_name", ""))
+        if shard_of(str(namespace), str(pod), shards) == shard:
             out.append(g)
     return out

@@ -63,6 +63,13 @@ class TargetSettings(BaseModel):
     )
     path: str = Field("/metrics", description="Sandbox exporter path.")
     scheme: Literal["http", "https"] = Field("http", description="Sandbox exporter scheme.")
+    labels: Literal["final", "kubernetes_sd"] = Field(
+        "final",
+        description="(vnbridge-discovery) final: targets carry the labels a standard pod's series "
+        "end up with (namespace, pod, container, node, job...); kubernetes_sd: the __meta_kubernetes_pod_* "
+        "labels Prometheus' kubernetes_sd (role pod) gives, one target per declared container port, for "
+        "existing relabel_configs. metricsbridge ignores it.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> TargetSettings:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "ContainerInfo",
+    "ContainerPort",
     "Inventory",
     "Lookup",
     "MemoryInventory",
@@ -39,6 +40,14 @@ class ObjectMeta:
     hostname: str = ""  # nodes: status.addresses[type=Hostname]
 
 
+class ContainerPort(NamedTuple):
+    """A declared container port, as ``spec.containers[].ports[]`` gives it."""
+
+    number: int
+    name: str = ""
+    protocol: str = "TCP"
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerInfo:
     name: str
@@ -48,6 +57,7 @@ class ContainerInfo:
     spec_image: str = ""  # spec image (what the user wrote)
     restart_count: int = 0
     has_status: bool = False  # False when the container is missing from containerStatuses
+    ports: tuple[ContainerPort, ...] = ()  # declared ports (kubernetes_sd: one target each)
 
     @property
     def runtime(self) -> str:
@@ -101,6 +111,7 @@ class PodInfo:
     creation_timestamp: str = ""
     cpu_limited_containers: frozenset[str] = frozenset()
     init_containers: frozenset[str] = frozenset()
+    ready: str = "unknown"  # the PodReady condition, lower case: "true" | "false" | "unknown"
 
     def container(self, name: str) -> ContainerInfo | None:
         for c in self.containers:
@@ -343,6 +354,7 @@ def pod_from_object(
                 spec_image=str(c.get("image", "")),
                 restart_count=int(st.get("restartCount", 0) or 0),
                 has_status=bool(st),
+                ports=tuple(_port(p) for p in c.get("ports") or [] if isinstance(p, dict)),
             )
         )
     owners = tuple(_owner(r) for r in meta.get("ownerReferences") or [] if isinstance(r, dict))
@@ -370,4 +382,21 @@ def pod_from_object(
         creation_timestamp=str(meta.get("creationTimestamp", "")),
         cpu_limited_containers=frozenset(limited),
         init_containers=frozenset(inits),
+        ready=_ready(status),
     )
+
+
+def _port(port: Mapping[str, Any]) -> ContainerPort:
+    number = port.get("containerPort", 0)
+    return ContainerPort(
+        number=number if isinstance(number, int) else 0,
+        name=str(port.get("name", "")),
+        protocol=str(port.get("protocol", "TCP")),
+    )
+
+
+def _ready(status: Mapping[str, Any]) -> str:
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, dict) and cond.get("type") == "Ready":
+            return str(cond.get("status", "Unknown")).lower()
+    return "unknown"

@@ -25,7 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from discovery.publishing import TargetsView
 from discovery.targeting import TargetRules
-from simulator.model import Cluster
+from simulator.model import Cluster, SimPod
 from simulator.running import kube, register
 from tests.integration.conftest import STACK, Stack
 from tests.integration.helpers import active_targets, child, eventually, free_port, prometheus_jobs
@@ -408,3 +408,168 @@ def test_a_refused_watch_turns_readiness_false_and_recovers_once_rbac_allows_it(
         with contextlib.suppress(ApiException):
             rbac.delete_cluster_role(sa)
         v1.delete_namespaced_service_account(sa, "default")
+
+
+@contextlib.contextmanager
+def _prometheus_with_kubernetes_sd(tmp: Path, jobs: str) -> Iterator[str]:
+    """A Prometheus of our own (the stack's Debian build has no kubernetes_sd), built
+    from the Go module proxy by deploy/local/build-prometheus.sh and cached."""
+    binary = subprocess.run(
+        ["bash", str(STACK.parent / "build-prometheus.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=2400,
+    ).stdout.strip()
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    config.write_text("global: {scrape_interval: 1h}\nscrape_configs:" + jobs)
+    with (tmp / "prometheus.log").open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(
+            lambda: _status(f"{url}/-/ready") == 200, timeout=60, what="Prometheus (kubernetes_sd) ready"
+        )
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+RELABEL = """
+  - {source_labels: [__meta_kubernetes_pod_node_name], regex: 'eklet-.*', action: keep}
+  - {source_labels: [__meta_kubernetes_pod_phase], regex: Running, action: keep}
+  - {regex: __meta_kubernetes_pod_label_(.+), action: labelmap}
+  - {source_labels: [__meta_kubernetes_namespace], target_label: namespace}
+  - {source_labels: [__meta_kubernetes_pod_name], target_label: pod}
+  - {source_labels: [__meta_kubernetes_pod_container_name], target_label: container}
+  - {source_labels: [__meta_kubernetes_pod_container_port_name], target_label: port_name}
+  - {source_labels: [__meta_kubernetes_pod_container_init], target_label: init}
+  - {source_labels: [__meta_kubernetes_pod_controller_kind, __meta_kubernetes_pod_controller_name],
+     separator: /, target_label: controller}
+  - {source_labels: [__meta_kubernetes_pod_annotation_example_com_team], target_label: team}
+  - {source_labels: [__meta_kubernetes_pod_ready, __meta_kubernetes_pod_uid, __meta_kubernetes_pod_ip,
+       __meta_kubernetes_pod_host_ip, __meta_kubernetes_pod_container_id,
+       __meta_kubernetes_pod_container_image, __meta_kubernetes_pod_container_port_protocol,
+       __meta_kubernetes_pod_container_port_number],
+     separator: '|', target_label: rest}
+"""
+
+
+def _ported(pod: SimPod, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A manifest and status with what kubernetes_sd reads: declared ports (named and not,
+    TCP and UDP), a container without ports, an init container, dotted labels, annotations
+    and the Ready condition."""
+    manifest = pod.manifest()
+    manifest["metadata"]["name"] = name
+    manifest["metadata"]["labels"] = {**pod.labels, "app.kubernetes.io/part-of": "sd-test", "tier": "batch"}
+    manifest["metadata"]["annotations"] = {"example.com/team": "data", "note": ""}
+    spec = manifest["spec"]
+    spec["containers"][0]["ports"] = [
+        {"name": "metrics", "containerPort": 9100},
+        {"containerPort": 8080, "protocol": "UDP"},
+    ]
+    spec["containers"].append({"name": "sidecar", "image": "busybox:1.36"})
+    spec["initContainers"] = [
+        {"name": "init-db", "image": "busybox:1.36", "ports": [{"containerPort": 7000}]}
+    ]
+    status = pod.status()
+    status["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    status["status"]["initContainerStatuses"] = [
+        {
+            "name": "init-db",
+            "ready": True,
+            "restartCount": 0,
+            "image": "docker.io/library/busybox:1.36",
+            "imageID": "",
+            "containerID": "containerd://" + "a" * 64,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+        }
+    ]
+    return manifest, status
+
+
+def test_kubernetes_sd_labels_match_prometheus_own_kubernetes_sd(
+    stack: Stack, cluster: Cluster, tmp_path: Path
+) -> None:
+    """targets.labels kubernetes_sd: real Prometheus discovers the same virtual pods once
+    with kubernetes_sd_configs (role pod, against the local API server) and once through
+    our http_sd, under the same relabel rules; every target's discovered and final label
+    sets are identical."""
+    v1 = kube(str(stack.kubeconfig))
+    base = [p for p in cluster.pods if p.virtual]
+    names = []
+    for i, pod in enumerate(base[:2]):
+        name = f"{pod.name}-sd{i}"
+        manifest, status = _ported(pod, name)
+        v1.create_namespaced_pod(pod.namespace, manifest)
+        v1.patch_namespaced_pod_status(name, pod.namespace, status)
+        names.append(name)
+    kc = yaml.safe_load(stack.kubeconfig.read_text())
+    server = kc["clusters"][0]["cluster"]["server"]
+    ca = kc["clusters"][0]["cluster"]["certificate-authority"]
+    token = kc["users"][0]["user"]["token"]
+    namespaces = sorted({p.namespace for p in cluster.pods})
+    port = free_port()
+    cfg = _settings(
+        tmp_path, stack, port, targets={"node_preset": "tencent-eklet", "labels": "kubernetes_sd"}
+    )
+    data = json.loads(cfg.read_text())
+    data["metricsbridge_address"] = ""
+    cfg.write_text(json.dumps(data))
+    jobs = f"""
+- job_name: sd-kubernetes
+  kubernetes_sd_configs:
+  - role: pod
+    api_server: {server}
+    tls_config: {{ca_file: {ca}}}
+    authorization: {{credentials: {token}}}
+    namespaces: {{names: {json.dumps(namespaces)}}}
+  relabel_configs:{RELABEL}
+- job_name: sd-vnbridge
+  http_sd_configs: [{{url: 'http://127.0.0.1:{port}/targets', refresh_interval: 1s}}]
+  relabel_configs:{RELABEL}
+"""
+    with (
+        child(["discovery", "run", "-c", str(cfg)], log=tmp_path / "discovery.log"),
+        _prometheus_with_kubernetes_sd(tmp_path, jobs) as prom_url,
+    ):
+        mine = set(namespaces)
+
+        def sets(pool: str) -> tuple[list[str], list[str]]:
+            final, discovered = [], []
+            for t in active_targets(prom_url, pool):
+                if t["labels"].get("namespace") not in mine:
+                    continue
+                labels = {k: v for k, v in t["labels"].items() if k != "job"}
+                final.append(json.dumps(labels, sort_keys=True))
+                skip = {"job", "__scrape_interval__", "__scrape_timeout__", "__metrics_path__", "__scheme__"}
+                found = {k: v for k, v in t["discoveredLabels"].items() if k not in skip}
+                discovered.append(json.dumps(found, sort_keys=True))
+            return sorted(final), sorted(discovered)
+
+        deadline = time.monotonic() + 60
+        while True:  # both discoveries converge independently (bounded: 60 s)
+            a, b = sets("sd-kubernetes"), sets("sd-vnbridge")
+            pods = [json.loads(x)["pod"] for x in a[0]]
+            if (set(names) <= set(pods) and a == b) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert a == b
+        # per pod with ports: 9100/TCP named, 8080/UDP, a sidecar without ports, an init container's port
+        assert all(pods.count(n) == 4 for n in names), pods
+        assert len(set(pods)) == len(_expected(cluster)) + len(names)
