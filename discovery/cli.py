@@ -11,7 +11,7 @@ import typer
 
 from discovery.running import run
 from discovery.settings import DiscoverySettings
-from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
+from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.kube import KubeConfigError
 
 PROG = "vnbridge-discovery"
@@ -28,11 +28,12 @@ Examples:
 
   vnbridge-discovery run --kubeconfig ~/.kube/config --file-sd /etc/prometheus/sd/vnbridge.json
 
-  VNBRIDGE_DISCOVERY_NODE_PRESET=aws-fargate vnbridge-discovery config check
+  VNBRIDGE_DISCOVERY_TARGETS__NODE_PRESET=aws-fargate vnbridge-discovery config check
 
   curl -s localhost:8080/targets | jq '.[0]'
 """,
 )
+add_version_option(app, prog=PROG)
 add_config_commands(app, prog=PROG, model=DiscoverySettings, env_prefix="VNBRIDGE_DISCOVERY_")
 
 

@@ -15,7 +15,7 @@ import typer
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, option_table
 from logbridge.settings import LogbridgeSettings
-from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
+from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.podfiles import PodFileError, load_inventory
 
 PROG = "logbridge"
@@ -38,6 +38,7 @@ Examples:
   logbridge config check logbridge.yaml
 """,
 )
+add_version_option(app, prog=PROG)
 add_config_commands(app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_")
 
 

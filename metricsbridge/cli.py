@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from metricsbridge.settings import MetricsbridgeSettings
-from vnbridge.clikit import add_config_commands, fail_usage, load_or_exit
+from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 
 PROG = "metricsbridge"
 app = typer.Typer(
@@ -29,6 +29,7 @@ Examples:
   metricsbridge config schema > metricsbridge.schema.json
 """,
 )
+add_version_option(app, prog=PROG)
 add_config_commands(app, prog=PROG, model=MetricsbridgeSettings, env_prefix="VNBRIDGE_METRICSBRIDGE_")
 
 

@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import orjson
 import typer
 
+from vnbridge import package_version
 from vnbridge.configuring import ComponentSettings, SettingsError, load_settings, masked_dump, schema_json
 
-__all__ = ["add_config_commands", "fail_usage", "load_or_exit"]
+__all__ = ["add_config_commands", "add_version_option", "fail_usage", "load_or_exit"]
+
+S = TypeVar("S", bound=ComponentSettings)
+
+
+def add_version_option(app: typer.Typer, *, prog: str) -> None:
+    """``--version`` on the CLI's top level: prints ``<prog> <version>`` and exits 0."""
+
+    def show(value: bool) -> None:
+        if value:
+            typer.echo(f"{prog} {package_version()}")
+            raise typer.Exit(0)
+
+    version_option = typer.Option(
+        False, "--version", callback=show, is_eager=True, help="Print the version and exit."
+    )
+
+    @app.callback()
+    def _root(version_: bool = version_option) -> None:
+        pass
 
 
 def fail_usage(prog: str, message: str) -> NoReturn:
@@ -25,7 +45,8 @@ def fail_usage(prog: str, message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_or_exit(prog: str, model: type[ComponentSettings], path: Path | None, **overrides: object):  # type: ignore[no-untyped-def]
+def load_or_exit(prog: str, model: type[S], path: Path | None, **overrides: object) -> S:
+    """The settings, or one line naming every problem and exit 2."""
     try:
         return load_settings(model, path, overrides=dict(overrides) if overrides else None)
     except SettingsError as exc:

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import base64
 import hmac
+import platform
 from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
+from vnbridge import package_version
 from vnbridge.clientsettings import TLSSettings
 
 __all__ = ["PROMETHEUS_TEXT", "Auth", "add_health_routes", "http_server"]
@@ -75,6 +83,18 @@ def http_server(app: FastAPI, *, listen: str, tls: TLSSettings | None = None) ->
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def _standard_metrics(registry: CollectorRegistry, *, component: str) -> None:
+    info = Gauge(
+        "vnbridge_build_info",
+        "1, labelled with the component, its version and the Python that runs it.",
+        ["component", "version", "python_version"],
+        registry=registry,
+    )
+    info.labels(component, package_version(), platform.python_version()).set(1)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+
+
 def add_health_routes(
     app: FastAPI,
     *,
@@ -83,7 +103,9 @@ def add_health_routes(
     guard: Callable[[Request], Response | None] | None = None,
 ) -> None:
     """``not_ready()`` returns "" when ready, else the reason shown with the 503.
-    ``guard(request)`` returns a refusal for /metrics (auth), or None to serve it."""
+    ``guard(request)`` returns a refusal for /metrics (auth), or None to serve it.
+    /metrics also carries ``vnbridge_build_info`` and the standard ``process_*`` metrics."""
+    _standard_metrics(registry, component=app.title)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

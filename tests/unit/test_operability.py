@@ -1,0 +1,71 @@
+"""What an operator reads first: ``--version`` on every CLI, ``vnbridge_build_info`` and
+``process_*`` on every service's /metrics, and readiness naming a refused watch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from discovery.publishing import TargetsView
+from discovery.serving import DiscoveryMetrics
+from discovery.serving import create_app as discovery_app
+from discovery.targeting import TargetRules
+from logbridge.observing import Health, Metrics
+from logbridge.observing import create_app as logbridge_app
+from metricsbridge.running import build_app
+from metricsbridge.settings import MetricsbridgeSettings
+from vnbridge import package_version
+from vnbridge.configuring import load_settings
+from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector
+from vnbridge.httpkit import Auth
+from vnbridge.tracking import ClusterState
+
+
+@pytest.mark.parametrize("module", ["logbridge", "discovery", "metricsbridge"])
+def test_every_cli_prints_its_version(module: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.strip().endswith(package_version()) and "\n" not in out.strip()
+
+
+def _discovery(state: ClusterState) -> TestClient:
+    view = TargetsView(
+        state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(NODE_PRESETS["aws-fargate"])))
+    )
+    metrics = DiscoveryMetrics(CollectorRegistry())
+    metrics.watch(state, view)
+    return TestClient(discovery_app(view=view, metrics=metrics, auth=Auth()))
+
+
+def test_every_service_exports_build_info_and_process_metrics() -> None:
+    health = Health()
+    bodies = {
+        "vnbridge-discovery": _discovery(ClusterState()).get("/metrics").text,
+        "logbridge": TestClient(logbridge_app(metrics=Metrics(), health=health)).get("/metrics").text,
+        "metricsbridge": TestClient(build_app(load_settings(MetricsbridgeSettings), ClusterState())[0])
+        .get("/metrics")
+        .text,
+    }
+    for component, text in bodies.items():
+        assert f'vnbridge_build_info{{component="{component}",python_version=' in text, component
+        assert "process_cpu_seconds_total" in text and "process_resident_memory_bytes" in text
+
+
+def test_readiness_names_a_refused_watch_and_keeps_serving_the_last_list() -> None:
+    state = ClusterState(kinds=("nodes", "pods"))
+    state.list_nodes([])
+    state.list_pods([])
+    client = _discovery(state)
+    assert client.get("/readyz").status_code == 200
+    state.watch_status("pods", 403)
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and "pods (HTTP 403)" in ready.text
+    assert client.get("/targets").status_code == 200  # the last good list stays published
+    assert 'vnbridge_discovery_watch_refused{resource="pods"} 403.0' in client.get("/metrics").text
+    state.watch_status("pods", 0)
+    assert client.get("/readyz").status_code == 200
