@@ -45,6 +45,7 @@ def test_kustomize_overlay_passes_server_side_dry_run(stack: Stack, overlay: str
     )
     assert rendered.returncode == 0, rendered.stderr
     assert f"value: {OVERLAYS[overlay]}" in rendered.stdout
+    assert "kind: Namespace" not in rendered.stdout  # the namespace is never ours to delete
     proc = subprocess.run(
         [_kubectl(stack), "apply", "-k", path, "--dry-run=server"],
         capture_output=True,
