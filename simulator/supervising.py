@@ -64,17 +64,13 @@ def active_targets(prom_url: str, pool: str) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def child(
-    args: list[str], *, log: Path, env: dict[str, str] | None = None
+def spawned(
+    argv: list[str], *, log: Path, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``python -m <args>`` with output to ``log``; terminate (then kill) on exit."""
+    """Run ``argv`` with output to ``log``; terminate (then kill) on exit."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, **(env or {})}
         )
     try:
         yield proc
@@ -86,3 +82,12 @@ def child(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@contextmanager
+def child(
+    args: list[str], *, log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python -m <args>`` with output to ``log``; terminate (then kill) on exit."""
+    with spawned([sys.executable, "-m", *args], log=log, env=env) as proc:
+        yield proc

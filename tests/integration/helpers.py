@@ -1,5 +1,13 @@
 """Shared by the integration tests (the plumbing lives in ``simulator.supervising``)."""
 
-from simulator.supervising import ROOT, active_targets, child, eventually, free_port, prometheus_jobs
+from simulator.supervising import (
+    ROOT,
+    active_targets,
+    child,
+    eventually,
+    free_port,
+    prometheus_jobs,
+    spawned,
+)
 
-__all__ = ["ROOT", "active_targets", "child", "eventually", "free_port", "prometheus_jobs"]
+__all__ = ["ROOT", "active_targets", "child", "eventually", "free_port", "prometheus_jobs", "spawned"]

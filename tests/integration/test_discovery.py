@@ -28,7 +28,14 @@ from discovery.targeting import TargetRules
 from simulator.model import Cluster, SimPod
 from simulator.running import kube, register
 from tests.integration.conftest import STACK, Stack
-from tests.integration.helpers import active_targets, child, eventually, free_port, prometheus_jobs
+from tests.integration.helpers import (
+    active_targets,
+    child,
+    eventually,
+    free_port,
+    prometheus_jobs,
+    spawned,
+)
 from vnbridge.clientsettings import KubeSettings, WatchSettings
 from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector
 from vnbridge.kube import LiveWatch, api_client
@@ -424,30 +431,16 @@ def _prometheus_with_kubernetes_sd(tmp: Path, jobs: str) -> Iterator[str]:
     port = free_port()
     config = tmp / "prometheus.yml"
     config.write_text("global: {scrape_interval: 1h}\nscrape_configs:" + jobs)
-    with (tmp / "prometheus.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        eventually(
-            lambda: _status(f"{url}/-/ready") == 200, timeout=60, what="Prometheus (kubernetes_sd) ready"
-        )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={tmp / 'prom-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with spawned(argv, log=tmp / "prometheus.log"):
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: _status(f"{url}/-/ready") == 200, timeout=60, what="Prometheus ready")
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 RELABEL = """
