@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from discovery.running import run
 from discovery.settings import DiscoverySettings
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.kube import KubeConfigError
+from vnbridge.logs import LogLevel, setup_logging
 
 PROG = "vnbridge-discovery"
 app = typer.Typer(
@@ -45,7 +45,7 @@ def run_cmd(
     ] = None,
     file_sd: Annotated[Path | None, typer.Option(help="file_sd JSON path (overrides file_sd_path).")] = None,
     listen: Annotated[str | None, typer.Option(help="http_sd host:port (overrides http_sd.listen).")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="Log level (JSON lines on stderr).")] = LogLevel.info,
 ) -> None:
     """Watch pods and nodes; serve GET /targets (http_sd) and write the file_sd file.
 
@@ -63,10 +63,7 @@ def run_cmd(
     if listen is not None:
         overrides["http_sd"] = {"listen": listen}
     settings = load_or_exit(PROG, DiscoverySettings, config, **overrides)
-    logging.basicConfig(
-        level=log_level.upper(),
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
-    )
+    setup_logging(log_level)
     try:
         asyncio.run(run(settings))
     except KubeConfigError as exc:

@@ -16,6 +16,7 @@ from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, option_table
 from logbridge.settings import LogbridgeSettings
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
+from vnbridge.logs import LogLevel, setup_logging
 from vnbridge.podfiles import PodFileError, load_inventory
 
 PROG = "logbridge"
@@ -113,7 +114,7 @@ def convert(
 @app.command("run")
 def run_cmd(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="logbridge YAML settings.")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="Log level (JSON lines on stderr).")] = LogLevel.info,
 ) -> None:
     """Consume the provider topics as a consumer group and deliver exactly once in effect.
 
@@ -124,18 +125,12 @@ def run_cmd(
     Example: logbridge run -c deploy/config/logbridge.yaml
     """
     import asyncio
-    import logging
 
     from logbridge.producing import TooLarge
     from logbridge.running import RunError, run
 
     settings = load_or_exit(PROG, LogbridgeSettings, config)
-    logging.basicConfig(
-        level=log_level.upper(),
-        format='{"time":"%(asctime)s","level":"%(levelname)s","logger":"%(name)s","message":"%(message)s"}',
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    setup_logging(log_level, quiet=("aiokafka", "elastic_transport"))
     try:
         asyncio.run(run(settings))
     except RunError as exc:

@@ -9,6 +9,7 @@ import typer
 
 from metricsbridge.settings import MetricsbridgeSettings
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
+from vnbridge.logs import LogLevel, setup_logging
 
 PROG = "metricsbridge"
 app = typer.Typer(
@@ -42,6 +43,7 @@ def run_cmd(
         Path | None, typer.Option(help="kubeconfig file (overrides kube.kubeconfig).")
     ] = None,
     listen: Annotated[str | None, typer.Option(help="host:port (overrides listen).")] = None,
+    log_level: Annotated[LogLevel, typer.Option(help="Log level (JSON lines on stderr).")] = LogLevel.info,
 ) -> None:
     """Serve /probe?target=<podIP:port>: fetch that sandbox exporter and answer in the
     kubelet/cAdvisor shape. Targets that are not current virtual-node pod exporters get 403.
@@ -59,6 +61,7 @@ def run_cmd(
     if listen is not None:
         overrides["listen"] = listen
     settings = load_or_exit(PROG, MetricsbridgeSettings, config, **overrides)
+    setup_logging(log_level)
     try:
         asyncio.run(run(settings))
     except KubeConfigError as exc:

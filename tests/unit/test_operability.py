@@ -69,3 +69,25 @@ def test_readiness_names_a_refused_watch_and_keeps_serving_the_last_list() -> No
     assert 'vnbridge_discovery_watch_refused{resource="pods"} 403.0' in client.get("/metrics").text
     state.watch_status("pods", 0)
     assert client.get("/readyz").status_code == 200
+
+
+def test_log_lines_are_json_whatever_the_message_holds() -> None:
+    import json
+    import logging
+
+    from vnbridge.logs import JsonFormatter
+
+    fmt = JsonFormatter()
+    record = logging.LogRecord(
+        "vnbridge.x", logging.WARNING, __file__, 1, 'a "quoted" %s\nline', ("arg",), None
+    )
+    event = json.loads(fmt.format(record))
+    assert event["message"] == 'a "quoted" arg\nline' and event["level"] == "WARNING"
+    try:
+        raise ValueError('bad "value"')
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("vnbridge.x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    event = json.loads(fmt.format(record))
+    assert event["error"] == 'ValueError: bad "value"' and "traceback" not in event

@@ -1,0 +1,57 @@
+"""One JSON log line per event, the same for all three services.
+
+Why: collectors and ``jq`` read service logs as JSON; a printf-style format string
+breaks on the first message holding a quote or a newline. Records are serialised
+with orjson (every string escaped), an exception becomes an ``error`` field (its type
+and message; the traceback only at debug level), and the level is a closed choice so
+``--log-level verbose`` is a usage error, not a traceback.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+
+import orjson
+
+__all__ = ["JsonFormatter", "LogLevel", "setup_logging"]
+
+
+class LogLevel(enum.StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, *, with_traceback: bool = False) -> None:
+        super().__init__()
+        self._traceback = with_traceback
+
+    def format(self, record: logging.LogRecord) -> str:
+        secs = time.gmtime(record.created)
+        event: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", secs) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            event["error"] = f"{type(exc).__name__}: {exc}"
+            if self._traceback:
+                event["traceback"] = self.formatException(record.exc_info)
+        return orjson.dumps(event).decode()
+
+
+def setup_logging(level: LogLevel, *, quiet: tuple[str, ...] = ()) -> None:
+    """JSON lines on stderr at ``level``; libraries in ``quiet`` only from warning up."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter(with_traceback=level is LogLevel.debug))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.value.upper())
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
