@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from vnbridge.clientsettings import KubeSettings, TLSSettings, WatchSettings
+from vnbridge.clientsettings import KubeSettings, Listen, TLSSettings, WatchSettings
 from vnbridge.configuring import ComponentSettings
 from vnbridge.exporters import TargetSettings
 
@@ -18,7 +18,7 @@ __all__ = ["DiscoverySettings", "HttpSdSettings"]
 class HttpSdSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = Field(True, description="Serve GET /targets (http_sd), /metrics, /healthz, /readyz.")
-    listen: str = Field("127.0.0.1:8080", description="host:port of the http_sd / metrics server.")
+    listen: Listen = Field("127.0.0.1:8080", description="host:port of the http_sd / metrics server.")
     bearer_token: SecretStr = Field(
         SecretStr(""), description="Require this bearer token on /targets and /metrics."
     )
@@ -31,9 +31,6 @@ class HttpSdSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> HttpSdSettings:
-        host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"listen must be host:port, got {self.listen!r}")
         if self.tls.enabled and not (self.tls.cert_file and self.tls.key_file):
             raise ValueError("tls.enabled needs tls.cert_file and tls.key_file")
         if bool(self.username) != bool(self.password.get_secret_value()):

@@ -15,7 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, option_table
 from logbridge.profiles.options import parse_options
-from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings
+from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings, Listen
 from vnbridge.configuring import ComponentSettings
 
 __all__ = ["LogbridgeSettings"]
@@ -171,7 +171,7 @@ class DeliverySettings(BaseModel):
 class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = Field(True, description="Serve /metrics, /healthz, /readyz.")
-    listen: str = Field("127.0.0.1:8081", description="host:port of the metrics and health server.")
+    listen: Listen = Field("127.0.0.1:8081", description="host:port of the metrics and health server.")
 
 
 class TracingSettings(BaseModel):

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from vnbridge.clientsettings import KubeSettings, TLSSettings
+from vnbridge.clientsettings import KubeSettings, Listen, TLSSettings
 from vnbridge.configuring import ComponentSettings
 from vnbridge.exporters import TargetSettings
 
@@ -26,7 +26,7 @@ class MetricsbridgeSettings(ComponentSettings):
         "scheme": "targets.scheme",
     }
 
-    listen: str = Field(
+    listen: Listen = Field(
         "127.0.0.1:9101", description="host:port serving /probe, /metrics, /healthz, /readyz."
     )
     bearer_token: SecretStr = Field(

@@ -7,11 +7,30 @@ way; secrets are ``SecretStr`` so ``config check`` and logs never show them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-__all__ = ["ElasticsearchSettings", "KafkaSettings", "KubeSettings", "TLSSettings", "WatchSettings"]
+__all__ = [
+    "ElasticsearchSettings",
+    "KafkaSettings",
+    "KubeSettings",
+    "Listen",
+    "TLSSettings",
+    "WatchSettings",
+    "check_listen",
+]
+
+
+def check_listen(value: str) -> str:
+    """``host:port`` with a port in 1..65535 (``[::1]:8080`` for IPv6)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"listen must be host:port (e.g. 127.0.0.1:8080), got {value!r}")
+    return value
+
+
+Listen = Annotated[str, AfterValidator(check_listen)]
 
 
 class TLSSettings(BaseModel):
@@ -38,6 +57,25 @@ class KafkaSettings(BaseModel):
     sasl_password: SecretStr = Field(SecretStr(""), description="SASL password (masked in output).")
     tls: TLSSettings = Field(default_factory=TLSSettings, description="TLS for SSL / SASL_SSL.")
     client_id: str = Field("vnbridge", description="Client id reported to the brokers.")
+
+    @model_validator(mode="after")
+    def _check(self) -> KafkaSettings:
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and (self.sasl_mechanism is None or not self.sasl_username):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism and sasl_username"
+            )
+        if not sasl and (self.sasl_mechanism is not None or self.sasl_username):
+            raise ValueError(
+                "sasl_* settings need security_protocol SASL_PLAINTEXT or SASL_SSL, "
+                f"not {self.security_protocol}"
+            )
+        if self.tls.enabled and not self.security_protocol.endswith("SSL"):
+            raise ValueError(
+                f"tls.enabled with security_protocol {self.security_protocol} would connect in plaintext: "
+                "use SSL or SASL_SSL"
+            )
+        return self
 
 
 class ElasticsearchSettings(BaseModel):

@@ -77,3 +77,32 @@ def test_every_vnbridge_variable_the_manifests_set_is_a_setting() -> None:
     assert names, "the manifests set VNBRIDGE_* variables"
     env = dict.fromkeys(names, "x")
     assert [n for m in MODELS for n in unknown_env(m, env)] == []
+
+
+@pytest.mark.parametrize(
+    ("kafka", "message"),
+    [
+        ({"security_protocol": "SASL_SSL"}, "needs sasl_mechanism and sasl_username"),
+        ({"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512"}, "sasl_username"),
+        ({"sasl_username": "u"}, "sasl_\\* settings need"),
+        ({"tls": {"enabled": True}}, "would connect in plaintext"),
+    ],
+)
+def test_contradictory_kafka_security_is_refused(kafka: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(LogbridgeSettings, overrides={"kafka": kafka})
+
+
+@pytest.mark.parametrize(
+    ("model", "overrides"),
+    [
+        (LogbridgeSettings, {"http": {"listen": "nonsense"}}),
+        (MetricsbridgeSettings, {"listen": "127.0.0.1:99999"}),
+        (DiscoverySettings, {"http_sd": {"listen": ":8080"}}),
+    ],
+)
+def test_a_listen_address_that_is_not_host_port_is_refused(
+    model: type[ComponentSettings], overrides: dict[str, object]
+) -> None:
+    with pytest.raises(SettingsError, match="listen must be host:port"):
+        load_settings(model, overrides=overrides)
