@@ -49,14 +49,13 @@ class ClusterState:
         self.inventory = MemoryInventory(retention_s=retention_s, clock=clock)
         self.node_meta: dict[str, ObjectMeta] = {}
         self.namespace_meta: dict[str, ObjectMeta] = {}
-        self._node_labels: dict[str, Mapping[str, str]] = {}
         self.required = frozenset(kinds)
         self.synced: set[str] = set()
         self.failing: dict[str, int] = {}  # kind -> HTTP status the API refuses it with
         self.version = 0
         self.listeners: list[Callable[[], None]] = []
-        # told which pod changed ((namespace, name)), or None when a list, node or
-        # namespace change may touch any pod (logbridge re-renders metadata fragments)
+        # told each pod that changed ((namespace, name)), or None when a list may have
+        # touched any pod (logbridge re-renders those pods' metadata fragments)
         self.pod_listeners: list[Callable[[tuple[str, str] | None], None]] = []
 
     @property
@@ -81,25 +80,21 @@ class ClusterState:
         missing = sorted(self.required - self.synced)
         return f"waiting for the first complete list of {', '.join(missing)}" if missing else ""
 
-    def _changed(self, pod: tuple[str, str] | None = None) -> None:
+    def _changed(self, pods: Iterable[tuple[str, str]] | None = None) -> None:
         self.version += 1
         for fn in self.listeners:
             fn()
         for pfn in self.pod_listeners:
-            pfn(pod)
+            if pods is None:
+                pfn(None)
+            else:
+                for key in pods:
+                    pfn(key)
 
     @property
     def nodes(self) -> Mapping[str, Mapping[str, str]]:
         """Node name -> labels (what target rules select on)."""
-        return self._node_labels
-
-    @property
-    def namespaces(self) -> Mapping[str, Mapping[str, str]]:
-        """Namespace name -> labels."""
-        return {name: m.labels for name, m in self.namespace_meta.items()}
-
-    def _index_nodes(self) -> None:
-        self._node_labels = {name: m.labels for name, m in self.node_meta.items()}
+        return {name: m.labels for name, m in self.node_meta.items()}
 
     def _join(self, pod: PodInfo) -> PodInfo:
         """The pod with its node's and namespace's current metadata. Metadata not (or
@@ -128,7 +123,6 @@ class ClusterState:
 
     def list_nodes(self, items: list[dict[str, Any]]) -> None:
         self.node_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
-        self._index_nodes()
         self.inventory.rejoin(self._join)
         self.synced.add("nodes")
         self._changed()
@@ -147,35 +141,31 @@ class ClusterState:
             self.inventory.delete(*key)
         else:
             self.inventory.upsert(self._pod(obj))
-        self._changed(key)
+        self._changed((key,))
 
     def node_event(self, etype: str, obj: dict[str, Any]) -> None:
         name = _name(obj)
         if etype == "DELETED":
             self.node_meta.pop(name, None)
-            self._node_labels.pop(name, None)
-            self._changed()  # its pods stop being targets; they keep their last metadata
+            self._changed(())  # its pods stop being targets; they keep their last metadata
             return
         meta = object_meta(obj)
         if self.node_meta.get(name) == meta:
             return  # a status heartbeat: nothing a document or a target carries changed
         self.node_meta[name] = meta
-        self._node_labels[name] = meta.labels
-        self.inventory.rejoin(self._join, where=lambda p: p.node_name == name)
-        self._changed()
+        self._changed(self.inventory.rejoin(self._join, where=lambda p: p.node_name == name))
 
     def namespace_event(self, etype: str, obj: dict[str, Any]) -> None:
         name = _name(obj)
         if etype == "DELETED":
             self.namespace_meta.pop(name, None)
-            self._changed()
+            self._changed(())  # its pods keep their last metadata
             return
         meta = object_meta(obj)
         if self.namespace_meta.get(name) == meta:
             return
         self.namespace_meta[name] = meta
-        self.inventory.rejoin(self._join, where=lambda p: p.namespace == name)
-        self._changed()
+        self._changed(self.inventory.rejoin(self._join, where=lambda p: p.namespace == name))
 
     def handlers(
         self, kind: str
