@@ -31,24 +31,28 @@ log = logging.getLogger("vnbridge.watch")
 GONE = 410
 # answers that retrying soon cannot change: the credentials, the RBAC or the API itself
 # must be fixed first (retried slowly, so a fix is picked up without a restart)
-DENIED = {400: "bad request", 401: "unauthorized", 403: "forbidden", 404: "not found"}
-_FIX = {
-    401: "the credentials are not accepted: check the kubeconfig / service-account token",
-    403: "the identity may not get/list/watch it: check the RBAC rules (deploy/kubernetes/base/rbac.yaml)",
-    404: "the API server does not serve it: check the server URL and the Kubernetes version",
-    400: "the API server refused the request",
+# status -> (what it means, what to fix)
+DENIED = {
+    400: ("bad request", "the API server refused the request; check the server URL and version"),
+    401: ("unauthorized", "the credentials are not accepted: check the kubeconfig / service-account token"),
+    403: (
+        "forbidden",
+        "the identity may not get/list/watch it: check the RBAC rules (deploy/kubernetes/base/rbac.yaml)",
+    ),
+    404: ("not found", "the API server does not serve it: check the server URL and the Kubernetes version"),
 }
 ListHandler = Callable[[list[dict[str, Any]]], None]
 EventHandler = Callable[[str, dict[str, Any]], None]
 
 
 class WatchError(Exception):
-    """A list or watch call failed; ``retriable`` says whether trying again can help."""
+    """A list or watch call failed; ``retriable`` says whether trying again soon can help
+    (not for the statuses in ``DENIED``, however the API answered them)."""
 
-    def __init__(self, message: str, *, status: int = 0, retriable: bool = True) -> None:
+    def __init__(self, message: str, *, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
-        self.retriable = retriable
+        self.retriable = status not in DENIED
 
 
 class Gone(WatchError):
@@ -137,10 +141,7 @@ class Reflector:
                 method, url, header_params=headers, _request_timeout=(5.0, read_timeout)
             )
         except ApiException as exc:
-            status = exc.status or 0
-            raise WatchError(
-                f"{self.path}: {exc.reason}", status=status, retriable=status not in DENIED
-            ) from exc
+            raise WatchError(f"{self.path}: {exc.reason}", status=exc.status or 0) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise WatchError(f"{self.path}: {type(exc).__name__}") from exc
         if resp.status == GONE:
@@ -148,11 +149,7 @@ class Reflector:
             raise Gone(f"{self.path}: 410 Gone", status=GONE)
         if resp.status >= 300:
             body = resp.response.data[:300]
-            raise WatchError(
-                f"{self.path}: HTTP {resp.status} {body!r}",
-                status=resp.status,
-                retriable=resp.status not in DENIED,
-            )
+            raise WatchError(f"{self.path}: HTTP {resp.status} {body!r}", status=resp.status)
         return resp
 
     def list_all(self) -> tuple[list[dict[str, Any]], str]:
@@ -230,8 +227,7 @@ class Reflector:
                 "%s: HTTP %d %s — %s; retrying every %.0fs",
                 self.path,
                 exc.status,
-                DENIED[exc.status],
-                _FIX[exc.status],
+                *DENIED[exc.status],
                 self._denied_retry,
             )
         self._stop.wait(self._denied_retry)
@@ -260,7 +256,7 @@ class Reflector:
                 log.info("watch %s expired; relisting", self.path)
                 need_list = True
             except WatchError as exc:
-                if not exc.retriable and exc.status in DENIED:
+                if not exc.retriable:
                     self._refused(exc)
                     continue
                 self._on_error("http" if exc.status else "connection")

@@ -17,7 +17,8 @@ from vnbridge.watching import Backoff, Reflector
 
 
 class _Api:
-    """Answers each call with the next outcome: an exception to raise, or a JSON list body."""
+    """Answers each call with the next outcome: an exception to raise, or a body (a JSON
+    list for a list call, event lines for a watch call)."""
 
     def __init__(self, outcomes: list[BaseException | bytes]) -> None:
         self.outcomes = outcomes
@@ -40,6 +41,10 @@ class _Api:
 
                 @staticmethod
                 def release_conn() -> None: ...
+
+                @staticmethod
+                def stream(chunk: int) -> list[bytes]:
+                    return [outcome]
 
         return _Resp()
 
@@ -109,3 +114,12 @@ def test_the_first_good_answer_clears_the_refusal() -> None:
     r.run()
     assert told == [403, 0, 403]  # refused, the list answered, the watch refused again
     assert "pods" in state.synced
+
+
+def test_a_refusal_inside_the_watch_stream_is_a_refusal_too() -> None:
+    """An ERROR event carrying 403 (RBAC removed while watching) takes the slow path."""
+    state, stop, errors = ClusterState(kinds=("pods",)), _Stop(1), []
+    empty = b'{"items": [], "metadata": {"resourceVersion": "7"}}'
+    event = b'{"type": "ERROR", "object": {"kind": "Status", "code": 403}}\n'
+    _reflector(_Api([empty, event]), state, stop, errors).run()
+    assert stop.waits == [60.0] and errors == ["http_403"] and state.failing == {"pods": 403}
