@@ -69,6 +69,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _model_of(annotation: Any) -> Any:
+    """The settings model inside a field's annotation (``X | None`` included), else the
+    annotation itself (a mapping or a scalar: no further keys to walk)."""
+    return next(
+        (a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")),
+        annotation,
+    )
+
+
 def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """Field names valid at ``loc``'s parent, to tell the user what is allowed."""
     current: Any = model
@@ -76,11 +85,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[st
         fields = getattr(current, "model_fields", None)
         if fields is None or not isinstance(part, str) or part not in fields:
             return []
-        annotation = fields[part].annotation
-        current = next(
-            (a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")),
-            annotation,
-        )
+        current = _model_of(fields[part].annotation)
     fields = getattr(current, "model_fields", None)
     return sorted(fields) if fields else []
 
@@ -125,12 +130,17 @@ def unknown_env(model: type[BaseModel], environ: dict[str, str] | None = None) -
             if part not in fields:
                 bad.append(name)
                 break
-            annotation = fields[part].annotation
-            current = next(
-                (a for a in getattr(annotation, "__args__", (annotation,)) if hasattr(a, "model_fields")),
-                annotation,
-            )
+            current = _model_of(fields[part].annotation)
     return bad
+
+
+def _nested_example(model: type[BaseModel]) -> str:
+    """A real nested variable name of ``model``, e.g. ``VNBRIDGE_LOGBRIDGE_KAFKA__CLIENT_ID``."""
+    for name, info in model.model_fields.items():
+        sub = getattr(_model_of(info.annotation), "model_fields", None)
+        if sub:
+            return f"{_env_prefix(model)}{name.upper()}__{next(iter(sub)).upper()}"
+    return f"{_env_prefix(model)}<KEY>"
 
 
 def load_settings(model: type[S], path: Path | None = None, *, overrides: dict[str, Any] | None = None) -> S:
@@ -148,7 +158,7 @@ def load_settings(model: type[S], path: Path | None = None, *, overrides: dict[s
         prefix = _env_prefix(model)
         raise SettingsError(
             f"unknown environment variable(s) {', '.join(stray)}: no such setting (names are "
-            f"{prefix}<KEY>, nested keys joined by __, e.g. {prefix}KUBE__KUBECONFIG)"
+            f"{prefix}<KEY>, nested keys joined by __, e.g. {_nested_example(model)})"
         )
     try:
         return model(**data)

@@ -106,3 +106,16 @@ def test_a_listen_address_that_is_not_host_port_is_refused(
 ) -> None:
     with pytest.raises(SettingsError, match="listen must be host:port"):
         load_settings(model, overrides=overrides)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_example_a_refusal_gives_is_a_real_setting(model: type[ComponentSettings]) -> None:
+    import re
+
+    prefix = str(model.model_config.get("env_prefix", ""))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(f"{prefix}NO_SUCH_KEY", "1")
+        with pytest.raises(SettingsError) as err:
+            load_settings(model)
+    example = re.search(r"e\.g\. (\S+)\)", str(err.value))
+    assert example and unknown_env(model, {example.group(1): "x"}) == []
