@@ -19,7 +19,8 @@ from pathlib import Path
 
 import orjson
 
-from discovery.targeting import TargetGroup, TargetRules, build_targets, select_shard
+from discovery.sdlabels import TargetGroup
+from discovery.targeting import TargetRules, build_targets, select_shard
 from vnbridge.tracking import ClusterState
 
 __all__ = ["FileSdWriter", "TargetsView", "write_atomically"]

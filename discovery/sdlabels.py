@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import re
 
+from vnbridge.exporters import join_host_port
 from vnbridge.inventory import ContainerInfo, ContainerPort, PodInfo
 
-__all__ = ["kubernetes_sd_groups"]
+__all__ = ["TargetGroup", "kubernetes_sd_groups", "sanitize_label_name"]
 
 META = "__meta_kubernetes_"
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 TargetGroup = dict[str, object]
 
 
-def _sanitize(name: str) -> str:
+def sanitize_label_name(name: str) -> str:
+    """What Prometheus' kubernetes SD does to a label key: ``[^a-zA-Z0-9_]`` → ``_``."""
     return _INVALID.sub("_", name)
 
 
@@ -39,11 +41,11 @@ def _pod_labels(pod: PodInfo) -> dict[str, str]:
         f"{META}pod_uid": pod.uid,
     }
     for key, value in pod.labels.items():
-        labels[f"{META}pod_label_{_sanitize(key)}"] = value
-        labels[f"{META}pod_labelpresent_{_sanitize(key)}"] = "true"
+        labels[f"{META}pod_label_{sanitize_label_name(key)}"] = value
+        labels[f"{META}pod_labelpresent_{sanitize_label_name(key)}"] = "true"
     for key, value in pod.annotations.items():
-        labels[f"{META}pod_annotation_{_sanitize(key)}"] = value
-        labels[f"{META}pod_annotationpresent_{_sanitize(key)}"] = "true"
+        labels[f"{META}pod_annotation_{sanitize_label_name(key)}"] = value
+        labels[f"{META}pod_annotationpresent_{sanitize_label_name(key)}"] = "true"
     controller = next((o for o in pod.owners if o.controller), None)
     if controller is not None:
         labels[f"{META}pod_controller_kind"] = controller.kind
@@ -51,13 +53,9 @@ def _pod_labels(pod: PodInfo) -> dict[str, str]:
     return labels
 
 
-def _host(pod: PodInfo) -> str:
-    return f"[{pod.pod_ip}]" if ":" in pod.pod_ip else pod.pod_ip
-
-
 def _target(pod: PodInfo, c: ContainerInfo, port: ContainerPort | None) -> dict[str, str]:
     labels = {
-        "__address__": f"{_host(pod)}:{port.number}" if port is not None else pod.pod_ip,
+        "__address__": join_host_port(pod.pod_ip, port.number) if port is not None else pod.pod_ip,
         f"{META}pod_container_name": c.name,
         f"{META}pod_container_id": c.container_id,
         f"{META}pod_container_image": c.spec_image,

@@ -11,11 +11,11 @@ beyond ``instance`` (which a standard target has too).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
-from discovery.sdlabels import kubernetes_sd_groups
+from discovery.sdlabels import TargetGroup, kubernetes_sd_groups, sanitize_label_name
 from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
 from vnbridge.inventory import PodInfo
 
@@ -28,14 +28,6 @@ __all__ = [
     "shard_of",
 ]
 
-_INVALID = re.compile(r"[^a-zA-Z0-9_]")
-TargetGroup = dict[str, object]
-
-
-def sanitize_label_name(name: str) -> str:
-    """What Prometheus' kubernetes SD does to a label key: ``[^a-zA-Z0-9_]`` → ``_``."""
-    return _INVALID.sub("_", name)
-
 
 @dataclass(frozen=True, slots=True)
 class TargetRules:
@@ -46,7 +38,7 @@ class TargetRules:
     bridge_path: str = "/probe"
     static_labels: Mapping[str, str] = field(default_factory=dict)
     pod_label_keys: tuple[str, ...] = ()  # "*" = every pod label
-    labels: str = "final"  # "final" | "kubernetes_sd" (discovery.sdlabels)
+    labels: Literal["final", "kubernetes_sd"] = "final"  # kubernetes_sd: discovery.sdlabels
 
 
 def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:

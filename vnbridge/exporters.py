@@ -27,6 +27,7 @@ __all__ = [
     "TargetSettings",
     "exporter_address",
     "is_virtual",
+    "join_host_port",
     "main_container",
     "virtual_exporters",
 ]
@@ -124,8 +125,12 @@ def exporter_address(pod: PodInfo, default_port: int) -> str | None:
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             return None  # a bad annotation is never guessed
         port = int(raw)
-    host = f"[{pod.pod_ip}]" if ":" in pod.pod_ip else pod.pod_ip
-    return f"{host}:{port}"
+    return join_host_port(pod.pod_ip, port)
+
+
+def join_host_port(ip: str, port: int) -> str:
+    """``ip:port``, an IPv6 address in brackets (Go's net.JoinHostPort)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def is_virtual(pod: PodInfo, node_labels: Mapping[str, Mapping[str, str]], selector: NodeSelector) -> bool:
