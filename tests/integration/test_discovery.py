@@ -338,6 +338,7 @@ def test_pods_listed_before_nodes_and_a_relabelled_node_reach_targets_within_a_s
     finally:
         v1.delete_namespaced_pod(moved.name, moved.namespace, grace_period_seconds=0)
         v1.patch_namespace(moved.namespace, {"metadata": {"labels": {label: None}}})
+        v1.delete_node(node)  # nodes are cluster-wide: leave none behind
 
 
 def test_a_refused_watch_turns_readiness_false_and_recovers_once_rbac_allows_it(
