@@ -14,13 +14,14 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import orjson
 
 from discovery.sdlabels import TargetGroup
-from discovery.targeting import TargetRules, build_targets, select_shard
+from discovery.targeting import TargetRules, Targets, build_targets, select_shard
+from vnbridge.inventory import PodInfo
 from vnbridge.tracking import ClusterState
 
 __all__ = ["FileSdWriter", "TargetsView", "write_atomically"]
@@ -52,9 +53,12 @@ def write_atomically(path: Path, data: bytes) -> None:
 class TargetsView:
     """The current target groups and their JSON, rebuilt on demand from the state."""
 
-    def __init__(self, *, state: ClusterState, rules: TargetRules) -> None:
+    def __init__(self, *, state: ClusterState, rules: TargetRules, background: bool = False) -> None:
         self._state = state
         self._rules = rules
+        # background: a publisher rebuilds off the loop (refresh_off_loop) after changes, so
+        # an http_sd request serves the last build instead of rebuilding inline
+        self.background = background
         self._built_version = -1
         self._groups: list[TargetGroup] = []
         self._json: dict[tuple[int, int], bytes] = {}
@@ -69,13 +73,43 @@ class TargetsView:
     def not_ready(self) -> str:
         return self._state.not_ready()
 
+    @property
+    def built(self) -> bool:
+        """A list was built since the first complete sync (background views serve it)."""
+        return self._built_version >= 0
+
+    def _snapshot(self) -> tuple[int, list[PodInfo], Mapping[str, Mapping[str, str]]] | None:
+        if not self._state.ready or self._state.version == self._built_version:
+            return None
+        return self._state.version, self._state.pods(), self._state.nodes
+
     def refresh(self) -> bool:
         """Rebuild if the state changed since the last build; True when the list changed."""
-        if not self._state.ready or self._state.version == self._built_version:
+        snap = self._snapshot()
+        if snap is None:
             return False
-        built = build_targets(self._state.pods(), self._state.nodes, self._rules)
+        return self._adopt(snap[0], build_targets(snap[1], snap[2], self._rules), None)
+
+    async def refresh_off_loop(self) -> bool:
+        """``refresh`` with the build and its JSON in a worker thread: at 10,000 pods that
+        is tens of milliseconds the loop keeps serving requests and applying events in.
+        The snapshot (immutable pods, node labels) is taken on the loop."""
+        snap = self._snapshot()
+        if snap is None:
+            return False
+
+        def build() -> tuple[Targets, bytes]:
+            built = build_targets(snap[1], snap[2], self._rules)
+            return built, orjson.dumps(built.groups)
+
+        built, data = await asyncio.to_thread(build)
+        return self._adopt(snap[0], built, data)
+
+    def _adopt(self, version: int, built: Targets, data: bytes | None) -> bool:
+        if version <= self._built_version:
+            return False  # an older snapshot finished after a newer one
         groups = built.groups
-        self._built_version = self._state.version
+        self._built_version = version
         if built.conflicts != self.conflicts:
             if built.conflicts:
                 log.warning(
@@ -87,7 +121,7 @@ class TargetsView:
         if groups == self._groups and self._json:
             return False
         self._groups = groups
-        self._json = {}
+        self._json = {(0, 1): data} if data is not None else {}
         self.published_at = time.time()
         return True
 

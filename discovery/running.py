@@ -44,7 +44,7 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
     state = ClusterState(
         retention_s=settings.tombstone_retention_s, kinds=watched_kinds(settings.watch.namespaces)
     )
-    view = TargetsView(state=state, rules=rules_from(settings))
+    view = TargetsView(state=state, rules=rules_from(settings), background=True)
     metrics = DiscoveryMetrics(CollectorRegistry())
     metrics.watch(state, view)
     writer = (
@@ -53,12 +53,22 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
         else None
     )
 
-    def publish() -> None:
-        view.refresh()
+    publishing: asyncio.Task[None] | None = None
+
+    async def publish() -> None:
+        await view.refresh_off_loop()
         if writer is not None and writer.publish():
             metrics.file_writes.inc()
 
-    debouncer = Debouncer(loop=loop, delay_s=settings.debounce_s, action=publish)
+    def start_publish() -> None:
+        nonlocal publishing
+        if publishing is not None and not publishing.done():
+            debouncer.poke()  # one build at a time; the changes meanwhile get the next one
+            return
+        publishing = loop.create_task(publish())
+        publishing.add_done_callback(_report)
+
+    debouncer = Debouncer(loop=loop, delay_s=settings.debounce_s, action=start_publish)
     state.listeners.append(debouncer.poke)
     watch = LiveWatch(
         api=api or api_client(settings.kube), state=state, watch=settings.watch, on_error=metrics.error_hook
@@ -76,6 +86,11 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
     finally:
         debouncer.cancel()
         watch.stop()
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("publishing the targets failed (retried on the next change): %r", exc)
 
 
 async def _serve(settings: DiscoverySettings, view: TargetsView, metrics: DiscoveryMetrics) -> None:

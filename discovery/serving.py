@@ -115,7 +115,8 @@ def create_app(*, view: TargetsView, metrics: DiscoveryMetrics, auth: Auth) -> F
                 media_type="application/json",
                 headers={"Retry-After": "5"},
             )
-        view.refresh()
+        if not view.background or not view.built:
+            view.refresh()  # a background view serves its last build (at most debounce_s old)
         metrics.requests.labels("200").inc()
         return Response(view.json(shard, shards), media_type="application/json")
 

@@ -83,7 +83,12 @@ class DiscoverySettings(ComponentSettings):
     debounce_s: float = Field(0.1, ge=0, le=10, description="Fold bursts of pod events into one publication.")
     http_sd: HttpSdSettings = Field(default_factory=HttpSdSettings, description="http_sd endpoint.")
     watch: WatchSettings = Field(default_factory=WatchSettings, description="List/watch behaviour.")
-    tombstone_retention_s: float = Field(86400.0, gt=0, description="Keep deleted pods' metadata this long.")
+    tombstone_retention_s: float = Field(
+        0.0,
+        ge=0,
+        description="Deleted pods are never targets, so discovery keeps none (0, the default); a "
+        "positive value keeps them this long, seen only in vnbridge_discovery_tombstones.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DiscoverySettings:

@@ -32,7 +32,7 @@ from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
-from logbridge.settings import LogbridgeSettings
+from logbridge.settings import InventorySettings, LogbridgeSettings
 from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
@@ -43,7 +43,7 @@ from vnbridge.tracking import ClusterState, watched_kinds
 if TYPE_CHECKING:  # the Kubernetes and Elasticsearch clients load only when configured
     from vnbridge.kube import LiveWatch
 
-__all__ = ["RunError", "c_extensions_loaded", "run"]
+__all__ = ["RunError", "c_extensions_loaded", "run", "start_inventory"]
 
 log = logging.getLogger("vnbridge.logbridge")
 
@@ -105,8 +105,9 @@ async def quiet_gc() -> None:
         gc.collect(1)
 
 
-async def _inventory(settings: LogbridgeSettings) -> tuple[Lookup | None, LiveWatch | None]:
-    inv = settings.inventory
+async def start_inventory(inv: InventorySettings) -> tuple[Lookup | None, LiveWatch | None]:
+    """The pod metadata ``run`` enriches from: the live watch (waited for, bounded), files,
+    or nothing. The cronjob-day benchmark starts exactly this."""
     if inv.source == "none":
         return None, None
     if inv.source == "files":
@@ -168,7 +169,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     policy = RetryPolicy(initial_s=d.retry_initial_s, max_s=d.retry_max_s)
     kafka = kafka_kwargs(settings.kafka)
     group = settings.source.group_id
-    lookup, watch = await _inventory(settings)
+    lookup, watch = await start_inventory(settings.inventory)
     profile = build(settings.profile.name, settings.profile.options)
     a = settings.assembly
 

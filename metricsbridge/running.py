@@ -48,7 +48,7 @@ def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[Fas
 
 
 async def run(settings: MetricsbridgeSettings) -> None:
-    state = ClusterState(kinds=watched_kinds(False))
+    state = ClusterState(retention_s=0, kinds=watched_kinds(False))  # allows live pods only
     watch = LiveWatch(api=api_client(settings.kube), state=state, watch=WatchSettings(namespaces=False))
     watch.start(asyncio.get_running_loop())
     app, client = build_app(settings, state)

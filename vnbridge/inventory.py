@@ -3,17 +3,29 @@
 Why: logs of a CronJob pod are often processed after the pod was deleted; every
 DaemonSet collector loses the metadata then (fluent-bit#2670, beats#36822,
 vector#22849). The inventory keeps deleted pods as tombstones for a retention
-window, so every line of a pod that ever existed is enriched in full. Value types
-are frozen; the store is a plain in-memory index fed by a file loader (podfiles)
-or the live watch, and read by logbridge (enrichment) and metricsbridge (allow-list).
+window, so every line of a pod that ever existed is enriched in full. Live pods are
+plain frozen values (``vnbridge.pods``); tombstones are compact (``tombstones``) so a
+day of 10,000 CronJobs fits. The store is fed by a file loader (podfiles) or the
+live watch, and read by logbridge (enrichment) and metricsbridge (allow-list).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from vnbridge.pods import (
+    ContainerInfo,
+    ContainerPort,
+    ObjectMeta,
+    OwnerRef,
+    PodInfo,
+    object_meta,
+    owner_chain,
+    pod_from_object,
+)
+from vnbridge.tombstones import Metas, Tombstones, with_metas
 
 __all__ = [
     "ContainerInfo",
@@ -25,99 +37,11 @@ __all__ = [
     "OwnerRef",
     "PodInfo",
     "object_meta",
+    "owner_chain",
     "pod_from_object",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class ObjectMeta:
-    """The parts of a Node or Namespace that collectors copy onto a pod's lines."""
-
-    name: str
-    uid: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    hostname: str = ""  # nodes: status.addresses[type=Hostname]
-
-
-class ContainerPort(NamedTuple):
-    """A declared container port, as ``spec.containers[].ports[]`` gives it."""
-
-    number: int
-    name: str = ""
-    protocol: str = "TCP"
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerInfo:
-    name: str
-    container_id: str = ""  # with scheme, e.g. "containerd://8cad..."
-    image: str = ""  # status image (what the runtime resolved)
-    image_id: str = ""  # with scheme, e.g. "docker-pullable://busybox@sha256:..."
-    spec_image: str = ""  # spec image (what the user wrote)
-    restart_count: int = 0
-    has_status: bool = False  # False when the container is missing from containerStatuses
-    ports: tuple[ContainerPort, ...] = ()  # declared ports (kubernetes_sd: one target each)
-
-    @property
-    def runtime(self) -> str:
-        return self.container_id.partition("://")[0] if "://" in self.container_id else ""
-
-    @property
-    def bare_id(self) -> str:
-        return self.container_id.partition("://")[2] if "://" in self.container_id else self.container_id
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerRef:
-    kind: str
-    name: str
-    uid: str = ""
-    api_version: str = ""
-    controller: bool | None = None
-    block_owner_deletion: bool | None = None
-
-    def as_api(self) -> dict[str, object]:
-        """The ownerReference as the API serialises it (key order included)."""
-        out: dict[str, object] = {"apiVersion": self.api_version, "kind": self.kind, "name": self.name}
-        if self.uid:
-            out["uid"] = self.uid
-        if self.controller is not None:
-            out["controller"] = self.controller
-        if self.block_owner_deletion is not None:
-            out["blockOwnerDeletion"] = self.block_owner_deletion
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class PodInfo:
-    namespace: str
-    name: str
-    uid: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    node_name: str = ""
-    pod_ip: str = ""
-    pod_ips: tuple[str, ...] = ()
-    host_ip: str = ""
-    phase: str = ""
-    containers: tuple[ContainerInfo, ...] = ()
-    owners: tuple[OwnerRef, ...] = ()  # direct ownerReferences of the pod
-    owner_chain: tuple[OwnerRef, ...] = ()  # resolved: Job->CronJob, ReplicaSet->Deployment
-    namespace_labels: Mapping[str, str] = field(default_factory=dict)
-    node_labels: Mapping[str, str] = field(default_factory=dict)
-    namespace_meta: ObjectMeta | None = None  # the Namespace object, when watched
-    node_meta: ObjectMeta | None = None  # the Node object, when known
-    creation_timestamp: str = ""
-    cpu_limited_containers: frozenset[str] = frozenset()
-    init_containers: frozenset[str] = frozenset()
-    ready: str = "unknown"  # the PodReady condition, lower case: "true" | "false" | "unknown"
-
-    def container(self, name: str) -> ContainerInfo | None:
-        for c in self.containers:
-            if c.name == name:
-                return c
-        return None
+Key = tuple[str, str]
 
 
 class Lookup(Protocol):
@@ -136,9 +60,12 @@ class MemoryInventory:
     """An index by (namespace, name) and by uid, with tombstones for deleted pods.
 
     ``by_name`` / ``by_uid`` return ``(pod, is_tombstone)``. Tombstones expire after
-    ``retention_s`` seconds: on lookup, and in a sweep that burying a pod runs at most
-    every ``sweep_every_s`` — so thousands of CronJob pods a day, whose names are never
+    ``retention_s`` seconds (0 keeps none: discovery and metricsbridge never read
+    them): on lookup, and in a sweep that burying a pod runs at most every
+    ``sweep_every_s`` — so thousands of CronJob pods a day, whose names are never
     looked up again, cannot pile up in any process that holds an inventory.
+    ``on_expired`` is told the keys each sweep drops (logbridge forgets their
+    rendered fragments).
     """
 
     def __init__(
@@ -152,10 +79,11 @@ class MemoryInventory:
         self._clock = clock
         self._sweep_every = sweep_every_s
         self._next_sweep = clock() + sweep_every_s
-        self._live: dict[tuple[str, str], PodInfo] = {}
-        self._by_uid: dict[str, tuple[str, str]] = {}
-        self._tombs: dict[tuple[str, str], tuple[PodInfo, float]] = {}
-        self._tomb_uid: dict[str, tuple[str, str]] = {}
+        self._live: dict[Key, PodInfo] = {}
+        self._by_uid: dict[str, Key] = {}
+        self._tombs = Tombstones()
+        self._expired_on_lookup: list[Key] = []
+        self.on_expired: Callable[[list[Key]], None] | None = None
 
     def upsert(self, pod: PodInfo) -> None:
         key = (pod.namespace, pod.name)
@@ -165,7 +93,7 @@ class MemoryInventory:
         self._live[key] = pod
         if pod.uid:
             self._by_uid[pod.uid] = key
-        self._tombs.pop(key, None)
+        self._tombs.pop(key)
 
     def delete(self, namespace: str, name: str) -> None:
         pod = self._live.pop((namespace, name), None)
@@ -173,35 +101,30 @@ class MemoryInventory:
             self._bury(pod)
 
     def _bury(self, pod: PodInfo) -> None:
-        key = (pod.namespace, pod.name)
-        if pod.uid:
-            self._by_uid.pop(pod.uid, None)
-            self._tomb_uid[pod.uid] = key
+        if pod.uid and self._by_uid.get(pod.uid) == (pod.namespace, pod.name):
+            del self._by_uid[pod.uid]
         now = self._clock()
-        self._tombs[key] = (pod, now + self._retention)
+        if self._retention > 0:
+            self._tombs.bury(pod, now + self._retention)
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_every
             self.expire()
 
-    def rejoin(
-        self, join: Callable[[PodInfo], PodInfo], *, where: Callable[[PodInfo], bool] | None = None
-    ) -> list[tuple[str, str]]:
-        """Apply ``join`` to every pod (or every pod ``where`` picks), live and tombstoned;
-        returns the keys whose pod changed. Called when node or namespace metadata
-        changes, so reads stay plain dictionary lookups."""
-        changed: list[tuple[str, str]] = []
+    def rejoin(self, metas: Metas, *, node: str | None = None, namespace: str | None = None) -> list[Key]:
+        """Give every pod of ``node`` / ``namespace`` (all pods when both are None), live
+        and tombstoned, the metadata ``metas`` answers; returns the keys whose metadata
+        changed. Called when node or namespace metadata changes, so reads stay plain
+        dictionary lookups."""
+        changed: list[Key] = []
         for key, pod in self._live.items():
-            if where is None or where(pod):
-                new = join(pod)
-                if new != pod:
-                    self._live[key] = new
+            if (node is not None and pod.node_name != node) or (namespace is not None and pod.namespace != namespace):
+                continue
+            new = with_metas(pod, *metas(pod.node_name, pod.namespace, pod.node_meta, pod.namespace_meta))
+            if new is not pod:
+                self._live[key] = new
+                if new.node_meta != pod.node_meta or new.namespace_meta != pod.namespace_meta:
                     changed.append(key)
-        for key, (pod, expires) in self._tombs.items():
-            if where is None or where(pod):
-                new = join(pod)
-                if new != pod:
-                    self._tombs[key] = (new, expires)
-                    changed.append(key)
+        changed.extend(self._tombs.rejoin(metas, node=node, namespace=namespace))
         return changed
 
     def replace_all(self, pods: Iterable[PodInfo]) -> None:
@@ -213,15 +136,14 @@ class MemoryInventory:
         for pod in fresh.values():
             self.upsert(pod)
 
-    def _tomb(self, key: tuple[str, str]) -> PodInfo | None:
-        entry = self._tombs.get(key)
-        if entry is None:
+    def _tomb(self, key: Key) -> PodInfo | None:
+        found = self._tombs.get(key)
+        if found is None:
             return None
-        pod, expires = entry
+        pod, expires = found
         if self._clock() >= expires:
-            del self._tombs[key]
-            if pod.uid:
-                self._tomb_uid.pop(pod.uid, None)
+            self._tombs.pop(key)
+            self._expired_on_lookup.append(key)  # told in the next sweep (not from inside a lookup)
             return None
         return pod
 
@@ -236,7 +158,7 @@ class MemoryInventory:
         key = self._by_uid.get(uid)
         if key is not None:
             return self._live[key], False
-        key = self._tomb_uid.get(uid)
+        key = self._tombs.key_of(uid)
         if key is None:
             return None
         tomb = self._tomb(key)
@@ -244,12 +166,11 @@ class MemoryInventory:
 
     def expire(self) -> int:
         """Drop expired tombstones; returns how many were dropped."""
-        now = self._clock()
-        gone = [k for k, (_, exp) in self._tombs.items() if now >= exp]
-        for key in gone:
-            pod, _ = self._tombs.pop(key)
-            if pod.uid:
-                self._tomb_uid.pop(pod.uid, None)
+        gone = self._tombs.expire(self._clock())
+        gone.extend(self._expired_on_lookup)
+        self._expired_on_lookup = []
+        if gone and self.on_expired is not None:
+            self.on_expired(gone)
         return len(gone)
 
     def pods(self) -> list[PodInfo]:
@@ -261,142 +182,3 @@ class MemoryInventory:
     @property
     def tombstones(self) -> int:
         return len(self._tombs)
-
-
-def _str_map(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
-
-
-def _owner(ref: Mapping[str, Any]) -> OwnerRef:
-    return OwnerRef(
-        kind=str(ref.get("kind", "")),
-        name=str(ref.get("name", "")),
-        uid=str(ref.get("uid", "")),
-        api_version=str(ref.get("apiVersion", "")),
-        controller=ref.get("controller") if isinstance(ref.get("controller"), bool) else None,
-        block_owner_deletion=ref.get("blockOwnerDeletion")
-        if isinstance(ref.get("blockOwnerDeletion"), bool)
-        else None,
-    )
-
-
-def owner_chain(owners: tuple[OwnerRef, ...]) -> tuple[OwnerRef, ...]:
-    """Infer the next owner up from Kubernetes naming rules when the parent object is
-    not at hand: Job ``<cronjob>-<scheduled minutes>`` and ReplicaSet
-    ``<deployment>-<pod-template-hash>``. Filebeat reads the parent objects instead
-    (add_resource_metadata.deployment / .cronjob); for controller-made names the
-    answer is the same."""
-    chain: list[OwnerRef] = []
-    for ref in owners:
-        if not ref.controller and len(owners) > 1:
-            continue
-        chain.append(ref)
-        base, _, suffix = ref.name.rpartition("-")
-        if ref.kind == "Job" and base and suffix.isdigit():
-            chain.append(OwnerRef(kind="CronJob", name=base, api_version="batch/v1"))
-        elif ref.kind == "ReplicaSet" and base and suffix:
-            chain.append(OwnerRef(kind="Deployment", name=base, api_version="apps/v1"))
-        break
-    return tuple(chain)
-
-
-def object_meta(obj: Mapping[str, Any]) -> ObjectMeta:
-    """An ``ObjectMeta`` from a Node or Namespace as the API serialises it."""
-    meta = obj.get("metadata") or {}
-    status = obj.get("status") or {}
-    hostname = ""
-    for addr in status.get("addresses") or [] if isinstance(status, dict) else []:
-        if isinstance(addr, dict) and addr.get("type") == "Hostname":
-            hostname = str(addr.get("address", ""))
-            break
-    return ObjectMeta(
-        name=str(meta.get("name", "")),
-        uid=str(meta.get("uid", "")),
-        labels=_str_map(meta.get("labels")),
-        annotations=_str_map(meta.get("annotations")),
-        hostname=hostname,
-    )
-
-
-def pod_from_object(
-    obj: Mapping[str, Any],
-    *,
-    namespace: ObjectMeta | None = None,
-    node: ObjectMeta | None = None,
-) -> PodInfo:
-    """A ``PodInfo`` from a Pod as the API serialises it (camelCase JSON)."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    statuses = {
-        str(s.get("name")): s
-        for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
-        for s in status.get(key) or []
-        if isinstance(s, dict)
-    }
-    containers: list[ContainerInfo] = []
-    limited: set[str] = set()
-    inits = {str(c.get("name", "")) for c in spec.get("initContainers") or [] if isinstance(c, dict)}
-    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
-        if not isinstance(c, dict):
-            continue
-        name = str(c.get("name", ""))
-        st = statuses.get(name, {})
-        limits = (c.get("resources") or {}).get("limits") or {}
-        if "cpu" in limits:
-            limited.add(name)
-        containers.append(
-            ContainerInfo(
-                name=name,
-                container_id=str(st.get("containerID", "")),
-                image=str(st.get("image", "")),
-                image_id=str(st.get("imageID", "")),
-                spec_image=str(c.get("image", "")),
-                restart_count=int(st.get("restartCount", 0) or 0),
-                has_status=bool(st),
-                ports=tuple(_port(p) for p in c.get("ports") or [] if isinstance(p, dict)),
-            )
-        )
-    owners = tuple(_owner(r) for r in meta.get("ownerReferences") or [] if isinstance(r, dict))
-    pod_ips = tuple(
-        str(p.get("ip")) for p in status.get("podIPs") or [] if isinstance(p, dict) and p.get("ip")
-    )
-    return PodInfo(
-        namespace=str(meta.get("namespace", "default")),
-        name=str(meta.get("name", "")),
-        uid=str(meta.get("uid", "")),
-        labels=_str_map(meta.get("labels")),
-        annotations=_str_map(meta.get("annotations")),
-        node_name=str(spec.get("nodeName", "")),
-        pod_ip=str(status.get("podIP", "")),
-        pod_ips=pod_ips or ((str(status["podIP"]),) if status.get("podIP") else ()),
-        host_ip=str(status.get("hostIP", "")),
-        phase=str(status.get("phase", "")),
-        containers=tuple(containers),
-        owners=owners,
-        owner_chain=owner_chain(owners),
-        namespace_labels=dict(namespace.labels) if namespace else {},
-        node_labels=dict(node.labels) if node else {},
-        namespace_meta=namespace,
-        node_meta=node,
-        creation_timestamp=str(meta.get("creationTimestamp", "")),
-        cpu_limited_containers=frozenset(limited),
-        init_containers=frozenset(inits),
-        ready=_ready(status),
-    )
-
-
-def _port(port: Mapping[str, Any]) -> ContainerPort:
-    number = port.get("containerPort", 0)
-    return ContainerPort(
-        number=number if isinstance(number, int) else 0,
-        name=str(port.get("name", "")),
-        protocol=str(port.get("protocol", "TCP")),
-    )
-
-
-def _ready(status: Mapping[str, Any]) -> str:
-    for cond in status.get("conditions") or []:
-        if isinstance(cond, dict) and cond.get("type") == "Ready":
-            return str(cond.get("status", "Unknown")).lower()
-    return "unknown"

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +24,7 @@ from vnbridge.clientsettings import KubeSettings, WatchSettings
 from vnbridge.tracking import ClusterState
 from vnbridge.watching import Backoff, Reflector
 
-__all__ = ["PATHS", "KubeConfigError", "LiveWatch", "WatchCollector", "api_client"]
+__all__ = ["PATHS", "Inbox", "KubeConfigError", "LiveWatch", "WatchCollector", "api_client"]
 
 PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces"}
 
@@ -46,6 +48,49 @@ def api_client(kube: KubeSettings) -> client.ApiClient:
         raise KubeConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
 
 
+class Inbox:
+    """Lists and events from the reflector threads, applied on the loop in slices.
+
+    Why: a burst (5,000 CronJob pods starting at midnight) would otherwise queue one
+    loop callback per event, all run before the loop next looks at its sockets, and
+    every http_sd / probe / health request waits behind them. Here at most ``slice_n``
+    are applied per loop iteration, in arrival order, and I/O is served in between.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, slice_n: int = 256) -> None:
+        self._loop = loop
+        self._slice = slice_n
+        self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def put(self, fn: Callable[..., None], *args: Any) -> None:
+        """From any thread: apply ``fn(*args)`` on the loop, after everything put before."""
+        self._queue.append((fn, args))
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            for _ in range(self._slice):
+                if not self._queue:
+                    break
+                fn, args = self._queue.popleft()
+                fn(*args)  # an error propagates to the loop's handler (logged); the rest still runs
+        finally:
+            with self._lock:
+                if not self._queue:
+                    self._scheduled = False
+                    return
+            self._loop.call_soon(self._drain)  # next iteration: sockets are polled first
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
 class LiveWatch:
     """Reflectors for pods, nodes (and namespaces) feeding a ``ClusterState`` on ``loop``."""
 
@@ -62,15 +107,18 @@ class LiveWatch:
         self._watch = watch
         self._on_error = on_error
         self.reflectors: dict[str, Reflector] = {}
+        self.inbox: Inbox | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop, *, only: tuple[str, ...] = ()) -> None:
         """Start one reflector per watched kind (or only the kinds in ``only``; tests use
         it to start the pod reflector before the node reflector). Each runs in its own
         thread, so lists and events arrive in any order across kinds."""
 
+        inbox = self.inbox = self.inbox or Inbox(loop)
+
         def hop(fn: Callable[..., None]) -> Callable[..., None]:
             def call(*args: Any) -> None:
-                loop.call_soon_threadsafe(fn, *args)
+                inbox.put(fn, *args)
 
             return call
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from vnbridge.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
+from vnbridge.tombstones import with_metas
 
 __all__ = ["KINDS", "ClusterState", "watched_kinds"]
 
@@ -47,6 +47,7 @@ class ClusterState:
         kinds: Iterable[str] = KINDS,
     ) -> None:
         self.inventory = MemoryInventory(retention_s=retention_s, clock=clock)
+        self.inventory.on_expired = self._expired
         self.node_meta: dict[str, ObjectMeta] = {}
         self.namespace_meta: dict[str, ObjectMeta] = {}
         self.required = frozenset(kinds)
@@ -96,21 +97,22 @@ class ClusterState:
         """Node name -> labels (what target rules select on)."""
         return {name: m.labels for name, m in self.node_meta.items()}
 
+    def _metas(
+        self, node_name: str, namespace: str, node: ObjectMeta | None, ns: ObjectMeta | None
+    ) -> tuple[ObjectMeta | None, ObjectMeta | None]:
+        """A pod's node and namespace metadata now. Metadata not (or no longer) known
+        keeps what the pod last carried: a pod listed before its node, or a tombstone
+        whose node is gone, is never stripped of what it had."""
+        return self.node_meta.get(node_name, node), self.namespace_meta.get(namespace, ns)
+
     def _join(self, pod: PodInfo) -> PodInfo:
-        """The pod with its node's and namespace's current metadata. Metadata not (or
-        no longer) known keeps what the pod last carried: a pod listed before its
-        node, or a tombstone whose node is gone, is never stripped of what it had."""
-        node = self.node_meta.get(pod.node_name, pod.node_meta)
-        ns = self.namespace_meta.get(pod.namespace, pod.namespace_meta)
-        if node is pod.node_meta and ns is pod.namespace_meta:
-            return pod
-        return replace(
-            pod,
-            node_meta=node,
-            node_labels=dict(node.labels) if node else {},
-            namespace_meta=ns,
-            namespace_labels=dict(ns.labels) if ns else {},
-        )
+        return with_metas(pod, *self._metas(pod.node_name, pod.namespace, pod.node_meta, pod.namespace_meta))
+
+    def _expired(self, keys: list[tuple[str, str]]) -> None:
+        """Tombstones past retention: logbridge forgets their rendered fragments."""
+        for pfn in self.pod_listeners:
+            for key in keys:
+                pfn(key)
 
     def _pod(self, obj: Mapping[str, Any]) -> PodInfo:
         return self._join(pod_from_object(obj))
@@ -123,13 +125,13 @@ class ClusterState:
 
     def list_nodes(self, items: list[dict[str, Any]]) -> None:
         self.node_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
-        self.inventory.rejoin(self._join)
+        self.inventory.rejoin(self._metas)
         self.synced.add("nodes")
         self._changed()
 
     def list_namespaces(self, items: list[dict[str, Any]]) -> None:
         self.namespace_meta = {m.name: m for m in (object_meta(o) for o in items if isinstance(o, dict))}
-        self.inventory.rejoin(self._join)
+        self.inventory.rejoin(self._metas)
         self.synced.add("namespaces")
         self._changed()
 
@@ -153,7 +155,7 @@ class ClusterState:
         if self.node_meta.get(name) == meta:
             return  # a status heartbeat: nothing a document or a target carries changed
         self.node_meta[name] = meta
-        self._changed(self.inventory.rejoin(self._join, where=lambda p: p.node_name == name))
+        self._changed(self.inventory.rejoin(self._metas, node=name))
 
     def namespace_event(self, etype: str, obj: dict[str, Any]) -> None:
         name = _name(obj)
@@ -165,7 +167,7 @@ class ClusterState:
         if self.namespace_meta.get(name) == meta:
             return
         self.namespace_meta[name] = meta
-        self._changed(self.inventory.rejoin(self._join, where=lambda p: p.namespace == name))
+        self._changed(self.inventory.rejoin(self._metas, namespace=name))
 
     def handlers(
         self, kind: str

@@ -1,0 +1,243 @@
+"""``make bench`` section: a day of 10,000 CronJobs through discovery and logbridge's inventory.
+
+The simulated cluster (tests/cronjob_day.py) serves the API on loopback; the real
+``vnbridge-discovery run`` and a child holding logbridge's inventory (the very
+``start_inventory`` that ``logbridge run`` calls, with tombstones kept for the
+simulated 24 h) watch it. While the day plays at ``accel`` x, this process polls
+http_sd every 100 ms (timing each answer) and samples both processes' RSS.
+
+Figures (goals from issue 14): peak and steady RSS of discovery and of the
+logbridge inventory (≤ 400 MB at the nightly peak, tombstones included), http_sd
+p99 at the peak (≤ 50 ms), Running → target p99 (≤ 1 s; timed for pods Running
+long enough to be seen by a 100 ms poll), events/s sustained.
+
+Run alone: ``python -m tests.bench_cronjob [day_seconds]`` (default 600).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from tests.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PEAK = (86400.0 - 60.0, 86400.0 + 900.0)  # 23:59 .. 00:15 on day 1 (simulated)
+STEADY = (6 * 3600.0, 23 * 3600.0)
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * q))]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def inventory_child(kubeconfig: str, retention_s: float) -> None:
+    """Child process: logbridge's inventory, printing a JSON line of its state every 0.25 s."""
+    from logbridge.running import start_inventory
+    from logbridge.settings import InventorySettings
+    from vnbridge.tracking import ClusterState
+
+    settings = InventorySettings.model_validate(
+        {
+            "source": "kube",
+            "kube": {"kubeconfig": kubeconfig},
+            "watch_namespaces": True,
+            "tombstone_retention_s": retention_s,
+        }
+    )
+
+    async def main() -> None:
+        lookup, _ = await start_inventory(settings)
+        assert isinstance(lookup, ClusterState)
+        while True:
+            inv = lookup.inventory
+            line = {"live": len(inv), "tombstones": inv.tombstones, "version": lookup.version}
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+            await asyncio.sleep(0.25)
+
+    asyncio.run(main())
+
+
+class _Child:
+    """A child process whose JSON stdout lines are kept (the last one, and every one)."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+        self.last: dict[str, Any] = {}
+        self.max_tombstones = 0
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            try:
+                self.last = json.loads(raw)
+            except ValueError:
+                continue
+            self.max_tombstones = max(self.max_tombstones, int(self.last.get("tombstones", 0)))
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err.decode(errors="replace")[-2000:]
+
+
+def run(day_s: float = 600.0, mix: Mix | None = None) -> dict[str, float]:
+    day = Day(mix=mix or Mix())
+    day.accel = (day.sim_end_s - day.sim_start_s) / day_s
+    api = FakeApi(day)
+    api.start()
+    tmp = Path(tempfile.mkdtemp(prefix="vnbridge-cronjob-day-"))
+    kubeconfig = write_kubeconfig(tmp / "kubeconfig", api.port)
+    port = _free_port()
+    bin_dir = Path(sys.executable).parent
+    discovery = _Child(
+        [
+            str(bin_dir / "vnbridge-discovery"),
+            "run",
+            "-c",
+            str(ROOT / "deploy/config/discovery.yaml"),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, "VNBRIDGE_DISCOVERY_METRICSBRIDGE_ADDRESS": ""},
+    )
+    retention = 86400.0 / day.accel  # 24 simulated hours
+    inventory = _Child([sys.executable, "-m", "tests.bench_cronjob", "inventory", str(kubeconfig), str(retention)])
+    player = threading.Thread(target=lambda: setattr(api, "wall_s", api.run_day(watchers=2)), daemon=True)
+    player.start()
+    url = f"http://127.0.0.1:{port}/targets"
+    seen: dict[str, float] = {}  # pod -> wall time first seen in http_sd
+    peak_ms: list[float] = []
+    all_ms: list[float] = []
+    rss: dict[str, list[tuple[float, float]]] = {"discovery": [], "inventory": []}
+    errors = 0
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            while player.is_alive():
+                t0 = time.monotonic()
+                try:
+                    resp = client.get(url)
+                except httpx.HTTPError:
+                    errors += 1
+                    time.sleep(0.1)
+                    continue
+                t1 = time.monotonic()
+                if resp.status_code == 200:
+                    ms = (t1 - t0) * 1000
+                    all_ms.append(ms)
+                    if PEAK[0] <= api.sim_now <= PEAK[1]:
+                        peak_ms.append(ms)
+                    for group in orjson.loads(resp.content):
+                        seen.setdefault(group["labels"]["pod"], t1)
+                sim = api.sim_now
+                rss["discovery"].append((sim, _rss_mb(discovery.proc.pid)))
+                rss["inventory"].append((sim, _rss_mb(inventory.proc.pid)))
+                if discovery.proc.poll() is not None or inventory.proc.poll() is not None:
+                    raise RuntimeError("a process under test exited during the day")
+                time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
+        player.join()
+        # the last pod events have been sent: wait (bounded) until both caught up
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if inventory.last.get("live") == 0 and httpx.get(url).content == b"[]":
+                break
+            time.sleep(0.2)
+        caught_up = inventory.last.get("live") == 0
+    finally:
+        api.stop()
+        err_d = discovery.stop()
+        err_i = inventory.stop()
+    if not seen or not caught_up or api.reconnects:
+        raise RuntimeError(
+            f"cronjob day invalid: seen={len(seen)} caught_up={caught_up} reconnects={api.reconnects}\n"
+            f"discovery: {err_d}\ninventory: {err_i}"
+        )
+    delays: list[float] = []
+    unseen_long = 0
+    for pod, sent in day.running_at.items():
+        span = day.ended_at.get(pod, sent + 1e9) - sent
+        if pod in seen and seen[pod] >= sent - 0.2:
+            delays.append(max(0.0, seen[pod] - sent))
+        elif span > 1.2:  # Running for 12 polls and never published: counts as its span
+            unseen_long += 1
+            delays.append(span)
+    wall = getattr(api, "wall_s", day_s)
+
+    def peak_of(name: str) -> float:
+        return max(r for _, r in rss[name])
+
+    def steady_of(name: str) -> float:
+        return _pct([r for s, r in rss[name] if STEADY[0] <= s <= STEADY[1]], 0.5)
+
+    return {
+        "cronjob_day_cronjobs": day.mix.cronjobs,
+        "cronjob_day_pods": len(day.running_at),
+        "cronjob_day_wall_s": round(wall, 1),
+        "cronjob_day_accel": round(day.accel, 1),
+        "cronjob_day_events_per_s": round(day.emitted / wall, 1),
+        "cronjob_day_discovery_rss_peak_mb": round(peak_of("discovery"), 1),
+        "cronjob_day_discovery_rss_steady_mb": round(steady_of("discovery"), 1),
+        "cronjob_day_logbridge_inventory_rss_peak_mb": round(peak_of("inventory"), 1),
+        "cronjob_day_logbridge_inventory_rss_steady_mb": round(steady_of("inventory"), 1),
+        "cronjob_day_logbridge_tombstones_peak": inventory.max_tombstones,
+        "cronjob_day_http_sd_p99_ms": round(_pct(peak_ms, 0.99), 1),
+        "cronjob_day_http_sd_p99_all_ms": round(_pct(all_ms, 0.99), 1),
+        "cronjob_day_running_to_target_p99_s": round(_pct(delays, 0.99), 3),
+        "cronjob_day_running_to_target_max_s": round(max(delays, default=float("nan")), 3),
+        "cronjob_day_running_to_target_timed": len(delays),
+        "cronjob_day_targets_never_published": unseen_long,
+        "cronjob_day_http_sd_errors": errors,
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "inventory":
+        inventory_child(sys.argv[2], float(sys.argv[3]))
+        return
+    day_s = float(sys.argv[1]) if len(sys.argv) > 1 else 600.0
+    print(json.dumps(run(day_s), indent=1))
+
+
+if __name__ == "__main__":
+    main()
