@@ -19,9 +19,9 @@ import bisect
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import vnbridge_core
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -108,6 +108,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._p.on_assigned(assigned)
 
 
+# reads the group's committed (offset, metadata) for the partitions just assigned
+CommittedReader = Callable[[Sequence[TopicPartition]], Awaitable[dict[TopicPartition, tuple[int, str]]]]
+
+
 class Pipeline:
     def __init__(
         self,
@@ -118,7 +122,7 @@ class Pipeline:
         transformer_factory: Callable[[], vnbridge_core.Transformer],
         dead_letter_topic: str,
         group_id: str,
-        committed: Any,
+        committed: CommittedReader,
         metrics: Metrics,
         health: Health,
         policy: RetryPolicy,
@@ -136,7 +140,7 @@ class Pipeline:
         self.core: vnbridge_core.Transformer = transformer_factory()
         self.dlq_topic = dead_letter_topic
         self.group_id = group_id
-        self._committed = committed  # async (partitions) -> {tp: (offset, metadata)}
+        self._committed = committed
         self.metrics = metrics
         self.health = health
         self.policy = policy

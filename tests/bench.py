@@ -1,7 +1,8 @@
 """``make bench``: measured figures, printed and written to .bench/results.json.
 
 Sections: transform (below), discovery (tests/bench_discovery.py), pipeline
-end to end with rsyslog side by side (tests/bench_pipeline.py). The discovery and
+end to end with rsyslog side by side (tests/bench_pipeline.py), and a day of 10,000
+CronJobs through discovery and logbridge's inventory (tests/bench_cronjob.py). The discovery and
 pipeline sections need the local stack (make bench starts it).
 
 Transform benchmark (issue: logbridge transform): records/s on one core for
@@ -149,6 +150,10 @@ def main() -> None:
         results |= burst_bench(read_env())
     if not only or "pipeline" in only:
         results |= pipeline_bench(read_env())
+    if not only or "cronjob" in only:
+        from tests.bench_cronjob import cronjob_bench
+
+        results |= cronjob_bench()
     out = ROOT / ".bench" / "results.json"
     out.parent.mkdir(exist_ok=True)
     prev = json.loads(out.read_text()) if out.exists() else {}

@@ -90,12 +90,39 @@ def inventory_child(kubeconfig: str, retention_s: float) -> None:
     asyncio.run(main())
 
 
+def poll_child(url: str) -> None:
+    """Child process: GET http_sd every 100 ms; one JSON line per answer (its monotonic
+    send/receive times — the clock is system-wide — status, and pods new since the last
+    answer). Its own process, so the simulated API's work never delays a measurement."""
+    known: set[str] = set()
+    with httpx.Client(timeout=10.0) as client:
+        while True:
+            t0 = time.monotonic()
+            try:
+                resp = client.get(url)
+                status = resp.status_code
+            except httpx.HTTPError:
+                status = 0
+            t1 = time.monotonic()
+            new: list[str] = []
+            if status == 200:
+                pods = {g["labels"]["pod"] for g in orjson.loads(resp.content)}
+                new = sorted(pods - known)
+                known = pods
+            line = {"t0": t0, "t1": t1, "ms": (t1 - t0) * 1000, "status": status, "new": new}
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
+
+
 class _Child:
     """A child process whose JSON stdout lines are kept (the last one, and every one)."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, keep_all: bool = False) -> None:
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
         self.last: dict[str, Any] = {}
+        self.lines: list[dict[str, Any]] = []
+        self._keep_all = keep_all
         self.max_tombstones = 0
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -106,6 +133,8 @@ class _Child:
                 self.last = json.loads(raw)
             except ValueError:
                 continue
+            if self._keep_all:
+                self.lines.append(self.last)
             self.max_tombstones = max(self.max_tombstones, int(self.last.get("tombstones", 0)))
 
     def stop(self) -> str:
@@ -143,39 +172,22 @@ def run(day_s: float = 600.0, mix: Mix | None = None) -> dict[str, float]:
         env={**os.environ, "VNBRIDGE_DISCOVERY_METRICSBRIDGE_ADDRESS": ""},
     )
     retention = 86400.0 / day.accel  # 24 simulated hours
-    inventory = _Child([sys.executable, "-m", "tests.bench_cronjob", "inventory", str(kubeconfig), str(retention)])
+    inventory = _Child(
+        [sys.executable, "-m", "tests.bench_cronjob", "inventory", str(kubeconfig), str(retention)]
+    )
     player = threading.Thread(target=lambda: setattr(api, "wall_s", api.run_day(watchers=2)), daemon=True)
     player.start()
     url = f"http://127.0.0.1:{port}/targets"
-    seen: dict[str, float] = {}  # pod -> wall time first seen in http_sd
-    peak_ms: list[float] = []
-    all_ms: list[float] = []
+    poller = _Child([sys.executable, "-m", "tests.bench_cronjob", "poll", url], keep_all=True)
     rss: dict[str, list[tuple[float, float]]] = {"discovery": [], "inventory": []}
-    errors = 0
     try:
-        with httpx.Client(timeout=10.0) as client:
-            while player.is_alive():
-                t0 = time.monotonic()
-                try:
-                    resp = client.get(url)
-                except httpx.HTTPError:
-                    errors += 1
-                    time.sleep(0.1)
-                    continue
-                t1 = time.monotonic()
-                if resp.status_code == 200:
-                    ms = (t1 - t0) * 1000
-                    all_ms.append(ms)
-                    if PEAK[0] <= api.sim_now <= PEAK[1]:
-                        peak_ms.append(ms)
-                    for group in orjson.loads(resp.content):
-                        seen.setdefault(group["labels"]["pod"], t1)
-                sim = api.sim_now
-                rss["discovery"].append((sim, _rss_mb(discovery.proc.pid)))
-                rss["inventory"].append((sim, _rss_mb(inventory.proc.pid)))
-                if discovery.proc.poll() is not None or inventory.proc.poll() is not None:
-                    raise RuntimeError("a process under test exited during the day")
-                time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
+        while player.is_alive():
+            sim = api.sim_now
+            rss["discovery"].append((sim, _rss_mb(discovery.proc.pid)))
+            rss["inventory"].append((sim, _rss_mb(inventory.proc.pid)))
+            if any(c.proc.poll() is not None for c in (discovery, inventory, poller)):
+                raise RuntimeError("a process under test exited during the day")
+            time.sleep(0.1)
         player.join()
         # the last pod events have been sent: wait (bounded) until both caught up
         deadline = time.monotonic() + 30
@@ -188,6 +200,22 @@ def run(day_s: float = 600.0, mix: Mix | None = None) -> dict[str, float]:
         api.stop()
         err_d = discovery.stop()
         err_i = inventory.stop()
+        poller.stop()
+    seen: dict[str, float] = {}  # pod -> wall time first seen in http_sd
+    peak_ms: list[float] = []
+    all_ms: list[float] = []
+    errors = 0
+    answered = False
+    for poll in poller.lines:
+        if poll["status"] != 200:
+            errors += answered  # before the first answer discovery is starting (503 / refused)
+            continue
+        answered = True
+        all_ms.append(poll["ms"])
+        if PEAK[0] <= day.sim_start_s + (poll["t0"] - api.t0) * day.accel <= PEAK[1]:
+            peak_ms.append(poll["ms"])
+        for pod in poll["new"]:
+            seen.setdefault(pod, poll["t1"])
     if not seen or not caught_up or api.reconnects:
         raise RuntimeError(
             f"cronjob day invalid: seen={len(seen)} caught_up={caught_up} reconnects={api.reconnects}\n"
@@ -231,9 +259,41 @@ def run(day_s: float = 600.0, mix: Mix | None = None) -> dict[str, float]:
     }
 
 
+GOALS = (  # key, goal, unit, lower is better (issue 14)
+    ("cronjob_day_logbridge_inventory_rss_peak_mb", 400.0, "MB"),
+    ("cronjob_day_discovery_rss_peak_mb", 400.0, "MB"),
+    ("cronjob_day_http_sd_p99_ms", 50.0, "ms"),
+    ("cronjob_day_running_to_target_p99_s", 1.0, "s"),
+)
+
+
+def cronjob_bench() -> dict[str, float]:
+    """The ``make bench`` section; BENCH_CRONJOB_DAY_S sets the wall length of the day."""
+    day_s = float(os.environ.get("BENCH_CRONJOB_DAY_S", "600"))
+    print(f"cronjob day: 10,000 CronJobs, a simulated day in {day_s:.0f} s (discovery + logbridge inventory)")
+    r = run(day_s)
+    print(
+        f"  {r['cronjob_day_pods']:,} pods, {r['cronjob_day_events_per_s']:,.0f} events/s sustained "
+        f"for {r['cronjob_day_wall_s']:.0f} s, logbridge tombstones at the peak "
+        f"{r['cronjob_day_logbridge_tombstones_peak']:,}"
+    )
+    for key, goal, unit in GOALS:
+        verdict = "meets" if r[key] <= goal else "MISSES"
+        print(f"  {key} = {r[key]} {unit} ({verdict} the goal <= {goal:g} {unit})")
+    print(
+        f"  steady RSS: discovery {r['cronjob_day_discovery_rss_steady_mb']} MB, logbridge inventory "
+        f"{r['cronjob_day_logbridge_inventory_rss_steady_mb']} MB; Running->target worst "
+        f"{r['cronjob_day_running_to_target_max_s']} s over {r['cronjob_day_running_to_target_timed']:,} pods"
+    )
+    return r
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "inventory":
         inventory_child(sys.argv[2], float(sys.argv[3]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "poll":
+        poll_child(sys.argv[2])
         return
     day_s = float(sys.argv[1]) if len(sys.argv) > 1 else 600.0
     print(json.dumps(run(day_s), indent=1))

@@ -10,7 +10,7 @@ through their normal Kubernetes client and kubeconfig.
 
 The day: schedules spread like real clusters (``*/5`` on the five-minute marks,
 hourly mostly at minute 0, nightly mostly at midnight, the rest spread), each run a
-pod that is scheduled within 2 s, Running 3–15 s later, succeeds after 10 s–10 min
+pod that is scheduled within 2 s, Running 3 to 15 s later, succeeds after 10 s to 10 min
 (log-uniform) and is deleted 5 minutes later (ttlSecondsAfterFinished). The clock
 runs ``accel`` times faster than wall time; the generator records when it emitted
 each pod's Running event so a reader can time Running → published target.
@@ -38,6 +38,7 @@ __all__ = ["Day", "FakeApi", "Mix", "write_kubeconfig"]
 
 EKLET = {"node.kubernetes.io/instance-type": "eklet"}
 TOKEN = "cronjob-day-token"
+BOOKMARK = b'{"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"1"}}}\n'
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,11 @@ class Day:
                 "metadata": {
                     "name": f"eklet-{i}",
                     "uid": f"node-{i}",
-                    "labels": {**EKLET, "topology.kubernetes.io/zone": f"zone-{i % 3}", "kubernetes.io/os": "linux"},
+                    "labels": {
+                        **EKLET,
+                        "topology.kubernetes.io/zone": f"zone-{i % 3}",
+                        "kubernetes.io/os": "linux",
+                    },
                 }
             }
             for i in range(self.mix.nodes)
@@ -230,6 +235,7 @@ class FakeApi:
         self.port = self.server.server_address[1]
         self.sim_now = day.sim_start_s
         self.pods_watchers = 0
+        self.t0 = 0.0  # wall (monotonic) time the day started: sim = start + (t - t0) * accel
         self.expected = 1 << 30  # pod watches the day waits for; more later are reconnects
         self.reconnects = 0
 
@@ -239,10 +245,10 @@ class FakeApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     self._json(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
                     return
@@ -272,7 +278,7 @@ class FakeApi:
                         try:
                             data = q.get(timeout=30.0)
                         except queue.Empty:
-                            data = b'{"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"1"}}}\n'
+                            data = BOOKMARK
                         if data is None:
                             break
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -304,7 +310,7 @@ class FakeApi:
         while self.pods_watchers < watchers:
             time.sleep(0.01)
         day = self.day
-        t0 = time.monotonic()
+        t0 = self.t0 = time.monotonic()
         while not day.done:
             self.sim_now = day.sim_start_s + (time.monotonic() - t0) * day.accel
             lines = [orjson.dumps({"type": t, "object": o}) for t, o in day.due(self.sim_now)]

@@ -117,7 +117,9 @@ class MemoryInventory:
         dictionary lookups."""
         changed: list[Key] = []
         for key, pod in self._live.items():
-            if (node is not None and pod.node_name != node) or (namespace is not None and pod.namespace != namespace):
+            if node is not None and pod.node_name != node:
+                continue
+            if namespace is not None and pod.namespace != namespace:
                 continue
             new = with_metas(pod, *metas(pod.node_name, pod.namespace, pod.node_meta, pod.namespace_meta))
             if new is not pod:

@@ -82,10 +82,11 @@ class Inbox:
                 fn(*args)  # an error propagates to the loop's handler (logged); the rest still runs
         finally:
             with self._lock:
-                if not self._queue:
+                more = bool(self._queue)
+                if not more:
                     self._scheduled = False
-                    return
-            self._loop.call_soon(self._drain)  # next iteration: sockets are polled first
+            if more:
+                self._loop.call_soon(self._drain)  # next iteration: sockets are polled first
 
     def __len__(self) -> int:
         return len(self._queue)

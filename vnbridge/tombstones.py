@@ -28,7 +28,8 @@ __all__ = ["Metas", "Tombstones", "with_metas"]
 
 Key = tuple[str, str]
 # (node name, namespace, node meta, namespace meta) -> the metas the pod should carry now
-Metas = Callable[[str, str, ObjectMeta | None, ObjectMeta | None], tuple[ObjectMeta | None, ObjectMeta | None]]
+Pair = tuple[ObjectMeta | None, ObjectMeta | None]
+Metas = Callable[[str, str, ObjectMeta | None, ObjectMeta | None], Pair]
 _MAX_TEMPLATES = 65536  # distinct owners remembered; tombstones keep their own template alive
 
 
@@ -73,9 +74,7 @@ class Tombstones:
         return len(self._tombs)
 
     def bury(self, pod: PodInfo, expires: float) -> None:
-        bare = replace(
-            pod, node_meta=None, node_labels={}, namespace_meta=None, namespace_labels={}
-        )
+        bare = replace(pod, node_meta=None, node_labels={}, namespace_meta=None, namespace_labels={})
         raw = pickle.dumps(bare, protocol=5)
         owner = _owner_key(pod)
         template = self._templates.get(owner)
@@ -137,7 +136,9 @@ class Tombstones:
         metadata ``metas`` gives; returns the keys whose metadata changed."""
         changed: list[Key] = []
         for key, tomb in self._tombs.items():
-            if (node is not None and tomb.node_name != node) or (namespace is not None and key[0] != namespace):
+            if node is not None and tomb.node_name != node:
+                continue
+            if namespace is not None and key[0] != namespace:
                 continue
             new_node, new_ns = metas(tomb.node_name, key[0], tomb.node_meta, tomb.namespace_meta)
             if new_node is tomb.node_meta and new_ns is tomb.namespace_meta:

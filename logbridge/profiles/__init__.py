@@ -9,7 +9,7 @@ into every record's document. ``build`` is the single registration point.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from logbridge.enrichment import Resolved
 from logbridge.profiles.options import OptionError, OptionSpec
@@ -43,7 +43,7 @@ class Profile(Protocol):
         ...
 
 
-def _registry() -> dict[str, tuple[tuple[OptionSpec, ...], Callable[[Mapping[str, Any]], Profile]]]:
+def _registry() -> dict[str, tuple[tuple[OptionSpec, ...], Callable[[Mapping[str, object]], Profile]]]:
     from logbridge.profiles import filebeat, fluentbit, vector
 
     return {
@@ -63,7 +63,7 @@ def option_table(name: str) -> tuple[OptionSpec, ...]:
     return reg[name][0]
 
 
-def build(name: str, options: Mapping[str, Any]) -> Profile:
+def build(name: str, options: Mapping[str, object]) -> Profile:
     """The profile ``name`` with ``options`` (collector key names); raises OptionError."""
     option_table(name)
     return _registry()[name][1](options)

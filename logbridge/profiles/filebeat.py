@@ -26,52 +26,89 @@ import orjson
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
-from logbridge.profiles.options import OptionError, OptionSpec, parse_options
+from logbridge.profiles.options import OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
 from vnbridge.inventory import ObjectMeta, PodInfo
 
-__all__ = ["NAME", "OPTIONS", "Filebeat", "safe_put"]
+__all__ = ["NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
 
 NAME = "filebeat"
 _RM = "add_resource_metadata"
-OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("version", "8.19.0", "Filebeat version: data stream filebeat-<version>, agent.version"),
-    OptionSpec(
+
+
+@dataclass(frozen=True, slots=True)
+class FilebeatOptions:
+    """The profile's options, typed; each field is spelled as the collector spells it."""
+
+    version: str = option(
+        "version", "8.19.0", "Filebeat version: data stream filebeat-<version>, agent.version"
+    )
+    labels_dedot: bool = option(
         "labels.dedot", True, "'.' -> '_' in pod label keys (off: dotted keys nest, as safemapstr does)"
-    ),
-    OptionSpec("annotations.dedot", True, "'.' -> '_' in pod annotation keys"),
-    OptionSpec("include_labels", "", "comma-separated pod label keys; when set, only those labels"),
-    OptionSpec("exclude_labels", "", "comma-separated pod label keys to drop (wins over include_labels)"),
-    OptionSpec(
+    )
+    annotations_dedot: bool = option("annotations.dedot", True, "'.' -> '_' in pod annotation keys")
+    include_labels: str = option(
+        "include_labels", "", "comma-separated pod label keys; when set, only those labels"
+    )
+    exclude_labels: str = option(
+        "exclude_labels", "", "comma-separated pod label keys to drop (wins over include_labels)"
+    )
+    use_regex_include: bool = option(
         "use_regex_include", False, "include_labels / include_annotations are regexps, not exact keys"
-    ),
-    OptionSpec("include_annotations", "", "comma-separated pod annotation keys to add (none by default)"),
-    OptionSpec(f"{_RM}.namespace.enabled", True, "add namespace_uid / namespace_labels"),
-    OptionSpec(f"{_RM}.namespace.include_labels", "", "namespace label keys; when set, only those"),
-    OptionSpec(f"{_RM}.namespace.exclude_labels", "", "namespace label keys to drop"),
-    OptionSpec(f"{_RM}.namespace.labels.dedot", True, "'.' -> '_' in namespace label keys"),
-    OptionSpec(f"{_RM}.namespace.annotations.dedot", True, "'.' -> '_' in namespace annotation keys"),
-    OptionSpec(f"{_RM}.namespace.include_annotations", "", "namespace annotation keys to add"),
-    OptionSpec(f"{_RM}.node.enabled", True, "add node uid / hostname / labels"),
-    OptionSpec(f"{_RM}.node.include_labels", "", "node label keys; when set, only those"),
-    OptionSpec(f"{_RM}.node.exclude_labels", "", "node label keys to drop"),
-    OptionSpec(f"{_RM}.node.labels.dedot", True, "'.' -> '_' in node label keys"),
-    OptionSpec(f"{_RM}.node.annotations.dedot", True, "'.' -> '_' in node annotation keys"),
-    OptionSpec(f"{_RM}.node.include_annotations", "", "node annotation keys to add"),
-    OptionSpec(f"{_RM}.deployment", False, "add kubernetes.deployment.name (ReplicaSet -> Deployment)"),
-    OptionSpec(f"{_RM}.cronjob", False, "add kubernetes.cronjob.name (Job -> CronJob)"),
-    OptionSpec(
+    )
+    include_annotations: str = option(
+        "include_annotations", "", "comma-separated pod annotation keys to add (none by default)"
+    )
+    rm_namespace_enabled: bool = option(
+        f"{_RM}.namespace.enabled", True, "add namespace_uid / namespace_labels"
+    )
+    rm_namespace_include_labels: str = option(
+        f"{_RM}.namespace.include_labels", "", "namespace label keys; when set, only those"
+    )
+    rm_namespace_exclude_labels: str = option(
+        f"{_RM}.namespace.exclude_labels", "", "namespace label keys to drop"
+    )
+    rm_namespace_labels_dedot: bool = option(
+        f"{_RM}.namespace.labels.dedot", True, "'.' -> '_' in namespace label keys"
+    )
+    rm_namespace_annotations_dedot: bool = option(
+        f"{_RM}.namespace.annotations.dedot", True, "'.' -> '_' in namespace annotation keys"
+    )
+    rm_namespace_include_annotations: str = option(
+        f"{_RM}.namespace.include_annotations", "", "namespace annotation keys to add"
+    )
+    rm_node_enabled: bool = option(f"{_RM}.node.enabled", True, "add node uid / hostname / labels")
+    rm_node_include_labels: str = option(
+        f"{_RM}.node.include_labels", "", "node label keys; when set, only those"
+    )
+    rm_node_exclude_labels: str = option(f"{_RM}.node.exclude_labels", "", "node label keys to drop")
+    rm_node_labels_dedot: bool = option(f"{_RM}.node.labels.dedot", True, "'.' -> '_' in node label keys")
+    rm_node_annotations_dedot: bool = option(
+        f"{_RM}.node.annotations.dedot", True, "'.' -> '_' in node annotation keys"
+    )
+    rm_node_include_annotations: str = option(
+        f"{_RM}.node.include_annotations", "", "node annotation keys to add"
+    )
+    rm_deployment: bool = option(
+        f"{_RM}.deployment", False, "add kubernetes.deployment.name (ReplicaSet -> Deployment)"
+    )
+    rm_cronjob: bool = option(f"{_RM}.cronjob", False, "add kubernetes.cronjob.name (Job -> CronJob)")
+    orchestrator_cluster_name: str = option(
         "orchestrator.cluster.name", "", "orchestrator.cluster.name (Filebeat reads it from kubeadm-config)"
-    ),
-    OptionSpec("orchestrator.cluster.url", "", "orchestrator.cluster.url"),
-    OptionSpec(
+    )
+    orchestrator_cluster_url: str = option("orchestrator.cluster.url", "", "orchestrator.cluster.url")
+    input_type: str = option(
         "input.type",
         "filestream",
         "input type written to input.type: filestream or container",
         ("filestream", "container"),
-    ),
-    OptionSpec("agent.name", "", "agent.name / host.name (default: the node's hostname, else its name)"),
-)
+    )
+    agent_name: str = option(
+        "agent.name", "", "agent.name / host.name (default: the node's hostname, else its name)"
+    )
+
+
+OPTIONS: tuple[OptionSpec, ...] = option_specs(FilebeatOptions)
 _PER_RECORD = frozenset({"@timestamp", "message", "stream"})
 _CONTROLLERS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 
@@ -160,7 +197,7 @@ def _labels_of(
 
 @dataclass(frozen=True, slots=True)
 class Filebeat:
-    opts: Mapping[str, Any]
+    opts: FilebeatOptions
     include_labels: tuple[re.Pattern[str], ...]
     include_annotations: tuple[re.Pattern[str], ...]
     ns_annotations: tuple[re.Pattern[str], ...]
@@ -170,19 +207,17 @@ class Filebeat:
     name = NAME
 
     @classmethod
-    def from_options(cls, given: Mapping[str, Any]) -> Filebeat:
-        o = parse_options(NAME, OPTIONS, given)
-        rx = bool(o["use_regex_include"])
+    def from_options(cls, given: Mapping[str, object]) -> Filebeat:
+        o = parse_model(FilebeatOptions, NAME, given)
+        rx = o.use_regex_include
         return cls(
             o,
-            _patterns(o["include_labels"], "include_labels", rx),
-            _patterns(o["include_annotations"], "include_annotations", rx),
-            _patterns(
-                o[f"{_RM}.namespace.include_annotations"], f"{_RM}.namespace.include_annotations", False
-            ),
-            _patterns(o[f"{_RM}.node.include_annotations"], f"{_RM}.node.include_annotations", False),
-            _patterns(o[f"{_RM}.namespace.include_labels"], f"{_RM}.namespace.include_labels", False),
-            _patterns(o[f"{_RM}.node.include_labels"], f"{_RM}.node.include_labels", False),
+            _patterns(o.include_labels, "include_labels", rx),
+            _patterns(o.include_annotations, "include_annotations", rx),
+            _patterns(o.rm_namespace_include_annotations, f"{_RM}.namespace.include_annotations", False),
+            _patterns(o.rm_node_include_annotations, f"{_RM}.node.include_annotations", False),
+            _patterns(o.rm_namespace_include_labels, f"{_RM}.namespace.include_labels", False),
+            _patterns(o.rm_node_include_labels, f"{_RM}.node.include_labels", False),
         )
 
     @property
@@ -194,12 +229,12 @@ class Filebeat:
         return "cri"
 
     def _labels(self, labels: Mapping[str, str]) -> dict[str, Any]:
-        exclude = _keys(self.opts["exclude_labels"])
-        return _labels_of(labels, self.include_labels, exclude, bool(self.opts["labels.dedot"]))
+        exclude = _keys(self.opts.exclude_labels)
+        return _labels_of(labels, self.include_labels, exclude, self.opts.labels_dedot)
 
     def _node(self, pod: PodInfo) -> dict[str, Any]:
         node: dict[str, Any] = {"name": pod.node_name}
-        if not self.opts[f"{_RM}.node.enabled"]:
+        if not self.opts.rm_node_enabled:
             return node
         meta = pod.node_meta or ObjectMeta(pod.node_name, labels=pod.node_labels)
         if meta.uid:
@@ -208,12 +243,12 @@ class Filebeat:
         labels = _labels_of(
             meta.labels,
             self.node_labels,
-            _keys(o[f"{_RM}.node.exclude_labels"]),
-            bool(o[f"{_RM}.node.labels.dedot"]),
+            _keys(o.rm_node_exclude_labels),
+            o.rm_node_labels_dedot,
         )
         if labels:
             node["labels"] = labels
-        ann = _subset(meta.annotations, self.node_annotations, bool(o[f"{_RM}.node.annotations.dedot"]))
+        ann = _subset(meta.annotations, self.node_annotations, o.rm_node_annotations_dedot)
         if ann:
             node["annotations"] = ann
         if meta.hostname:
@@ -225,7 +260,7 @@ class Filebeat:
         k8s: dict[str, Any] = {"pod": {"name": pod.name}, "namespace": pod.namespace}
         if pod.uid:
             k8s["pod"]["uid"] = pod.uid
-        if o[f"{_RM}.namespace.enabled"]:
+        if o.rm_namespace_enabled:
             ns = pod.namespace_meta
             if ns is not None and ns.uid:
                 k8s["namespace_uid"] = ns.uid
@@ -233,12 +268,12 @@ class Filebeat:
             ns_labels = _labels_of(
                 ns_labels,
                 self.ns_labels,
-                _keys(o[f"{_RM}.namespace.exclude_labels"]),
-                bool(o[f"{_RM}.namespace.labels.dedot"]),
+                _keys(o.rm_namespace_exclude_labels),
+                o.rm_namespace_labels_dedot,
             )
             if ns_labels:
                 k8s["namespace_labels"] = ns_labels
-            ns_dedot = bool(o[f"{_RM}.namespace.annotations.dedot"])
+            ns_dedot = o.rm_namespace_annotations_dedot
             ns_ann = _subset(ns.annotations, self.ns_annotations, ns_dedot) if ns is not None else {}
             if ns_ann:
                 k8s["namespace_annotations"] = ns_ann
@@ -246,14 +281,14 @@ class Filebeat:
             if ref.controller and ref.kind in _CONTROLLERS:
                 safe_put(k8s, f"{ref.kind.lower()}.name", ref.name)
         chain = {r.kind: r.name for r in pod.owner_chain}
-        if o[f"{_RM}.deployment"] and "replicaset" in k8s and chain.get("Deployment"):
+        if o.rm_deployment and "replicaset" in k8s and chain.get("Deployment"):
             k8s["deployment"] = {"name": chain["Deployment"]}
-        if o[f"{_RM}.cronjob"] and "job" in k8s and chain.get("CronJob"):
+        if o.rm_cronjob and "job" in k8s and chain.get("CronJob"):
             k8s["cronjob"] = {"name": chain["CronJob"]}
         labels = self._labels(pod.labels)
         if labels:
             k8s["labels"] = labels
-        ann = _subset(pod.annotations, self.include_annotations, bool(o["annotations.dedot"]))
+        ann = _subset(pod.annotations, self.include_annotations, o.annotations_dedot)
         if ann:
             k8s["annotations"] = ann
         k8s["container"] = {"name": line.container}
@@ -263,7 +298,7 @@ class Filebeat:
         return k8s
 
     def core_config(self) -> dict[str, object]:
-        return {"profile": NAME, "index": f"filebeat-{self.opts['version']}"}
+        return {"profile": NAME, "index": f"filebeat-{self.opts.version}"}
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
         """Everything of the document but ``@timestamp``, ``message`` and ``stream``:
@@ -294,14 +329,14 @@ class Filebeat:
                 "pod": {"name": line.pod},
             }
             node = ""
-        host = str(o["agent.name"]) or node
+        host = o.agent_name or node
         doc: dict[str, Any] = {
             "@timestamp": "",
-            "agent": {"name": host, "type": "filebeat", "version": o["version"]},
+            "agent": {"name": host, "type": "filebeat", "version": o.version},
             "container": container,
             "ecs": {"version": "8.0.0"},
             "host": {"name": host},
-            "input": {"type": o["input.type"]},
+            "input": {"type": o.input_type},
             "kubernetes": k8s,
             "log": {
                 "file": {
@@ -314,7 +349,7 @@ class Filebeat:
             "stream": line.stream,
         }
         cluster = {
-            k: o[f"orchestrator.cluster.{k}"] for k in ("name", "url") if o[f"orchestrator.cluster.{k}"]
+            k: v for k, v in (("name", o.orchestrator_cluster_name), ("url", o.orchestrator_cluster_url)) if v
         }
         if cluster:
             doc["orchestrator"] = {"cluster": cluster}

@@ -34,69 +34,96 @@ import orjson
 import vnbridge_core
 
 from logbridge.enrichment import Resolved
-from logbridge.profiles.options import OptionError, OptionSpec, parse_options
+from logbridge.profiles.options import (
+    OptionError,
+    OptionSpec,
+    option,
+    option_specs,
+    option_values,
+    parse_model,
+)
 from logbridge.records import LogLine
 
-__all__ = ["NAME", "OPTIONS", "FluentBit"]
+__all__ = ["NAME", "OPTIONS", "FluentBit", "FluentBitOptions"]
 
 NAME = "fluent-bit"
-OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("multiline.parser", "cri", "tail input parser on the nodes: cri or docker", ("cri", "docker")),
-    OptionSpec(
+
+
+@dataclass(frozen=True, slots=True)
+class FluentBitOptions:
+    """The profile's options, typed; each field is spelled as the collector spells it."""
+
+    multiline_parser: str = option(
+        "multiline.parser", "cri", "tail input parser on the nodes: cri or docker", ("cri", "docker")
+    )
+    parser: str = option(
         "Parser",
         "",
         "classic tail Parser instead of multiline.parser: cri or docker (no joining)",
         ("", "cri", "docker"),
-    ),
-    OptionSpec("Merge_Log", False, "kubernetes filter: merge a JSON object body into the record"),
-    OptionSpec("Merge_Log_Key", "", "kubernetes filter: put the merged body under this key"),
-    OptionSpec("Merge_Log_Trim", True, "kubernetes filter: trim trailing newlines of merged string values"),
-    OptionSpec("Keep_Log", True, "kubernetes filter: keep the original log after merging"),
-    OptionSpec("Labels", True, "kubernetes filter: include pod labels"),
-    OptionSpec("Annotations", True, "kubernetes filter: include pod annotations"),
-    OptionSpec("Owner_References", False, "kubernetes filter: include ownerReferences"),
-    OptionSpec(
+    )
+    merge_log: bool = option(
+        "Merge_Log", False, "kubernetes filter: merge a JSON object body into the record"
+    )
+    merge_log_key: str = option("Merge_Log_Key", "", "kubernetes filter: put the merged body under this key")
+    merge_log_trim: bool = option(
+        "Merge_Log_Trim", True, "kubernetes filter: trim trailing newlines of merged string values"
+    )
+    keep_log: bool = option("Keep_Log", True, "kubernetes filter: keep the original log after merging")
+    labels: bool = option("Labels", True, "kubernetes filter: include pod labels")
+    annotations: bool = option("Annotations", True, "kubernetes filter: include pod annotations")
+    owner_references: bool = option("Owner_References", False, "kubernetes filter: include ownerReferences")
+    output: str = option(
         "Output",
         "es",
         "which output the DaemonSet uses: es, kafka, or plain (record only)",
         ("es", "kafka", "plain"),
-    ),
-    OptionSpec("Logstash_Format", False, "es: index <Logstash_Prefix>-<Logstash_DateFormat>"),
-    OptionSpec("Logstash_Prefix", "logstash", "es: index prefix with Logstash_Format"),
-    OptionSpec("Logstash_DateFormat", "%Y.%m.%d", "es: strftime date suffix (UTC)"),
-    OptionSpec("Index", "fluent-bit", "es: index name without Logstash_Format"),
-    OptionSpec("Time_Key", "@timestamp", "es: name of the time field"),
-    OptionSpec(
+    )
+    logstash_format: bool = option(
+        "Logstash_Format", False, "es: index <Logstash_Prefix>-<Logstash_DateFormat>"
+    )
+    logstash_prefix: str = option("Logstash_Prefix", "logstash", "es: index prefix with Logstash_Format")
+    logstash_dateformat: str = option("Logstash_DateFormat", "%Y.%m.%d", "es: strftime date suffix (UTC)")
+    index: str = option("Index", "fluent-bit", "es: index name without Logstash_Format")
+    time_key: str = option("Time_Key", "@timestamp", "es: name of the time field")
+    time_key_format: str = option(
         "Time_Key_Format", "%Y-%m-%dT%H:%M:%S", "es: strftime format of the time field (fraction added)"
-    ),
-    OptionSpec("Time_Key_Nanos", False, "es: nanosecond instead of millisecond fraction"),
-    OptionSpec("Include_Tag_Key", False, "es: add the tag under Tag_Key"),
-    OptionSpec("Tag_Key", "_flb-key", "es: field name for the tag"),
-    OptionSpec("Replace_Dots", False, "es: replace '.' by '_' in every key"),
-    OptionSpec("Generate_ID", False, "es: give each document a content-derived _id"),
-    OptionSpec("Timestamp_Key", "@timestamp", "kafka: name of the time field"),
-    OptionSpec(
+    )
+    time_key_nanos: bool = option("Time_Key_Nanos", False, "es: nanosecond instead of millisecond fraction")
+    include_tag_key: bool = option("Include_Tag_Key", False, "es: add the tag under Tag_Key")
+    tag_key: str = option("Tag_Key", "_flb-key", "es: field name for the tag")
+    replace_dots: bool = option("Replace_Dots", False, "es: replace '.' by '_' in every key")
+    generate_id: bool = option("Generate_ID", False, "es: give each document a content-derived _id")
+    timestamp_key: str = option("Timestamp_Key", "@timestamp", "kafka: name of the time field")
+    timestamp_format: str = option(
         "Timestamp_Format",
         "double",
         "kafka: double, iso8601 or iso8601_ns",
         ("double", "iso8601", "iso8601_ns"),
-    ),
-    OptionSpec("Tag_Prefix", "kube.var.log.containers.", "tag prefix the tail input uses on the nodes"),
-)
+    )
+    tag_prefix: str = option(
+        "Tag_Prefix", "kube.var.log.containers.", "tag prefix the tail input uses on the nodes"
+    )
+
+
+OPTIONS: tuple[OptionSpec, ...] = option_specs(FluentBitOptions)
 
 
 @dataclass(frozen=True, slots=True)
 class FluentBit:
-    opts: Mapping[str, Any]
+    opts: FluentBitOptions
 
     name = NAME
 
     @classmethod
-    def from_options(cls, given: Mapping[str, Any]) -> FluentBit:
-        opts = parse_options(NAME, OPTIONS, given)
-        for key in ("Logstash_DateFormat", "Time_Key_Format"):
+    def from_options(cls, given: Mapping[str, object]) -> FluentBit:
+        opts = parse_model(FluentBitOptions, NAME, given)
+        for key, fmt in (
+            ("Logstash_DateFormat", opts.logstash_dateformat),
+            ("Time_Key_Format", opts.time_key_format),
+        ):
             try:
-                vnbridge_core.strftime(str(opts[key]), 0)
+                vnbridge_core.strftime(fmt, 0)
             except ValueError as exc:
                 raise OptionError(f"option {key}: {exc}") from None
         return cls(opts)
@@ -107,8 +134,8 @@ class FluentBit:
 
     @property
     def parser(self) -> str:
-        classic = self.opts["Parser"]
-        return f"{classic}-classic" if classic else str(self.opts["multiline.parser"])
+        classic = self.opts.parser
+        return f"{classic}-classic" if classic else self.opts.multiline_parser
 
     def kubernetes(self, line: LogLine, res: Resolved) -> dict[str, Any] | None:
         pod = res.pod
@@ -118,11 +145,11 @@ class FluentBit:
         k: dict[str, Any] = {"pod_name": pod.name, "namespace_name": pod.namespace}
         if pod.uid:
             k["pod_id"] = pod.uid
-        if o["Labels"] and pod.labels:
+        if o.labels and pod.labels:
             k["labels"] = dict(pod.labels)
-        if o["Annotations"] and pod.annotations:
+        if o.annotations and pod.annotations:
             k["annotations"] = dict(pod.annotations)
-        if o["Owner_References"] and pod.owners:
+        if o.owner_references and pod.owners:
             k["ownerReferences"] = [r.as_api() for r in pod.owners]
         if pod.node_name:
             k["host"] = pod.node_name
@@ -143,7 +170,7 @@ class FluentBit:
     # -- what the core needs ---------------------------------------------------------
     def core_config(self) -> dict[str, object]:
         """Options for the core's per-record half (record keys, Merge_Log, outputs)."""
-        return {"profile": NAME, "parser": self.parser, **self.opts}
+        return {"profile": NAME, "parser": self.parser, **option_values(self.opts)}
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
         """The ``kubernetes`` map for this pod and container (empty: no metadata)."""
@@ -151,4 +178,4 @@ class FluentBit:
         if meta is None:
             return (b"",)
         body = orjson.dumps(meta)
-        return (vnbridge_core.replace_dots(body) if self.opts["Replace_Dots"] else body,)
+        return (vnbridge_core.replace_dots(body) if self.opts.replace_dots else body,)

@@ -9,10 +9,18 @@ allowed ones; booleans accept On/Off/true/false/yes/no/1/0.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Protocol, TypeVar
 
-__all__ = ["OptionError", "OptionSpec", "parse_options"]
+__all__ = [
+    "OptionError",
+    "OptionSpec",
+    "option",
+    "option_specs",
+    "option_values",
+    "parse_model",
+    "parse_options",
+]
 
 _TRUE = {"on", "true", "yes", "1"}
 _FALSE = {"off", "false", "no", "0"}
@@ -51,10 +59,12 @@ def _coerce(spec: OptionSpec, value: Any) -> bool | str | int:
     return text.lower() if spec.choices else text
 
 
-def parse_options(profile: str, table: tuple[OptionSpec, ...], given: Mapping[str, Any]) -> dict[str, Any]:
+def parse_options(
+    profile: str, table: tuple[OptionSpec, ...], given: Mapping[str, object]
+) -> dict[str, bool | str | int]:
     """Defaults overlaid with ``given`` (keys case-insensitive); result keyed by spec name."""
     by_lower = {s.name.lower(): s for s in table}
-    out: dict[str, Any] = {s.name: s.default for s in table}
+    out: dict[str, bool | str | int] = {s.name: s.default for s in table}
     for key, value in given.items():
         spec = by_lower.get(str(key).lower())
         if spec is None:
@@ -62,3 +72,32 @@ def parse_options(profile: str, table: tuple[OptionSpec, ...], given: Mapping[st
             raise OptionError(f"profile {profile}: unknown option '{key}'; allowed: {allowed}")
         out[spec.name] = _coerce(spec, value)
     return out
+
+
+class _Model(Protocol):
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+
+M = TypeVar("M", bound=_Model)
+
+
+def option(key: str, default: bool | str | int, help: str, choices: tuple[str, ...] = ()) -> Any:
+    """A typed option field of a profile's options dataclass, spelled ``key`` in the
+    collector's configuration (``Any``: the dataclass-field idiom; the annotation types it)."""
+    return field(default=default, metadata={"spec": OptionSpec(key, default, help, choices)})
+
+
+def option_specs(model: type[_Model]) -> tuple[OptionSpec, ...]:
+    """The option table (``logbridge profiles``, ``--help``, validation) of an options model."""
+    return tuple(f.metadata["spec"] for f in fields(model))
+
+
+def parse_model(model: type[M], profile: str, given: Mapping[str, object]) -> M:
+    """An options model from the collector's own keys; unknown keys and bad values raise."""
+    values = parse_options(profile, option_specs(model), given)
+    return model(**{f.name: values[f.metadata["spec"].name] for f in fields(model)})
+
+
+def option_values(opts: _Model) -> dict[str, bool | str | int]:
+    """The options keyed by the collector's names (what the compiled core reads)."""
+    return {f.metadata["spec"].name: getattr(opts, f.name) for f in fields(opts)}

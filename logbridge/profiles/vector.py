@@ -25,11 +25,18 @@ import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import pod_log_path
-from logbridge.profiles.options import OptionError, OptionSpec, parse_options
+from logbridge.profiles.options import (
+    OptionError,
+    OptionSpec,
+    option,
+    option_specs,
+    parse_model,
+    parse_options,
+)
 from logbridge.records import LogLine
 from logbridge.selecting import Requirement, SelectorError, matches, parse_selector
 
-__all__ = ["NAME", "OPTIONS", "Vector"]
+__all__ = ["NAME", "OPTIONS", "Vector", "VectorOptions"]
 
 NAME = "vector"
 # Vector's field names (pod_metadata_annotator.rs FieldsSpec) and default paths
@@ -54,40 +61,48 @@ RECORD_KEYS = ("_partial", "message", "source_type", "stream", "timestamp")  # w
 EXCLUDE_LABEL = "vector.dev/exclude"  # Vector's built-in pod / namespace exclusion
 EXCLUDE_CONTAINERS = "vector.dev/exclude-containers"  # pod annotation: container names
 
-OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("index", "vector-%Y.%m.%d", "elasticsearch sink index (strftime, UTC)"),
-    OptionSpec(
+
+@dataclass(frozen=True, slots=True)
+class VectorOptions:
+    """The profile's options, typed; each field is spelled as Vector's config spells it.
+    The field-path options (``pod_annotation_fields.*`` …) are ``paths``, one mapping."""
+
+    index: str = option("index", "vector-%Y.%m.%d", "elasticsearch sink index (strftime, UTC)")
+    bulk_action: str = option(
         "bulk.action",
         "index",
         "elasticsearch sink bulk action (Vector's default: index; documents keep a deterministic "
         "_id, so a replay overwrites instead of duplicating)",
         ("index", "create"),
-    ),
-    OptionSpec(
+    )
+    auto_partial_merge: bool = option(
         "auto_partial_merge", True, "merge CRI P/F (and 16 KiB Docker) fragments; off: each fragment an event"
-    ),
-    OptionSpec("insert_namespace_fields", True, "add namespace_labels"),
-    OptionSpec("include_annotations", True, "add pod_annotations"),
-    OptionSpec("include_node_labels", True, "add node_labels"),
-    OptionSpec(
+    )
+    insert_namespace_fields: bool = option("insert_namespace_fields", True, "add namespace_labels")
+    include_annotations: bool = option("include_annotations", True, "add pod_annotations")
+    include_node_labels: bool = option("include_node_labels", True, "add node_labels")
+    extra_label_selector: str = option(
         "extra_label_selector",
         "",
         "label selector pods must match (e.g. 'k8s-app!=kube-proxy'); pods labelled "
         "vector.dev/exclude=true are always excluded",
-    ),
-    OptionSpec(
+    )
+    exclude_paths_glob_patterns: str = option(
         "exclude_paths_glob_patterns",
         "",
         "comma-separated globs of /var/log/pods/<ns>_<pod>_<uid>/<container>/0.log paths not to collect",
-    ),
-    *(
-        OptionSpec(name, path, f"path of {name.split('.')[1]} ('' leaves it out; dots nest)")
-        for name, path in FIELDS.items()
-    ),
-    OptionSpec(
+    )
+    parser: str = option(
         "parser", "cri", "container runtime log format on the nodes: cri or docker", ("cri", "docker")
-    ),
+    )
+
+
+FIELD_OPTIONS: tuple[OptionSpec, ...] = tuple(
+    OptionSpec(name, path, f"path of {name.split('.')[1]} ('' leaves it out; dots nest)")
+    for name, path in FIELDS.items()
 )
+OPTIONS: tuple[OptionSpec, ...] = option_specs(VectorOptions) + FIELD_OPTIONS
+_PATH_KEYS = frozenset(name.lower() for name in FIELDS)
 
 
 def _put(doc: dict[str, Any], path: str, value: Any) -> None:
@@ -118,44 +133,47 @@ def _sorted(value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Vector:
-    opts: Mapping[str, Any]
+    opts: VectorOptions
+    paths: Mapping[str, str]  # FIELDS name -> the path it is written at ("" = left out)
     selector: tuple[Requirement, ...] = ()
     excluded_paths: tuple[str, ...] = ()
     name = NAME
 
     @classmethod
-    def from_options(cls, given: Mapping[str, Any]) -> Vector:
-        opts = parse_options(NAME, OPTIONS, given)
+    def from_options(cls, given: Mapping[str, object]) -> Vector:
+        values = parse_options(NAME, OPTIONS, given)  # every key checked, the paths included
+        opts = parse_model(
+            VectorOptions, NAME, {k: v for k, v in given.items() if str(k).lower() not in _PATH_KEYS}
+        )
+        paths = {name: str(values[name]) for name in FIELDS}
         try:
-            vnbridge_core.strftime(str(opts["index"]), 0)
+            vnbridge_core.strftime(opts.index, 0)
         except ValueError as exc:
             raise OptionError(f"option index: {exc}") from None
         try:
-            selector = parse_selector(str(opts["extra_label_selector"]))
+            selector = parse_selector(opts.extra_label_selector)
         except SelectorError as exc:
             raise OptionError(f"option extra_label_selector: {exc}") from None
-        for name in FIELDS:
-            steps = str(opts[name]).split(".")
-            if opts[name] and (steps[0] in (*RECORD_KEYS, "file") or "" in steps):
-                raise OptionError(
-                    f"option {name}: {opts[name]!r} collides with a key of every event or is empty"
-                )
-        globs = tuple(g.strip() for g in str(opts["exclude_paths_glob_patterns"]).split(",") if g.strip())
-        return cls(opts, selector, globs)
+        for name, path in paths.items():
+            steps = path.split(".")
+            if path and (steps[0] in (*RECORD_KEYS, "file") or "" in steps):
+                raise OptionError(f"option {name}: {path!r} collides with a key of every event or is empty")
+        globs = tuple(g.strip() for g in opts.exclude_paths_glob_patterns.split(",") if g.strip())
+        return cls(opts, paths, selector, globs)
 
     @property
     def parser(self) -> str:
-        return str(self.opts["parser"])
+        return self.opts.parser
 
     @property
     def bulk_action(self) -> str:
-        return str(self.opts["bulk.action"])
+        return self.opts.bulk_action
 
     def core_config(self) -> dict[str, object]:
         return {
             "profile": NAME,
-            "index": self.opts["index"],
-            "auto_partial_merge": self.opts["auto_partial_merge"],
+            "index": self.opts.index,
+            "auto_partial_merge": self.opts.auto_partial_merge,
         }
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
@@ -190,7 +208,7 @@ class Vector:
             fields["pod_uid"] = pod.uid
             if pod.labels:  # pod_metadata_annotator.rs inserts one field per label: none -> absent
                 fields["pod_labels"] = dict(pod.labels)
-            if self.opts["include_annotations"] and pod.annotations:
+            if self.opts.include_annotations and pod.annotations:
                 fields["pod_annotations"] = dict(pod.annotations)
             if pod.node_name:
                 fields["pod_node_name"] = pod.node_name
@@ -199,9 +217,9 @@ class Vector:
                 fields["pod_ips"] = list(pod.pod_ips or (pod.pod_ip,))
             if pod.owners:
                 fields["pod_owner"] = f"{pod.owners[0].kind}/{pod.owners[0].name}"
-            if self.opts["insert_namespace_fields"] and pod.namespace_labels:
+            if self.opts.insert_namespace_fields and pod.namespace_labels:
                 fields["namespace_labels"] = dict(pod.namespace_labels)
-            if self.opts["include_node_labels"] and pod.node_labels:
+            if self.opts.include_node_labels and pod.node_labels:
                 fields["node_labels"] = dict(pod.node_labels)
         init = pod is not None and line.container in pod.init_containers
         if c is not None and not init:  # Vector annotates init containers by name only
@@ -223,6 +241,6 @@ class Vector:
         }
         for name in FIELDS:
             short = name.split(".", 1)[1]
-            if short in fields and (path := str(self.opts[name])):
+            if short in fields and (path := self.paths[name]):
                 _put(top, path, fields[short])
         return top

@@ -19,7 +19,9 @@ def pod_objects(draw: st.DrawFn) -> dict[str, object]:
     job = draw(st.sampled_from(["report", "etl", "backup"])) + f"-{28_000_000 + n}"
     containers = [
         {"name": c, "image": draw(_text), "ports": [{"containerPort": draw(st.integers(1, 65535))}]}
-        for c in draw(st.lists(st.sampled_from(["main", "side", "proxy"]), min_size=1, max_size=3, unique=True))
+        for c in draw(
+            st.lists(st.sampled_from(["main", "side", "proxy"]), min_size=1, max_size=3, unique=True)
+        )
     ]
     name = f"{job}-{draw(st.text('abcdefghij', min_size=5, max_size=5))}"
     namespace = draw(st.sampled_from(["batch", "shop", "team-1"]))
@@ -38,7 +40,11 @@ def pod_objects(draw: st.DrawFn) -> dict[str, object]:
             "phase": draw(st.sampled_from(["Running", "Succeeded", "Failed"])),
             "podIP": f"10.0.{n % 256}.{n // 256 % 256}",
             "containerStatuses": [
-                {"name": c["name"], "containerID": f"containerd://{n:064x}", "restartCount": draw(st.integers(0, 3))}
+                {
+                    "name": c["name"],
+                    "containerID": f"containerd://{n:064x}",
+                    "restartCount": draw(st.integers(0, 3)),
+                }
                 for c in containers
             ],
         },
@@ -70,7 +76,11 @@ def test_tombstones_follow_a_relabelled_node_without_being_thawed_and_say_which(
         "metadata": {"name": "p", "namespace": "batch", "uid": "u"},
         "spec": {"nodeName": "eklet-0", "containers": [{"name": "main"}]},
     }
-    other = {**pod, "metadata": {"name": "q", "namespace": "batch", "uid": "v"}, "spec": {"nodeName": "eklet-9"}}
+    other = {
+        **pod,
+        "metadata": {"name": "q", "namespace": "batch", "uid": "v"},
+        "spec": {"nodeName": "eklet-9"},
+    }
     state.list_pods([pod, other])
     state.pod_event("DELETED", pod)
     state.pod_event("DELETED", other)

@@ -1,0 +1,100 @@
+"""Bursts of pod events do not starve requests: the reflectors' events are applied on
+the loop in bounded slices, in order, and a background target view serves its last
+build while a new one is made off the loop (no services)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from discovery.publishing import TargetsView
+from discovery.serving import DiscoveryMetrics, create_app
+from discovery.targeting import TargetRules
+from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector
+from vnbridge.httpkit import Auth
+from vnbridge.kube import Inbox
+from vnbridge.tracking import ClusterState
+
+EKLET = NODE_PRESETS["tencent-eklet"]
+
+
+def _pod(name: str, phase: str = "Running") -> dict[str, object]:
+    return {
+        "metadata": {"name": name, "namespace": "batch", "uid": f"u-{name}"},
+        "spec": {"nodeName": "eklet-0", "containers": [{"name": "main"}]},
+        "status": {"phase": phase, "podIP": f"10.1.{len(name)}.{sum(map(ord, name)) % 250}"},
+    }
+
+
+def test_a_burst_is_applied_in_order_in_slices_with_the_loop_free_in_between() -> None:
+    async def main() -> tuple[list[int], list[int]]:
+        loop = asyncio.get_running_loop()
+        inbox = Inbox(loop, slice_n=100)
+        applied: list[int] = []
+        between: list[int] = []  # how many were applied each time another callback got a turn
+
+        def feeder() -> None:
+            for i in range(1000):
+                inbox.put(applied.append, i)
+
+        thread = threading.Thread(target=feeder)
+        thread.start()
+        thread.join()
+        while len(applied) < 1000:
+            between.append(len(applied))
+            await asyncio.sleep(0)
+        return applied, between
+
+    applied, between = asyncio.run(main())
+    assert applied == list(range(1000))
+    assert len(between) >= 9 and all(b - a <= 100 for a, b in itertools.pairwise(between))
+
+
+def test_an_error_in_one_event_does_not_stall_the_rest() -> None:
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        errors: list[object] = []
+        loop.set_exception_handler(lambda _loop, ctx: errors.append(ctx.get("exception")))
+        inbox = Inbox(loop, slice_n=10)
+        applied: list[int] = []
+
+        def apply(i: int) -> None:
+            if i in (5, 29):  # one inside a slice, one the very last event
+                raise ValueError("a malformed object")
+            applied.append(i)
+
+        for i in range(30):
+            inbox.put(apply, i)
+        for _ in range(100):
+            if len(applied) == 28 and len(errors) == 2:
+                break
+            await asyncio.sleep(0)
+        assert len(errors) == 2 and all(isinstance(e, ValueError) for e in errors)
+        return applied
+
+    assert asyncio.run(main()) == [i for i in range(30) if i not in (5, 29)]
+
+
+def test_a_background_view_serves_its_last_build_and_builds_off_the_loop() -> None:
+    state = ClusterState(kinds=("nodes", "pods"))
+    state.list_nodes([{"metadata": {"name": "eklet-0", "labels": EKLET}}])
+    state.list_pods([_pod("a")])
+    view = TargetsView(
+        state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(EKLET))), background=True
+    )
+    client = TestClient(create_app(view=view, metrics=DiscoveryMetrics(CollectorRegistry()), auth=Auth()))
+
+    def pods() -> list[str]:
+        return [g["labels"]["pod"] for g in json.loads(client.get("/targets").content)]
+
+    assert pods() == ["a"]  # never built: the first answer builds inline, never a false []
+    state.pod_event("ADDED", _pod("b"))
+    assert pods() == ["a"]  # the last build, until the publisher rebuilds
+    assert asyncio.run(view.refresh_off_loop())
+    assert pods() == ["a", "b"]
+    assert not asyncio.run(view.refresh_off_loop())  # nothing changed since
