@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from kubernetes import client
 from prometheus_client import CollectorRegistry
@@ -41,6 +42,9 @@ def rules_from(settings: DiscoverySettings) -> TargetRules:
 async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = None) -> None:
     """Run until SIGTERM/SIGINT: watch, publish file_sd and serve http_sd."""
     loop = asyncio.get_running_loop()
+    # the reflector threads parse JSON and the target build runs in a worker thread: the
+    # loop (http_sd requests) gets the GIL back every millisecond instead of every five
+    sys.setswitchinterval(0.001)
     state = ClusterState(
         retention_s=settings.tombstone_retention_s, kinds=watched_kinds(settings.watch.namespaces)
     )

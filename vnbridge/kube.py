@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -54,12 +55,17 @@ class Inbox:
     Why: a burst (5,000 CronJob pods starting at midnight) would otherwise queue one
     loop callback per event, all run before the loop next looks at its sockets, and
     every http_sd / probe / health request waits behind them. Here at most ``slice_n``
-    are applied per loop iteration, in arrival order, and I/O is served in between.
+    (and at most ``slice_s`` seconds' worth) are applied per loop iteration, in arrival
+    order, and I/O is served in between: a request needs several loop iterations, so
+    the slice bounds what each of them adds.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, slice_n: int = 256) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, *, slice_n: int = 256, slice_s: float = 0.002
+    ) -> None:
         self._loop = loop
         self._slice = slice_n
+        self._budget = slice_s
         self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._lock = threading.Lock()
         self._scheduled = False
@@ -74,12 +80,15 @@ class Inbox:
         self._loop.call_soon_threadsafe(self._drain)
 
     def _drain(self) -> None:
+        deadline = time.perf_counter() + self._budget
         try:
             for _ in range(self._slice):
                 if not self._queue:
                     break
                 fn, args = self._queue.popleft()
                 fn(*args)  # an error propagates to the loop's handler (logged); the rest still runs
+                if time.perf_counter() >= deadline:
+                    break
         finally:
             with self._lock:
                 more = bool(self._queue)

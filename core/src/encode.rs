@@ -79,8 +79,10 @@ pub struct FluentBit {
 
 pub enum Profile {
     FluentBit(Box<FluentBit>),
+    /// `lines`: filestream's include_lines / exclude_lines
     Filebeat {
         index: String,
+        lines: LineFilter,
     },
     /// `merge`: Vector's `auto_partial_merge`
     Vector {
@@ -89,7 +91,40 @@ pub enum Profile {
     },
 }
 
+/// Filebeat's `include_lines` / `exclude_lines` (Go regexps, unanchored): a line is kept
+/// when it matches one of `include` (or `include` is empty) and none of `exclude`.
+#[derive(Default)]
+pub struct LineFilter {
+    pub include: Option<regex::RegexSet>,
+    pub exclude: Option<regex::RegexSet>,
+}
+
+impl LineFilter {
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Self, String> {
+        let set = |pats: &[String], name: &str| -> Result<Option<regex::RegexSet>, String> {
+            if pats.is_empty() {
+                return Ok(None);
+            }
+            regex::RegexSet::new(pats).map(Some).map_err(|e| format!("{name}: {e}"))
+        };
+        Ok(LineFilter { include: set(include, "include_lines")?, exclude: set(exclude, "exclude_lines")? })
+    }
+
+    pub fn keeps(&self, text: &str) -> bool {
+        self.include.as_ref().is_none_or(|s| s.is_match(text))
+            && !self.exclude.as_ref().is_some_and(|s| s.is_match(text))
+    }
+}
+
 impl Profile {
+    /// false when the profile's configuration drops this line (counted as filtered)
+    pub fn keeps_line(&self, text: &str) -> bool {
+        match self {
+            Profile::Filebeat { lines, .. } => lines.keeps(text),
+            _ => true,
+        }
+    }
+
     pub fn joins_partials(&self) -> bool {
         match self {
             Profile::FluentBit(fb) => !matches!(fb.parser, FbParser::CriClassic | FbParser::DockerClassic),
@@ -354,20 +389,19 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
         FbOutput::Es => {
             let key = Cow::Borrowed(fb.time_key.as_str());
             let mut doc = Rec(Vec::with_capacity(rec.0.len() + 2));
-            let tv = match rec.remove(&key) {
-                Some(v) => v,
-                None => {
-                    let mut t = String::with_capacity(32);
-                    t.push_str(fb.time_key_format.get(secs));
-                    if fb.time_key_nanos {
-                        let _ = write!(t, ".{ns:09}Z");
-                    } else {
-                        let _ = write!(t, ".{:03}Z", ns / 1_000_000);
-                    }
-                    V::S(Cow::Owned(t))
+            // a record that already carries the time key (a merged JSON body's
+            // `@timestamp`) keeps it where the merge put it: the output neither prepends
+            // its own nor moves it (observed on Fluent Bit 4.2.8)
+            if !rec.0.iter().any(|(k, _)| *k == key) {
+                let mut t = String::with_capacity(32);
+                t.push_str(fb.time_key_format.get(secs));
+                if fb.time_key_nanos {
+                    let _ = write!(t, ".{ns:09}Z");
+                } else {
+                    let _ = write!(t, ".{:03}Z", ns / 1_000_000);
                 }
-            };
-            doc.0.push((key, tv));
+                doc.0.push((key, V::S(Cow::Owned(t))));
+            }
             if fb.include_tag_key {
                 doc.insert(Cow::Borrowed(fb.tag_key.as_str()), V::S(Cow::Owned(tag(fb, line))));
             }
@@ -459,7 +493,7 @@ fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
 pub fn encode(profile: &mut Profile, line: &Line, frag: &Rc<Fragment>) -> Doc {
     match profile {
         Profile::FluentBit(fb) => fluent_bit(fb, line, frag),
-        Profile::Filebeat { index } => filebeat(index, line, frag),
+        Profile::Filebeat { index, .. } => filebeat(index, line, frag),
         Profile::Vector { index, .. } => vector(index, line, frag),
     }
 }

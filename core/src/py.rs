@@ -84,7 +84,14 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                 tag_prefix: get(d, "Tag_Prefix", "kube.var.log.containers.".to_string())?,
             }))
         }
-        "filebeat" => Profile::Filebeat { index: get(d, "index", "filebeat".to_string())? },
+        "filebeat" => {
+            let include: Vec<String> = get(d, "include_lines", Vec::new())?;
+            let exclude: Vec<String> = get(d, "exclude_lines", Vec::new())?;
+            Profile::Filebeat {
+                index: get(d, "index", "filebeat".to_string())?,
+                lines: crate::encode::LineFilter::new(&include, &exclude).map_err(PyValueError::new_err)?,
+            }
+        }
         "vector" => Profile::Vector {
             index: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
             merge: get(d, "auto_partial_merge", true)?,
@@ -559,6 +566,12 @@ fn replace_dots<'py>(py: Python<'py>, doc: &[u8]) -> PyResult<Bound<'py, PyBytes
     Ok(PyBytes::new(py, &json::to_vec(&crate::encode::dedot(v))))
 }
 
+/// Why a regexp is refused by the core's engine (the syntax Filebeat's Go RE2 shares), or None.
+#[pyfunction]
+fn regex_error(pattern: &str) -> Option<String> {
+    regex::Regex::new(pattern).err().map(|e| e.to_string())
+}
+
 /// Every dead-letter reason the core can produce.
 #[pyfunction]
 fn reasons() -> Vec<&'static str> {
@@ -575,5 +588,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(merge_body, m)?)?;
     m.add_function(wrap_pyfunction!(reasons, m)?)?;
     m.add_function(wrap_pyfunction!(replace_dots, m)?)?;
+    m.add_function(wrap_pyfunction!(regex_error, m)?)?;
     Ok(())
 }

@@ -299,7 +299,7 @@ impl Transformer {
             out.replayed += a.toks.len();
             return;
         }
-        if frag.exclude {
+        if frag.exclude || !self.profile.keeps_line(&a.line.text) {
             out.excluded += a.toks.len();
             return;
         }
@@ -405,7 +405,7 @@ mod tests {
     fn transformer() -> Transformer {
         let cfg =
             Config { shape: Shape::Cri, max_line_bytes: 1 << 20, idle_s: 1.0, multiline_namespaces: AHashMap::new() };
-        Transformer::new(Profile::Filebeat { index: "filebeat".into() }, cfg)
+        Transformer::new(Profile::Filebeat { index: "filebeat".into(), lines: Default::default() }, cfg)
     }
 
     #[test]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
@@ -97,6 +98,14 @@ class FilebeatOptions:
         "orchestrator.cluster.name", "", "orchestrator.cluster.name (Filebeat reads it from kubeadm-config)"
     )
     orchestrator_cluster_url: str = option("orchestrator.cluster.url", "", "orchestrator.cluster.url")
+    include_lines: tuple[str, ...] = option(
+        "include_lines",
+        (),
+        "filestream: regexps (a YAML list); only lines matching one of them are kept (applied first)",
+    )
+    exclude_lines: tuple[str, ...] = option(
+        "exclude_lines", (), "filestream: regexps (a YAML list); lines matching any of them are dropped"
+    )
     input_type: str = option(
         "input.type",
         "filestream",
@@ -209,6 +218,12 @@ class Filebeat:
     @classmethod
     def from_options(cls, given: Mapping[str, object]) -> Filebeat:
         o = parse_model(FilebeatOptions, NAME, given)
+        for key, patterns in (("include_lines", o.include_lines), ("exclude_lines", o.exclude_lines)):
+            for pattern in patterns:
+                if (why := vnbridge_core.regex_error(pattern)) is not None:
+                    raise OptionError(
+                        f"option {key}: {pattern!r} is not a valid regexp: {why.splitlines()[-1]}"
+                    )
         rx = o.use_regex_include
         return cls(
             o,
@@ -298,7 +313,12 @@ class Filebeat:
         return k8s
 
     def core_config(self) -> dict[str, object]:
-        return {"profile": NAME, "index": f"filebeat-{self.opts.version}"}
+        return {
+            "profile": NAME,
+            "index": f"filebeat-{self.opts.version}",
+            "include_lines": list(self.opts.include_lines),
+            "exclude_lines": list(self.opts.exclude_lines),
+        }
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
         """Everything of the document but ``@timestamp``, ``message`` and ``stream``:

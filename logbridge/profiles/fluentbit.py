@@ -44,7 +44,7 @@ from logbridge.profiles.options import (
 )
 from logbridge.records import LogLine
 
-__all__ = ["NAME", "OPTIONS", "FluentBit", "FluentBitOptions"]
+__all__ = ["NAME", "OPTIONS", "FluentBit", "FluentBitOptions", "excluded"]
 
 NAME = "fluent-bit"
 
@@ -72,6 +72,11 @@ class FluentBitOptions:
     keep_log: bool = option("Keep_Log", True, "kubernetes filter: keep the original log after merging")
     labels: bool = option("Labels", True, "kubernetes filter: include pod labels")
     annotations: bool = option("Annotations", True, "kubernetes filter: include pod annotations")
+    k8s_logging_exclude: bool = option(
+        "K8S-Logging.Exclude",
+        False,
+        'kubernetes filter: drop the lines of pods annotated fluentbit.io/exclude: "true"',
+    )
     owner_references: bool = option("Owner_References", False, "kubernetes filter: include ownerReferences")
     output: str = option(
         "Output",
@@ -107,6 +112,34 @@ class FluentBitOptions:
 
 
 OPTIONS: tuple[OptionSpec, ...] = option_specs(FluentBitOptions)
+
+
+_ANNOTATION_PREFIX = "fluentbit.io/"
+_TRUE_WORDS = frozenset({"true", "on", "yes"})  # flb_utils_bool
+
+
+def _prop_is(name: str, prop: str) -> bool:
+    # kube_property.c prop_cmp: strncmp over the shorter of the two lengths
+    n = min(len(name), len(prop))
+    return name[:n] == prop[:n]
+
+
+def excluded(annotations: Mapping[str, str]) -> bool:
+    """Fluent Bit's reading of a pod's ``fluentbit.io/*`` annotations (kube_property.c):
+    a property that is not a ``parser*`` one and compares equal to ``exclude`` over the
+    shorter length (so ``exclude``, ``exclude-<anything>``) sets the pod's exclude flag to
+    its value as a boolean (true / on / yes); the last one read wins, and the API
+    serialises annotations in key order."""
+    flag = False
+    for key in sorted(annotations):
+        if not key.startswith(_ANNOTATION_PREFIX):
+            continue
+        prop = key[len(_ANNOTATION_PREFIX) :]
+        if _prop_is("parser", prop):
+            continue
+        if _prop_is("exclude", prop):
+            flag = annotations[key].lower() in _TRUE_WORDS
+    return flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +205,11 @@ class FluentBit:
         """Options for the core's per-record half (record keys, Merge_Log, outputs)."""
         return {"profile": NAME, "parser": self.parser, **option_values(self.opts)}
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
-        """The ``kubernetes`` map for this pod and container (empty: no metadata)."""
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
+        """The ``kubernetes`` map for this pod and container (empty: no metadata); None
+        when ``K8S-Logging.Exclude`` is on and the pod asks to be excluded."""
+        if self.opts.k8s_logging_exclude and res.pod is not None and excluded(res.pod.annotations):
+            return None
         meta = self.kubernetes(line, res)
         if meta is None:
             return (b"",)

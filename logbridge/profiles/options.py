@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 __all__ = [
     "OptionError",
     "OptionSpec",
+    "OptionValue",
     "option",
     "option_specs",
     "option_values",
@@ -30,15 +31,24 @@ class OptionError(ValueError):
     """An unknown option or a bad value; not retriable."""
 
 
+OptionValue = bool | str | int | tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class OptionSpec:
     name: str
-    default: bool | str | int
+    default: OptionValue
     help: str
     choices: tuple[str, ...] = ()
 
 
-def _coerce(spec: OptionSpec, value: Any) -> bool | str | int:
+def _coerce(spec: OptionSpec, value: Any) -> OptionValue:
+    if isinstance(spec.default, tuple):  # a list of strings (YAML list; one string = one item)
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise OptionError(f"option {spec.name}: expected a list of strings, got {value!r}")
     if isinstance(spec.default, bool):
         text = str(value).strip().lower()
         if isinstance(value, bool):
@@ -61,10 +71,10 @@ def _coerce(spec: OptionSpec, value: Any) -> bool | str | int:
 
 def parse_options(
     profile: str, table: tuple[OptionSpec, ...], given: Mapping[str, object]
-) -> dict[str, bool | str | int]:
+) -> dict[str, OptionValue]:
     """Defaults overlaid with ``given`` (keys case-insensitive); result keyed by spec name."""
     by_lower = {s.name.lower(): s for s in table}
-    out: dict[str, bool | str | int] = {s.name: s.default for s in table}
+    out: dict[str, OptionValue] = {s.name: s.default for s in table}
     for key, value in given.items():
         spec = by_lower.get(str(key).lower())
         if spec is None:
@@ -81,7 +91,7 @@ class _Model(Protocol):
 M = TypeVar("M", bound=_Model)
 
 
-def option(key: str, default: bool | str | int, help: str, choices: tuple[str, ...] = ()) -> Any:
+def option(key: str, default: OptionValue, help: str, choices: tuple[str, ...] = ()) -> Any:
     """A typed option field of a profile's options dataclass, spelled ``key`` in the
     collector's configuration (``Any``: the dataclass-field idiom; the annotation types it)."""
     return field(default=default, metadata={"spec": OptionSpec(key, default, help, choices)})
@@ -98,6 +108,6 @@ def parse_model(model: type[M], profile: str, given: Mapping[str, object]) -> M:
     return model(**{f.name: values[f.metadata["spec"].name] for f in fields(model)})
 
 
-def option_values(opts: _Model) -> dict[str, bool | str | int]:
+def option_values(opts: _Model) -> dict[str, OptionValue]:
     """The options keyed by the collector's names (what the compiled core reads)."""
     return {f.metadata["spec"].name: getattr(opts, f.name) for f in fields(opts)}

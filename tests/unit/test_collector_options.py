@@ -15,6 +15,7 @@ import pytest
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import OptionError, build
+from logbridge.profiles.fluentbit import excluded
 from logbridge.selecting import SelectorError, matches, parse_selector
 from vnbridge.podfiles import load_inventory
 
@@ -159,3 +160,65 @@ def test_label_selectors(selector: str, labels: dict[str, str], want: bool) -> N
 def test_bad_label_selectors_are_refused(bad: str) -> None:
     with pytest.raises(SelectorError):
         parse_selector(bad)
+
+
+def test_fluent_bit_excludes_pods_annotated_fluentbit_io_exclude_when_allowed(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    pod = json.loads((REAL / "pods" / "pod-etl-ingest-29000000-abcde.json").read_text())
+    pod["metadata"].setdefault("annotations", {})["fluentbit.io/exclude"] = "true"
+    assert _run("fluent-bit", {"K8S-Logging.Exclude": "On"}, line, tmp_path, pod) == []
+    # not allowed by the filter's config: the annotation is ignored (Fluent Bit warns)
+    assert len(_run("fluent-bit", {}, line, tmp_path, pod)) == 1
+
+
+@pytest.mark.parametrize(
+    ("annotations", "dropped"),
+    [
+        ({"fluentbit.io/exclude": "true"}, True),
+        ({"fluentbit.io/exclude": "On"}, True),
+        ({"fluentbit.io/exclude": "yes"}, True),
+        ({"fluentbit.io/exclude": "false"}, False),
+        ({"fluentbit.io/exclude": " true"}, False),  # flb_utils_bool: exact words only
+        ({"fluentbit.io/exclude-sidecar": "true"}, True),  # compared over "exclude" only
+        ({"fluentbit.io/ex": "true"}, True),  # strncmp over the shorter length
+        ({"fluentbit.io/parser": "true"}, False),
+        ({"fluentbit.io/": "true"}, False),  # the key must be longer than the prefix
+        ({"other.io/exclude": "true"}, False),
+        (
+            {"fluentbit.io/exclude": "true", "fluentbit.io/exclude-x": "false"},
+            False,
+        ),  # last in key order wins
+    ],
+)
+def test_fluent_bit_reads_exclude_annotations_as_kube_property_c_does(
+    annotations: dict[str, str], dropped: bool
+) -> None:
+    assert excluded(annotations) is dropped
+
+
+def test_fluent_bit_es_keeps_a_merged_timestamp_where_the_merge_put_it(tmp_path: Path) -> None:
+    body = '{"level":"info","@timestamp":"2020-01-01T00:00:00Z","msg":"x"}'
+    ((_, doc),) = _run("fluent-bit", {"Merge_Log": "On"}, [f"{T} stdout F {body}"], tmp_path)
+    # no time key of the output's own in front: the merged one stays among the body keys
+    assert list(doc)[:7] == ["time", "stream", "_p", "log", "level", "@timestamp", "msg"]
+    assert doc["@timestamp"] == "2020-01-01T00:00:00Z"
+    ((_, plain),) = _run("fluent-bit", {"Merge_Log": "On"}, [f'{T} stdout F {{"msg":"x"}}'], tmp_path)
+    assert next(iter(plain)) == "@timestamp" and plain["@timestamp"] == "2025-03-14T09:30:00.000Z"
+
+
+def test_filebeat_include_lines_then_exclude_lines(tmp_path: Path) -> None:
+    lines = [
+        f"{T} stdout F ERR disk full",
+        f"{T} stdout F WARN slow",
+        f"{T} stdout F ERR DBG retry",
+        f"{T} stdout F ok",
+    ]
+    kept = _run("filebeat", {"include_lines": ["^ERR", "^WARN"], "exclude_lines": ["DBG"]}, lines, tmp_path)
+    assert [d["message"] for _, d in kept] == ["ERR disk full", "WARN slow"]
+    assert (
+        len(_run("filebeat", {"exclude_lines": "^(ERR|WARN)"}, lines, tmp_path)) == 1
+    )  # one string: one regexp
+    with pytest.raises(OptionError, match="exclude_lines"):
+        build("filebeat", {"exclude_lines": ["(unclosed"]})
+    with pytest.raises(OptionError, match="list of strings"):
+        build("filebeat", {"include_lines": {"a": 1}})
