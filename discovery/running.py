@@ -7,6 +7,7 @@ publishing: file_sd on change, http_sd on request, both from one ``TargetsView``
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -78,6 +79,7 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
         api=api or api_client(settings.kube), state=state, watch=settings.watch, on_error=metrics.error_hook
     )
     watch.start(loop)
+    freezing = loop.create_task(_freeze_after_sync(watch))
     log.info("discovery started: virtual nodes %s", settings.targets.selector_labels())
     try:
         if settings.http_sd.enabled:
@@ -88,8 +90,19 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
     finally:
+        freezing.cancel()
         debouncer.cancel()
         watch.stop()
+
+
+async def _freeze_after_sync(watch: LiveWatch) -> None:
+    """Once the first lists are in, move everything alive (modules, clients, the listed
+    inventory) out of the cyclic collector's reach: its full collections then scan only
+    what came after, and stop pausing the loop for tens of milliseconds in a burst."""
+    while not await watch.wait_ready(60.0):
+        pass
+    gc.collect()
+    gc.freeze()
 
 
 def _report(task: asyncio.Task[None]) -> None:

@@ -28,6 +28,7 @@ class Reason(enum.StrEnum):
     NO_IDENTITY = "no_pod_identity"
     TOO_LARGE = "too_large"
     SINK_REJECTED = "sink_rejected"  # a sink refused the document for good (e.g. ES mapping error)
+    BAD_INDEX = "bad_index"  # the index the collector's routing gives is a name Elasticsearch refuses
     INTERNAL = "internal_error"  # the core failed on this record (a bug): kept, never a crash
 
 

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_settings import SettingsConfigDict
 
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
-from logbridge.profiles import PROFILES, OptionError, option_table
-from logbridge.profiles.options import parse_options
+from logbridge.profiles import PROFILES, OptionError, build
 from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings, Listen
 from vnbridge.configuring import ComponentSettings
 
@@ -36,7 +35,7 @@ class ProfileSettings(BaseModel):
     @model_validator(mode="after")
     def _check_options(self) -> ProfileSettings:
         try:
-            parse_options(self.name, option_table(self.name), self.options)
+            build(self.name, self.options)  # every check a profile makes: keys, values, regexps, index
         except OptionError as exc:
             raise ValueError(str(exc)) from None
         return self

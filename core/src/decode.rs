@@ -24,11 +24,12 @@ pub enum Reason {
     NoIdentity,
     TooLarge,
     SinkRejected,
+    BadIndex,
     Internal,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::NotUtf8,
         Reason::Empty,
         Reason::UnknownShape,
@@ -38,6 +39,7 @@ impl Reason {
         Reason::NoIdentity,
         Reason::TooLarge,
         Reason::SinkRejected,
+        Reason::BadIndex,
         Reason::Internal,
     ];
     pub fn as_str(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Reason {
             Reason::NoIdentity => "no_pod_identity",
             Reason::TooLarge => "too_large",
             Reason::SinkRejected => "sink_rejected",
+            Reason::BadIndex => "bad_index",
             Reason::Internal => "internal_error",
         }
     }

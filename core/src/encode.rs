@@ -63,6 +63,9 @@ pub struct FluentBit {
     pub output: FbOutput,
     pub logstash_format: bool,
     pub logstash_prefix: String,
+    /// `Logstash_Prefix_Key`: the prefix from the record (empty template: not set)
+    pub logstash_prefix_key: crate::route::Template,
+    pub logstash_prefix_separator: String,
     pub logstash_dateformat: StrftimeCache,
     pub index: String,
     pub time_key: String,
@@ -81,12 +84,12 @@ pub enum Profile {
     FluentBit(Box<FluentBit>),
     /// `lines`: filestream's include_lines / exclude_lines
     Filebeat {
-        index: String,
+        index: IndexPattern,
         lines: LineFilter,
     },
     /// `merge`: Vector's `auto_partial_merge`
     Vector {
-        index: StrftimeCache,
+        index: IndexPattern,
         merge: bool,
     },
 }
@@ -130,6 +133,32 @@ impl Profile {
             Profile::FluentBit(fb) => !matches!(fb.parser, FbParser::CriClassic | FbParser::DockerClassic),
             Profile::Vector { merge, .. } => *merge,
             Profile::Filebeat { .. } => true,
+        }
+    }
+}
+
+/// A profile's index: one strftime pattern, or (`from_fragment`) a pattern per pod that
+/// the profile resolved from its template into the fragment's last part (a first byte 0
+/// there: the template could not be resolved, the rest says why).
+pub struct IndexPattern {
+    pub fixed: StrftimeCache,
+    pub from_fragment: bool,
+}
+
+impl IndexPattern {
+    pub fn fixed(fmt: &str) -> Self {
+        IndexPattern { fixed: StrftimeCache::new(fmt), from_fragment: false }
+    }
+
+    /// The index for a record of `secs` with this fragment ("\0why" when unresolved).
+    fn get(&mut self, frag: &Fragment, secs: i64) -> String {
+        if !self.from_fragment {
+            return self.fixed.get(secs).to_string();
+        }
+        match frag.parts.last() {
+            Some(p) if p.first() == Some(&0) => format!("\0{}", String::from_utf8_lossy(&p[1..])),
+            Some(p) => crate::time::strftime(&String::from_utf8_lossy(p), secs),
+            None => "\0no index pattern rendered".to_string(),
         }
     }
 }
@@ -410,13 +439,40 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
             }
             let dots = fb.replace_dots;
             let index = if fb.logstash_format {
-                format!("{}-{}", fb.logstash_prefix, fb.logstash_dateformat.get(secs))
+                let mut prefix = if fb.logstash_prefix_key.is_empty() {
+                    String::new()
+                } else {
+                    fb.logstash_prefix_key.render(&mut |path| lookup(&doc, path))
+                };
+                if prefix.len() > 128 {
+                    // es.c copies at most 128 bytes of the translated prefix
+                    let mut end = 128;
+                    while !prefix.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    prefix.truncate(end);
+                }
+                let prefix = if prefix.is_empty() { fb.logstash_prefix.as_str() } else { prefix.as_str() };
+                format!("{prefix}{}{}", fb.logstash_prefix_separator, fb.logstash_dateformat.get(secs))
             } else {
                 fb.index.clone()
             };
             let id = if fb.generate_id { Some(genid::generate_id(&pack_doc(&doc, dots))) } else { None };
             Doc { body: write_doc(&doc, dots), index, id }
         }
+    }
+}
+
+/// A record key's value for a record-accessor path (`$kubernetes['namespace_name']`):
+/// the kubernetes map is looked up in the fragment's parsed value.
+fn lookup(rec: &Rec, path: &[String]) -> Option<J> {
+    let (first, rest) = path.split_first()?;
+    let (_, v) = rec.0.iter().find(|(k, _)| k == first)?;
+    match v {
+        V::S(s) if rest.is_empty() => Some(J::Str(s.to_string())),
+        V::S(_) => None,
+        V::J(j) => crate::route::descend(j, rest).cloned(),
+        V::Frag(f) => crate::route::descend(f.kube.as_ref()?, rest).cloned(),
     }
 }
 
@@ -429,7 +485,7 @@ fn write_message_stream(out: &mut Vec<u8>, line: &Line, between: &[u8]) {
     json::write_str(out, line.stream());
 }
 
-fn filebeat(index: &str, line: &Line, frag: &Fragment) -> Doc {
+fn filebeat(index: &mut IndexPattern, line: &Line, frag: &Fragment) -> Doc {
     let mut out = Vec::with_capacity(512 + line.text.len());
     out.extend_from_slice(b"{\"@timestamp\":");
     json::write_str(&mut out, &format_rfc3339(line.ts_ns, 3));
@@ -444,10 +500,10 @@ fn filebeat(index: &str, line: &Line, frag: &Fragment) -> Doc {
     }
     out.extend_from_slice(&frag.parts[1]);
     out.push(b'}');
-    Doc { body: out, index: index.to_string(), id: None }
+    Doc { body: out, index: index.get(frag, line.ts_ns.div_euclid(NS)), id: None }
 }
 
-fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
+fn vector(index: &mut IndexPattern, line: &Line, frag: &Fragment) -> Doc {
     // keys sorted, as Vector's JSON encoder writes its map: the pod's keys (in six runs,
     // see `Fragment::parts`) around `_partial`, `message`, `source_type`, `stream`,
     // `timestamp`
@@ -486,8 +542,7 @@ fn vector(index: &mut StrftimeCache, line: &Line, frag: &Fragment) -> Doc {
     put(&mut out, &ts);
     put(&mut out, part(5));
     out.push(b'}');
-    let idx = index.get(line.ts_ns.div_euclid(NS)).to_string();
-    Doc { body: out, index: idx, id: None }
+    Doc { body: out, index: index.get(frag, line.ts_ns.div_euclid(NS)), id: None }
 }
 
 pub fn encode(profile: &mut Profile, line: &Line, frag: &Rc<Fragment>) -> Doc {

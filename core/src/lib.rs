@@ -15,6 +15,7 @@ pub mod json;
 pub mod kafka;
 pub mod metrics;
 pub mod partition;
+pub mod route;
 pub mod time;
 pub mod transform;
 

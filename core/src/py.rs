@@ -64,6 +64,18 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                 output,
                 logstash_format: get(d, "Logstash_Format", false)?,
                 logstash_prefix: get(d, "Logstash_Prefix", "logstash".to_string())?,
+                logstash_prefix_key: {
+                    let key: String = get(d, "Logstash_Prefix_Key", String::new())?;
+                    if key.is_empty() {
+                        crate::route::Template::default()
+                    } else {
+                        // es_conf.c: a key without '$' gets one
+                        let pattern = if key.starts_with('$') { key } else { format!("${key}") };
+                        crate::route::Template::parse(&pattern)
+                            .map_err(|e| PyValueError::new_err(format!("Logstash_Prefix_Key: {e}")))?
+                    }
+                },
+                logstash_prefix_separator: get(d, "Logstash_Prefix_Separator", "-".to_string())?,
                 logstash_dateformat: strftime_cache(
                     get(d, "Logstash_DateFormat", "%Y.%m.%d".to_string())?,
                     "Logstash_DateFormat",
@@ -88,12 +100,18 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
             let include: Vec<String> = get(d, "include_lines", Vec::new())?;
             let exclude: Vec<String> = get(d, "exclude_lines", Vec::new())?;
             Profile::Filebeat {
-                index: get(d, "index", "filebeat".to_string())?,
+                index: crate::encode::IndexPattern {
+                    fixed: strftime_cache(get(d, "index", "filebeat".to_string())?, "index")?,
+                    from_fragment: get(d, "index_from_fragment", false)?,
+                },
                 lines: crate::encode::LineFilter::new(&include, &exclude).map_err(PyValueError::new_err)?,
             }
         }
         "vector" => Profile::Vector {
-            index: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
+            index: crate::encode::IndexPattern {
+                fixed: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
+                from_fragment: get(d, "index_from_fragment", false)?,
+            },
             merge: get(d, "auto_partial_merge", true)?,
         },
         other => return Err(PyValueError::new_err(format!("unknown profile {other:?}"))),
@@ -352,7 +370,9 @@ impl PyTransformer {
     #[new]
     fn new(config: &Bound<'_, PyDict>, render: PyObject) -> PyResult<Self> {
         let profile = profile_from(config)?;
-        let kube_value = matches!(&profile, Profile::FluentBit(fb) if fb.generate_id);
+        // the kubernetes map as a value: Generate_ID hashes it, Logstash_Prefix_Key reads it
+        let kube_value = matches!(&profile, Profile::FluentBit(fb) if fb.generate_id
+            || fb.logstash_prefix_key.0.iter().any(|p| matches!(p, crate::route::Part::Key(k) if k[0] == "kubernetes")));
         let shape_name: String = get(config, "shape", "auto".to_string())?;
         let shape =
             Shape::parse(&shape_name).ok_or_else(|| PyValueError::new_err(format!("unknown shape {shape_name:?}")))?;
@@ -566,6 +586,19 @@ fn replace_dots<'py>(py: Python<'py>, doc: &[u8]) -> PyResult<Bound<'py, PyBytes
     Ok(PyBytes::new(py, &json::to_vec(&crate::encode::dedot(v))))
 }
 
+/// Why a Logstash_Prefix_Key record accessor is refused, or None.
+#[pyfunction]
+fn record_accessor_error(pattern: &str) -> Option<String> {
+    let pattern = if pattern.starts_with('$') { pattern.to_string() } else { format!("${pattern}") };
+    crate::route::Template::parse(&pattern).err()
+}
+
+/// Why Elasticsearch would refuse this index name, or None.
+#[pyfunction]
+fn index_name_error(name: &str) -> Option<String> {
+    crate::route::invalid_index(name)
+}
+
 /// Why a regexp is refused by the core's engine (the syntax Filebeat's Go RE2 shares), or None.
 #[pyfunction]
 fn regex_error(pattern: &str) -> Option<String> {
@@ -589,5 +622,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reasons, m)?)?;
     m.add_function(wrap_pyfunction!(replace_dots, m)?)?;
     m.add_function(wrap_pyfunction!(regex_error, m)?)?;
+    m.add_function(wrap_pyfunction!(record_accessor_error, m)?)?;
+    m.add_function(wrap_pyfunction!(index_name_error, m)?)?;
     Ok(())
 }

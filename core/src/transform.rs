@@ -304,6 +304,19 @@ impl Transformer {
             return;
         }
         let doc = encode(&mut self.profile, &a.line, &frag);
+        if !doc.index.is_empty() {
+            let why = match doc.index.strip_prefix('\0') {
+                Some(unresolved) => Some(unresolved.to_string()),
+                None => crate::route::invalid_index(&doc.index),
+            };
+            if let Some(why) = why {
+                for t in &a.toks {
+                    let bad = Bad { reason: Reason::BadIndex, detail: why.clone() };
+                    self.dead_letter(out, *t, bad);
+                }
+                return;
+            }
+        }
         self.sources[frag.source.min(3) as usize] += 1;
         self.documents_out += 1;
         out.docs.push(DocOut { body: doc.body, index: doc.index, id: doc.id, frag, toks: a.toks });
@@ -405,7 +418,10 @@ mod tests {
     fn transformer() -> Transformer {
         let cfg =
             Config { shape: Shape::Cri, max_line_bytes: 1 << 20, idle_s: 1.0, multiline_namespaces: AHashMap::new() };
-        Transformer::new(Profile::Filebeat { index: "filebeat".into(), lines: Default::default() }, cfg)
+        Transformer::new(
+            Profile::Filebeat { index: crate::encode::IndexPattern::fixed("filebeat"), lines: Default::default() },
+            cfg,
+        )
     }
 
     #[test]

@@ -29,6 +29,7 @@ from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
 from logbridge.profiles.options import OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
+from logbridge.routing import IndexTemplate, TemplateError
 from vnbridge.inventory import ObjectMeta, PodInfo
 
 __all__ = ["NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
@@ -98,6 +99,12 @@ class FilebeatOptions:
         "orchestrator.cluster.name", "", "orchestrator.cluster.name (Filebeat reads it from kubeadm-config)"
     )
     orchestrator_cluster_url: str = option("orchestrator.cluster.url", "", "orchestrator.cluster.url")
+    index: str = option(
+        "index",
+        "",
+        "output.elasticsearch.index format string, e.g. 'logs-%{[kubernetes.namespace]}-%{+yyyy.MM.dd}' "
+        "(pod fields; lower-cased as Filebeat does); empty: the data stream filebeat-<version>",
+    )
     include_lines: tuple[str, ...] = option(
         "include_lines",
         (),
@@ -207,6 +214,7 @@ def _labels_of(
 @dataclass(frozen=True, slots=True)
 class Filebeat:
     opts: FilebeatOptions
+    index: IndexTemplate
     include_labels: tuple[re.Pattern[str], ...]
     include_annotations: tuple[re.Pattern[str], ...]
     ns_annotations: tuple[re.Pattern[str], ...]
@@ -225,8 +233,19 @@ class Filebeat:
                         f"option {key}: {pattern!r} is not a valid regexp: {why.splitlines()[-1]}"
                     )
         rx = o.use_regex_include
+        try:
+            index = IndexTemplate.parse(
+                "filebeat", o.index or f"filebeat-{o.version}".replace("%", "%%"), per_line=_PER_RECORD
+            )
+        except TemplateError as exc:
+            raise OptionError(f"option index: {exc}") from None
+        if not index.dynamic:
+            sample = vnbridge_core.strftime(index.resolve({}).decode(), 0)
+            if (why := vnbridge_core.index_name_error(sample)) is not None:
+                raise OptionError(f"option index: {why}")
         return cls(
             o,
+            index,
             _patterns(o.include_labels, "include_labels", rx),
             _patterns(o.include_annotations, "include_annotations", rx),
             _patterns(o.rm_namespace_include_annotations, f"{_RM}.namespace.include_annotations", False),
@@ -315,7 +334,8 @@ class Filebeat:
     def core_config(self) -> dict[str, object]:
         return {
             "profile": NAME,
-            "index": f"filebeat-{self.opts.version}",
+            "index": "" if self.index.dynamic else self.index.resolve({}).decode(),
+            "index_from_fragment": self.index.dynamic,
             "include_lines": list(self.opts.include_lines),
             "exclude_lines": list(self.opts.exclude_lines),
         }
@@ -326,6 +346,8 @@ class Filebeat:
         doc = self.document(line, res)
         middle = {k: v for k, v in doc.items() if k not in _PER_RECORD and k != "orchestrator"}
         tail = b',"orchestrator":' + orjson.dumps(doc["orchestrator"]) if "orchestrator" in doc else b""
+        if self.index.dynamic:  # the index pattern of this pod (the core adds each record's date)
+            return orjson.dumps(middle)[1:-1], tail, self.index.resolve(doc)
         return orjson.dumps(middle)[1:-1], tail
 
     def document(self, line: LogLine, res: Resolved) -> dict[str, Any]:

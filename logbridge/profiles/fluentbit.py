@@ -88,6 +88,15 @@ class FluentBitOptions:
         "Logstash_Format", False, "es: index <Logstash_Prefix>-<Logstash_DateFormat>"
     )
     logstash_prefix: str = option("Logstash_Prefix", "logstash", "es: index prefix with Logstash_Format")
+    logstash_prefix_key: str = option(
+        "Logstash_Prefix_Key",
+        "",
+        "es: record accessor whose value replaces Logstash_Prefix, e.g. $kubernetes['namespace_name'] "
+        "(missing or empty: Logstash_Prefix; an index Elasticsearch refuses: dead letter bad_index)",
+    )
+    logstash_prefix_separator: str = option(
+        "Logstash_Prefix_Separator", "-", "es: between the prefix and the date with Logstash_Format"
+    )
     logstash_dateformat: str = option("Logstash_DateFormat", "%Y.%m.%d", "es: strftime date suffix (UTC)")
     index: str = option("Index", "fluent-bit", "es: index name without Logstash_Format")
     time_key: str = option("Time_Key", "@timestamp", "es: name of the time field")
@@ -159,6 +168,21 @@ class FluentBit:
                 vnbridge_core.strftime(fmt, 0)
             except ValueError as exc:
                 raise OptionError(f"option {key}: {exc}") from None
+        if opts.logstash_prefix_key and (
+            why := vnbridge_core.record_accessor_error(opts.logstash_prefix_key)
+        ):
+            raise OptionError(f"option Logstash_Prefix_Key: {why}")
+        if opts.output == "es":
+            static = (
+                opts.logstash_prefix
+                + opts.logstash_prefix_separator
+                + vnbridge_core.strftime(opts.logstash_dateformat, 0)
+                if opts.logstash_format
+                else opts.index
+            )
+            if (why := vnbridge_core.index_name_error(static)) is not None:
+                key = "Logstash_Prefix" if opts.logstash_format else "Index"
+                raise OptionError(f"option {key}: {why}")
         return cls(opts)
 
     @property

@@ -34,6 +34,7 @@ from logbridge.profiles.options import (
     parse_options,
 )
 from logbridge.records import LogLine
+from logbridge.routing import IndexTemplate, TemplateError
 from logbridge.selecting import Requirement, SelectorError, matches, parse_selector
 
 __all__ = ["NAME", "OPTIONS", "Vector", "VectorOptions"]
@@ -67,7 +68,12 @@ class VectorOptions:
     """The profile's options, typed; each field is spelled as Vector's config spells it.
     The field-path options (``pod_annotation_fields.*`` …) are ``paths``, one mapping."""
 
-    index: str = option("index", "vector-%Y.%m.%d", "elasticsearch sink index (strftime, UTC)")
+    index: str = option(
+        "index",
+        "vector-%Y.%m.%d",
+        "elasticsearch sink index template: strftime (UTC) and {{ field }} references to the pod's "
+        "fields, e.g. 'logs-{{ kubernetes.pod_namespace }}-%Y.%m.%d'",
+    )
     bulk_action: str = option(
         "bulk.action",
         "index",
@@ -134,6 +140,7 @@ def _sorted(value: Any) -> Any:
 @dataclass(frozen=True, slots=True)
 class Vector:
     opts: VectorOptions
+    index: IndexTemplate
     paths: Mapping[str, str]  # FIELDS name -> the path it is written at ("" = left out)
     selector: tuple[Requirement, ...] = ()
     excluded_paths: tuple[str, ...] = ()
@@ -147,9 +154,14 @@ class Vector:
         )
         paths = {name: str(values[name]) for name in FIELDS}
         try:
-            vnbridge_core.strftime(opts.index, 0)
-        except ValueError as exc:
+            index = IndexTemplate.parse("vector", opts.index, per_line=frozenset(RECORD_KEYS))
+            sample = vnbridge_core.strftime(
+                index.resolve({}).decode() if not index.dynamic else opts.index, 0
+            )
+        except (TemplateError, ValueError) as exc:
             raise OptionError(f"option index: {exc}") from None
+        if not index.dynamic and (why := vnbridge_core.index_name_error(sample)) is not None:
+            raise OptionError(f"option index: {why}")
         try:
             selector = parse_selector(opts.extra_label_selector)
         except SelectorError as exc:
@@ -159,7 +171,7 @@ class Vector:
             if path and (steps[0] in (*RECORD_KEYS, "file") or "" in steps):
                 raise OptionError(f"option {name}: {path!r} collides with a key of every event or is empty")
         globs = tuple(g.strip() for g in opts.exclude_paths_glob_patterns.split(",") if g.strip())
-        return cls(opts, paths, selector, globs)
+        return cls(opts, index, paths, selector, globs)
 
     @property
     def parser(self) -> str:
@@ -172,7 +184,8 @@ class Vector:
     def core_config(self) -> dict[str, object]:
         return {
             "profile": NAME,
-            "index": self.opts.index,
+            "index": "" if self.index.dynamic else self.opts.index,
+            "index_from_fragment": self.index.dynamic,
             "auto_partial_merge": self.opts.auto_partial_merge,
         }
 
@@ -182,6 +195,8 @@ class Vector:
         top = self.head(line, res)
         if self._excluded(top["file"], res):
             return None
+        if self.index.dynamic:  # the index pattern of this pod (the core adds each record's date)
+            return (*_runs(top), self.index.resolve(top))
         return _runs(top)
 
     def _excluded(self, path: str, res: Resolved) -> bool:

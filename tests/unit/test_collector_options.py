@@ -222,3 +222,81 @@ def test_filebeat_include_lines_then_exclude_lines(tmp_path: Path) -> None:
         build("filebeat", {"exclude_lines": ["(unclosed"]})
     with pytest.raises(OptionError, match="list of strings"):
         build("filebeat", {"include_lines": {"a": 1}})
+
+
+def _run_with_dead(
+    profile: str, options: dict[str, str], lines: list[str], tmp: Path
+) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """Documents and dead letters (JSON lines of the error stream)."""
+    pods = tmp / "pods"
+    pods.mkdir(exist_ok=True)
+    for f in [*(REAL / "pods").glob("*.json"), *(REAL / "objects").glob("*.json")]:
+        shutil.copy(f, pods / f.name)
+    log = tmp / INGEST
+    log.write_bytes(b"".join(x.encode() + b"\n" for x in lines))
+    prof = build(profile, options)
+    out, err = io.BytesIO(), io.BytesIO()
+    items = convert_lines(iter_inputs([log], io.BytesIO()), profile=prof, lookup=load_inventory(pods))
+    write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
+    rows = out.getvalue().splitlines()
+    docs = [(json.loads(a), json.loads(s)) for a, s in zip(rows[0::2], rows[1::2], strict=True)]
+    return docs, [json.loads(x) for x in err.getvalue().splitlines()]
+
+
+def test_fluent_bit_logstash_prefix_key_routes_by_record_and_metadata(tmp_path: Path) -> None:
+    base = {"Logstash_Format": "On", "Merge_Log": "On"}
+    line = [f'{T} stdout F {{"team":"data","Team":"Payments"}}']
+    for key in ("$kubernetes['namespace_name']", "kubernetes['namespace_name']"):  # '$' is optional
+        ((action, _),) = _run("fluent-bit", {**base, "Logstash_Prefix_Key": key}, line, tmp_path)
+        assert action["create"]["_index"] == "etl-2025.03.14"
+    ((action, _),) = _run("fluent-bit", {**base, "Logstash_Prefix_Key": "$team"}, line, tmp_path)
+    assert action["create"]["_index"] == "data-2025.03.14"  # a merged body key
+    opts = {**base, "Logstash_Prefix_Key": "$missing", "Logstash_Prefix_Separator": "_"}
+    ((action, _),) = _run("fluent-bit", opts, line, tmp_path)
+    assert action["create"]["_index"] == "logstash_2025.03.14"  # missing: Logstash_Prefix
+    docs, dead = _run_with_dead("fluent-bit", {**base, "Logstash_Prefix_Key": "$Team"}, line, tmp_path)
+    assert docs == [] and [d["reason"] for d in dead] == ["bad_index"]
+    assert "upper-case" in dead[0]["detail"]
+    with pytest.raises(OptionError, match="Logstash_Prefix_Key"):
+        build("fluent-bit", {"Logstash_Prefix_Key": "$a[0]"})
+    with pytest.raises(OptionError, match="Index"):
+        build("fluent-bit", {"Index": "Fluent-Bit"})
+
+
+def test_filebeat_index_format_strings_route_by_pod_fields(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    opts = {"index": "Logs-%{[kubernetes.namespace]}-%{[agent.version]}-%{+yyyy.MM.dd}"}
+    ((action, _),) = _run("filebeat", opts, line, tmp_path)
+    assert action["create"]["_index"] == "logs-etl-8.19.0-2025.03.14"  # lower-cased, as Filebeat does
+    opts = {"index": "logs-%{[kubernetes.labels.nope]:other}"}
+    ((action, _),) = _run("filebeat", opts, line, tmp_path)
+    assert action["create"]["_index"] == "logs-other"
+    docs, dead = _run_with_dead("filebeat", {"index": "logs-%{[kubernetes.labels.nope]}"}, line, tmp_path)
+    assert docs == [] and [d["reason"] for d in dead] == ["bad_index"] and "nope" in dead[0]["detail"]
+    docs, dead = _run_with_dead("filebeat", {"index": "logs %{[kubernetes.namespace]}"}, line, tmp_path)
+    assert docs == [] and "contains ' '" in dead[0]["detail"]
+    for bad in ("logs-%{[message]}", "logs-%{+qqq}", "logs-%{[kubernetes.namespace]"):
+        with pytest.raises(OptionError, match="index"):
+            build("filebeat", {"index": bad})
+
+
+def test_vector_index_templates_route_by_pod_fields(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    opts = {"index": "logs-{{ kubernetes.pod_namespace }}-{{kubernetes.container_name}}-%Y.%m"}
+    ((action, _),) = _run("vector", opts, line, tmp_path)
+    assert action["index"]["_index"] == "logs-etl-ingest-2025.03"
+    docs, dead = _run_with_dead("vector", {"index": "logs-{{ kubernetes.nope }}"}, line, tmp_path)
+    assert docs == [] and [d["reason"] for d in dead] == ["bad_index"]
+    with pytest.raises(OptionError, match="index"):
+        build("vector", {"index": "logs-{{ message }}"})
+    with pytest.raises(OptionError, match="index"):
+        build("vector", {"index": "Logs-%Y"})  # a fixed name Elasticsearch refuses
+
+
+def test_settings_refuse_profile_options_the_profile_refuses() -> None:
+    from logbridge.settings import ProfileSettings
+
+    with pytest.raises(ValueError, match="exclude_lines"):
+        ProfileSettings(name="filebeat", options={"exclude_lines": ["(unclosed"]})
+    with pytest.raises(ValueError, match="Index"):
+        ProfileSettings(name="fluent-bit", options={"Index": "Has Space"})
