@@ -147,9 +147,15 @@ class _Child:
         return err.decode(errors="replace")[-2000:]
 
 
-def run(day_s: float = 600.0, mix: Mix | None = None) -> dict[str, float]:
+def run(
+    day_s: float = 600.0, mix: Mix | None = None, *, window: tuple[float, float] | None = None
+) -> dict[str, float]:
+    """One simulated day (or ``window``, simulated seconds from midnight of day 0, at the
+    acceleration a whole day in ``day_s`` would have)."""
     day = Day(mix=mix or Mix())
     day.accel = (day.sim_end_s - day.sim_start_s) / day_s
+    if window is not None:
+        day = Day(mix=day.mix, sim_start_s=window[0], sim_end_s=window[1], accel=day.accel)
     api = FakeApi(day)
     api.start()
     tmp = Path(tempfile.mkdtemp(prefix="vnbridge-cronjob-day-"))

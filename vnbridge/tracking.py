@@ -115,7 +115,14 @@ class ClusterState:
                 pfn(key)
 
     def _pod(self, obj: Mapping[str, Any]) -> PodInfo:
-        return self._join(pod_from_object(obj))
+        # joined while it is built (one PodInfo per event, not a second one to join)
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        return pod_from_object(
+            obj,
+            namespace=self.namespace_meta.get(str(meta.get("namespace", "default"))),
+            node=self.node_meta.get(str(spec.get("nodeName", ""))),
+        )
 
     # --- whole lists (a relist replaces everything atomically) -----------------------
     def list_pods(self, items: list[dict[str, Any]]) -> None:
