@@ -118,7 +118,15 @@ def create_app(*, view: TargetsView, metrics: DiscoveryMetrics, auth: Auth) -> F
         if not view.background or not view.built:
             view.refresh()  # a background view serves its last build (at most debounce_s old)
         metrics.requests.labels("200").inc()
-        return Response(view.json(shard, shards), media_type="application/json")
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(
+                view.json_gzip(shard, shards),
+                media_type="application/json",
+                headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+            )
+        return Response(
+            view.json(shard, shards), media_type="application/json", headers={"Vary": "Accept-Encoding"}
+        )
 
     add_health_routes(
         app,

@@ -20,6 +20,7 @@ from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
 from vnbridge.inventory import PodInfo
 
 __all__ = [
+    "GroupCache",
     "TargetRules",
     "Targets",
     "build_targets",
@@ -73,19 +74,39 @@ class Targets:
     conflicts: int = 0
 
 
+# (namespace, pod) -> the pod object and address a group was built for, and the group
+GroupCache = dict[tuple[str, str], tuple[PodInfo, str, TargetGroup]]
+
+
 def build_targets(
     pods: Iterable[PodInfo],
     node_labels: Mapping[str, Mapping[str, str]],
     rules: TargetRules,
+    *,
+    cache: Mapping[tuple[str, str], tuple[PodInfo, str, TargetGroup]] | None = None,
+    new_cache: GroupCache | None = None,
 ) -> Targets:
-    """One group per exporter the virtual-exporter rule finds."""
+    """One group per exporter the virtual-exporter rule finds. With ``cache`` (the last
+    build's ``new_cache``) a pod that is the very same object at the same address keeps
+    its group: pods are immutable values replaced on every change, so identity is
+    "unchanged" and a rebuild after a burst touches only the pods that changed."""
     found = virtual_exporters(pods, node_labels, rules.exporter)
     keyed = sorted(((p.namespace, p.name), a) for a, p in found.by_address.items())
     by_address = found.by_address
     if rules.labels == "kubernetes_sd":
         groups = [g for _, a in keyed for g in kubernetes_sd_groups(by_address[a])]
         return Targets(groups, found.conflicts)
-    return Targets([_group(by_address[a], a, rules) for _, a in keyed], found.conflicts)
+    out: list[TargetGroup] = []
+    for key, address in keyed:
+        pod = by_address[address]
+        hit = cache.get(key) if cache is not None else None
+        group = (
+            hit[2] if hit is not None and hit[0] is pod and hit[1] == address else _group(pod, address, rules)
+        )
+        if new_cache is not None:
+            new_cache[key] = (pod, address, group)
+        out.append(group)
+    return Targets(out, found.conflicts)
 
 
 def shard_of(namespace: str, pod: str, shards: int) -> int:

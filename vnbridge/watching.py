@@ -77,14 +77,16 @@ class Backoff:
 
 
 def _lines(resp: Any, chunk: int = 65536) -> Iterator[bytes]:
+    """The watch stream's JSON lines; each piece is split once (a burst of thousands of
+    events must not copy the rest of the buffer once per line)."""
     buf = b""
     for data in resp.stream(chunk):
-        buf += data
-        while True:
-            nl = buf.find(b"\n")
-            if nl < 0:
-                break
-            line, buf = buf[:nl], buf[nl + 1 :]
+        if b"\n" not in data:
+            buf += data
+            continue
+        lines = (buf + data).split(b"\n")
+        buf = lines.pop()
+        for line in lines:
             if line.strip():
                 yield line
     if buf.strip():

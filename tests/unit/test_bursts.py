@@ -10,15 +10,18 @@ import json
 import threading
 
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from discovery.publishing import TargetsView
 from discovery.serving import DiscoveryMetrics, create_app
-from discovery.targeting import TargetRules
+from discovery.targeting import GroupCache, TargetRules, build_targets
 from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector
 from vnbridge.httpkit import Auth
 from vnbridge.kube import Inbox
 from vnbridge.tracking import ClusterState
+from vnbridge.watching import _lines
 
 EKLET = NODE_PRESETS["tencent-eklet"]
 
@@ -98,3 +101,55 @@ def test_a_background_view_serves_its_last_build_and_builds_off_the_loop() -> No
     assert asyncio.run(view.refresh_off_loop())
     assert pods() == ["a", "b"]
     assert not asyncio.run(view.refresh_off_loop())  # nothing changed since
+
+
+class _Stream:
+    def __init__(self, pieces: list[bytes]) -> None:
+        self._pieces = pieces
+
+    def stream(self, _amt: int) -> list[bytes]:
+        return self._pieces
+
+
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=30), st.data())
+def test_watch_lines_are_the_same_however_the_stream_is_cut(lines: list[bytes], data: st.DataObject) -> None:
+    raw = b"".join(line + b"\n" for line in lines)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=10)))
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    assert list(_lines(_Stream(pieces))) == [line for line in lines if line.strip()]
+
+
+def test_a_rebuild_reuses_the_groups_of_unchanged_pods_and_equals_a_fresh_build() -> None:
+    state = ClusterState(kinds=("nodes", "pods"))
+    state.list_nodes([{"metadata": {"name": "eklet-0", "labels": EKLET}}])
+    state.list_pods([_pod(n) for n in ("a", "bb", "ccc")])
+    rules = TargetRules(exporter=ExporterRule(NodeSelector(EKLET)))
+    cache: GroupCache = {}
+    first = build_targets(state.pods(), state.nodes, rules, new_cache=cache)
+    state.pod_event(
+        "MODIFIED",
+        {**_pod("bb"), "metadata": {"name": "bb", "namespace": "batch", "uid": "u-bb", "labels": {"x": "1"}}},
+    )
+    state.pod_event("DELETED", _pod("ccc"))
+    again: GroupCache = {}
+    second = build_targets(state.pods(), state.nodes, rules, cache=cache, new_cache=again)
+    assert second == build_targets(state.pods(), state.nodes, rules)  # same as without the cache
+    assert second.groups[0] is first.groups[0]  # "a" unchanged: its group reused
+    assert set(again) == {("batch", "a"), ("batch", "bb")}  # the gone pod left the cache
+
+
+def test_http_sd_answers_gzip_when_asked_and_plain_otherwise() -> None:
+    import gzip as gz
+
+    state = ClusterState(kinds=("nodes", "pods"))
+    state.list_nodes([{"metadata": {"name": "eklet-0", "labels": EKLET}}])
+    state.list_pods([_pod("a")])
+    view = TargetsView(
+        state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(EKLET))), background=True
+    )
+    client = TestClient(create_app(view=view, metrics=DiscoveryMetrics(CollectorRegistry()), auth=Auth()))
+    plain = client.get("/targets", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and json.loads(plain.content)[0]["labels"]["pod"] == "a"
+    packed = client.get("/targets", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.json() == json.loads(plain.content)
+    assert gz.decompress(view.json_gzip()) == view.json()
