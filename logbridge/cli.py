@@ -7,6 +7,7 @@ usage errors exit 2 with one line, processing errors never stop a run.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -151,7 +152,9 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describ
         typer.echo(f"{pname}:")
         for spec in table:
             default = (
-                ("On" if spec.default else "Off") if isinstance(spec.default, bool) else repr(spec.default)
+                ("On" if spec.default else "Off")
+                if isinstance(spec.default, bool)
+                else repr(dict(spec.default) if isinstance(spec.default, Mapping) else spec.default)
             )
             typer.echo(f"  {spec.name:34} default {default:22} {spec.help}")
 

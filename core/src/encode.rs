@@ -78,6 +78,10 @@ pub struct FluentBit {
     pub timestamp_key: String,
     pub timestamp_format: TsFormat,
     pub tag_prefix: String,
+    /// filter record_modifier `Record key value` pairs, after the kubernetes filter
+    pub records: Vec<(String, String)>,
+    /// filter modify `Add key value` pairs, after record_modifier
+    pub adds: Vec<(String, String)>,
 }
 
 pub enum Profile {
@@ -399,6 +403,16 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
     rec.remove("kubernetes");
     if !frag.parts.is_empty() && !frag.parts[0].is_empty() {
         rec.0.push(("kubernetes".into(), V::Frag(frag)));
+    }
+    // record_modifier `Record` appends each pair (a repeated key is repeated, as its
+    // msgpack map is); modify `Add` adds a key the record does not have
+    for (k, v) in &fb.records {
+        rec.0.push((Cow::Owned(k.clone()), V::S(Cow::Owned(v.clone()))));
+    }
+    for (k, v) in &fb.adds {
+        if !rec.0.iter().any(|(key, _)| key == k) {
+            rec.0.push((Cow::Owned(k.clone()), V::S(Cow::Owned(v.clone()))));
+        }
     }
     let secs = line.ts_ns.div_euclid(NS);
     let ns = line.ts_ns.rem_euclid(NS);

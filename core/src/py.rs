@@ -24,6 +24,17 @@ fn get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T)
     }
 }
 
+/// `key value` lines (Fluent Bit's `Record` / `Add` syntax: the value is the rest of the line).
+fn pairs(lines: Vec<String>, key: &str) -> PyResult<Vec<(String, String)>> {
+    lines
+        .iter()
+        .map(|l| match l.trim().split_once(char::is_whitespace) {
+            Some((k, v)) if !v.trim().is_empty() => Ok((k.to_string(), v.trim().to_string())),
+            _ => Err(PyValueError::new_err(format!("{key}: {l:?} is not `key value`"))),
+        })
+        .collect()
+}
+
 fn strftime_cache(fmt: String, key: &str) -> PyResult<StrftimeCache> {
     time::check_strftime(&fmt).map_err(|d| {
         PyValueError::new_err(format!(
@@ -94,6 +105,8 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                 timestamp_key: get(d, "Timestamp_Key", "@timestamp".to_string())?,
                 timestamp_format,
                 tag_prefix: get(d, "Tag_Prefix", "kube.var.log.containers.".to_string())?,
+                records: pairs(get(d, "record_modifier.Record", Vec::new())?, "record_modifier.Record")?,
+                adds: pairs(get(d, "modify.Add", Vec::new())?, "modify.Add")?,
             }))
         }
         "filebeat" => {

@@ -27,7 +27,7 @@ import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
-from logbridge.profiles.options import OptionError, OptionSpec, option, option_specs, parse_model
+from logbridge.profiles.options import NO_FIELDS, OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
 from logbridge.routing import IndexTemplate, TemplateError
 from vnbridge.inventory import ObjectMeta, PodInfo
@@ -105,6 +105,18 @@ class FilebeatOptions:
         "output.elasticsearch.index format string, e.g. 'logs-%{[kubernetes.namespace]}-%{+yyyy.MM.dd}' "
         "(pod fields; lower-cased as Filebeat does); empty: the data stream filebeat-<version>",
     )
+    fields: Mapping[str, object] = option(
+        "fields",
+        NO_FIELDS,
+        "input fields added to every event, under 'fields' (or the root with fields_under_root)",
+    )
+    fields_under_root: bool = option("fields_under_root", False, "put the input's fields at the event's root")
+    add_fields: Mapping[str, object] = option(
+        "add_fields",
+        NO_FIELDS,
+        "add_fields processors: Filebeat's list of {target, fields} (target default 'fields', '' = root) "
+        "or {target: fields}",
+    )
     include_lines: tuple[str, ...] = option(
         "include_lines",
         (),
@@ -127,6 +139,31 @@ class FilebeatOptions:
 OPTIONS: tuple[OptionSpec, ...] = option_specs(FilebeatOptions)
 _PER_RECORD = frozenset({"@timestamp", "message", "stream"})
 _CONTROLLERS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"})
+
+
+def _processor_form(given: Mapping[str, object]) -> Mapping[str, object]:
+    """``add_fields`` as Filebeat writes the processors — a list of ``{target, fields}``
+    (target ``fields`` when left out, ``""`` for the root) — becomes ``{target: fields}``."""
+    for key, value in given.items():
+        if str(key).lower() != "add_fields" or not isinstance(value, list):
+            continue
+        merged: dict[str, dict[str, object]] = {}
+        for proc in value:
+            if not isinstance(proc, Mapping) or not isinstance(proc.get("fields"), Mapping):
+                raise OptionError(f"option add_fields: {proc!r} is not {{target, fields}}")
+            target = str(proc.get("target", "fields"))
+            merged.setdefault(target, {}).update(proc["fields"])
+        return {**given, key: merged}
+    return given
+
+
+def _deep_update(doc: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """libbeat's DeepUpdate: maps merge key by key, anything else overwrites."""
+    for key, value in values.items():
+        if isinstance(value, Mapping) and isinstance(doc.get(key), dict):
+            _deep_update(doc[key], value)
+        else:
+            doc[key] = dict(value) if isinstance(value, Mapping) else value
 
 
 def safe_put(data: dict[str, Any], key: str, value: Any) -> None:
@@ -225,7 +262,13 @@ class Filebeat:
 
     @classmethod
     def from_options(cls, given: Mapping[str, object]) -> Filebeat:
-        o = parse_model(FilebeatOptions, NAME, given)
+        o = parse_model(FilebeatOptions, NAME, _processor_form(given))
+        rooted = [*(o.fields if o.fields_under_root else ()), *o.add_fields.get("", {})]  # type: ignore[misc]
+        overwritten = sorted({*rooted, *o.add_fields} & _PER_RECORD)
+        if overwritten:
+            raise OptionError(
+                f"fields / add_fields: {', '.join(overwritten)} is written per line and cannot be set"
+            )
         for key, patterns in (("include_lines", o.include_lines), ("exclude_lines", o.exclude_lines)):
             for pattern in patterns:
                 if (why := vnbridge_core.regex_error(pattern)) is not None:
@@ -395,4 +438,8 @@ class Filebeat:
         }
         if cluster:
             doc["orchestrator"] = {"cluster": cluster}
+        if o.fields:  # the input's fields, then the add_fields processors (after add_kubernetes_metadata)
+            _deep_update(doc, dict(o.fields) if o.fields_under_root else {"fields": dict(o.fields)})
+        for target, values in o.add_fields.items():
+            _deep_update(doc, dict(values) if not target else {target: dict(values)})  # type: ignore[call-overload]
         return doc

@@ -78,6 +78,16 @@ class FluentBitOptions:
         'kubernetes filter: drop the lines of pods annotated fluentbit.io/exclude: "true"',
     )
     owner_references: bool = option("Owner_References", False, "kubernetes filter: include ownerReferences")
+    record_modifier_record: tuple[str, ...] = option(
+        "record_modifier.Record",
+        (),
+        "filter record_modifier (after kubernetes): 'key value' lines appended to every record",
+    )
+    modify_add: tuple[str, ...] = option(
+        "modify.Add",
+        (),
+        "filter modify (after record_modifier): 'key value' lines added when the record lacks the key",
+    )
     output: str = option(
         "Output",
         "es",
@@ -168,6 +178,13 @@ class FluentBit:
                 vnbridge_core.strftime(fmt, 0)
             except ValueError as exc:
                 raise OptionError(f"option {key}: {exc}") from None
+        for key, lines in (
+            ("record_modifier.Record", opts.record_modifier_record),
+            ("modify.Add", opts.modify_add),
+        ):
+            for entry in lines:
+                if len(entry.split(None, 1)) != 2:
+                    raise OptionError(f"option {key}: {entry!r} is not 'key value'")
         if opts.logstash_prefix_key and (
             why := vnbridge_core.record_accessor_error(opts.logstash_prefix_key)
         ):

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, TypeVar
 
+import orjson
+
 __all__ = [
+    "NO_FIELDS",
     "OptionError",
     "OptionSpec",
     "OptionValue",
@@ -31,7 +35,8 @@ class OptionError(ValueError):
     """An unknown option or a bad value; not retriable."""
 
 
-OptionValue = bool | str | int | tuple[str, ...]
+OptionValue = bool | str | int | tuple[str, ...] | Mapping[str, object]
+NO_FIELDS: Mapping[str, object] = MappingProxyType({})  # default of a mapping option
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,14 @@ class OptionSpec:
 
 
 def _coerce(spec: OptionSpec, value: Any) -> OptionValue:
+    if isinstance(spec.default, Mapping):  # a YAML mapping of JSON values
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise OptionError(f"option {spec.name}: expected a mapping with string keys, got {value!r}")
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise OptionError(f"option {spec.name}: not JSON values ({exc})") from None
+        return MappingProxyType(dict(value))
     if isinstance(spec.default, tuple):  # a list of strings (YAML list; one string = one item)
         if isinstance(value, str):
             return (value,)
@@ -94,7 +107,10 @@ M = TypeVar("M", bound=_Model)
 def option(key: str, default: OptionValue, help: str, choices: tuple[str, ...] = ()) -> Any:
     """A typed option field of a profile's options dataclass, spelled ``key`` in the
     collector's configuration (``Any``: the dataclass-field idiom; the annotation types it)."""
-    return field(default=default, metadata={"spec": OptionSpec(key, default, help, choices)})
+    meta = {"spec": OptionSpec(key, default, help, choices)}
+    if isinstance(default, Mapping):  # unhashable: a dataclass wants a factory
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def option_specs(model: type[_Model]) -> tuple[OptionSpec, ...]:

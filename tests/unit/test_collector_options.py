@@ -300,3 +300,34 @@ def test_settings_refuse_profile_options_the_profile_refuses() -> None:
         ProfileSettings(name="filebeat", options={"exclude_lines": ["(unclosed"]})
     with pytest.raises(ValueError, match="Index"):
         ProfileSettings(name="fluent-bit", options={"Index": "Has Space"})
+
+
+def test_fluent_bit_record_modifier_and_modify_add_static_fields(tmp_path: Path) -> None:
+    opts = {
+        "record_modifier.Record": ["cluster prod-eu", "hostname vn-1"],
+        "modify.Add": ["cluster other", "team data platform"],
+    }
+    ((_, doc),) = _run("fluent-bit", opts, [f"{T} stdout F hello"], tmp_path)
+    assert list(doc)[-4:] == ["kubernetes", "cluster", "hostname", "team"]  # appended after the filter
+    assert doc["cluster"] == "prod-eu" and doc["team"] == "data platform"  # Add: only a missing key
+    with pytest.raises(OptionError, match=r"record_modifier\.Record"):
+        build("fluent-bit", {"record_modifier.Record": ["lonely"]})
+
+
+def test_filebeat_fields_under_root_and_add_fields(tmp_path: Path) -> None:
+    line = [f"{T} stdout F hello"]
+    ((_, doc),) = _run("filebeat", {"fields": {"env": "prod", "tier": {"a": 1}}}, line, tmp_path)
+    assert doc["fields"] == {"env": "prod", "tier": {"a": 1}}
+    ((_, doc),) = _run("filebeat", {"fields": {"env": "prod"}, "fields_under_root": True}, line, tmp_path)
+    assert doc["env"] == "prod" and "fields" not in doc
+    procs = [{"target": "project", "fields": {"name": "shop"}}, {"target": "", "fields": {"owner": "x"}}]
+    ((_, doc),) = _run("filebeat", {"add_fields": procs}, line, tmp_path)
+    assert doc["project"] == {"name": "shop"} and doc["owner"] == "x"
+    ((_, doc),) = _run("filebeat", {"add_fields": [{"fields": {"k": "v"}}]}, line, tmp_path)
+    assert doc["fields"] == {"k": "v"}  # add_fields' default target
+    ((_, doc),) = _run("filebeat", {"add_fields": {"kubernetes": {"namespace": "renamed"}}}, line, tmp_path)
+    assert doc["kubernetes"]["namespace"] == "renamed" and doc["kubernetes"]["pod"]["name"]  # deep update
+    with pytest.raises(OptionError, match="message"):
+        build("filebeat", {"fields": {"message": "x"}, "fields_under_root": True})
+    with pytest.raises(OptionError, match="add_fields"):
+        build("filebeat", {"add_fields": [{"target": "x"}]})
