@@ -15,7 +15,7 @@ import typer
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, option_table
-from logbridge.settings import LogbridgeSettings
+from logbridge.settings import LogbridgeSettings, run_problems
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.logs import LogLevel, setup_logging
 from vnbridge.podfiles import PodFileError, load_inventory
@@ -41,7 +41,9 @@ Examples:
 """,
 )
 add_version_option(app, prog=PROG)
-add_config_commands(app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_")
+add_config_commands(
+    app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_", run_problems=run_problems
+)
 
 
 def _parse_kv(items: list[str]) -> dict[str, str]:

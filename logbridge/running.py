@@ -23,6 +23,7 @@ import uvicorn
 import vnbridge_core
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import TopicPartition
 
 from logbridge.clients import elasticsearch_client, kafka_kwargs
@@ -32,7 +33,7 @@ from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
-from logbridge.settings import InventorySettings, LogbridgeSettings
+from logbridge.settings import InventorySettings, LogbridgeSettings, run_problems
 from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
@@ -153,10 +154,8 @@ def _sinks(
 
 
 async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None = None) -> None:
-    if not settings.sinks.enabled():
-        raise RunError(
-            "no sink enabled: set sinks.elasticsearch.enabled, sinks.kafka.enabled or sinks.file.enabled"
-        )
+    if problems := run_problems(settings):
+        raise RunError("; ".join(problems))
     _setup_tracing(settings)
     metrics = registry_metrics or Metrics()
     c_ext = c_extensions_loaded()
@@ -245,11 +244,17 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     serving = asyncio.create_task(server.serve()) if server else None
     started: list[Any] = []
     try:
-        for part in (admin, txn, *sinks):
-            await part.start()
-            started.append(part)
-        consumer.subscribe(settings.source.topics, listener=pipeline.listener)
-        await consumer.start()
+        try:
+            for part in (admin, txn, *sinks):
+                await part.start()
+                started.append(part)
+            consumer.subscribe(settings.source.topics, listener=pipeline.listener)
+            await consumer.start()
+        except KafkaConnectionError as exc:
+            raise RunError(
+                f"cannot reach Kafka at {settings.kafka.bootstrap_servers} ({exc}); check "
+                "kafka.bootstrap_servers, kafka.security_protocol / tls / sasl and that the brokers are up"
+            ) from None
         log.info("consuming %s as group %s into %s", settings.source.topics, group, [s.name for s in sinks])
         await pipeline.run()
     except Abandoned:

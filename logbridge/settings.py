@@ -17,7 +17,7 @@ from logbridge.profiles import PROFILES, OptionError, build
 from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings, Listen
 from vnbridge.configuring import ComponentSettings
 
-__all__ = ["LogbridgeSettings"]
+__all__ = ["LogbridgeSettings", "run_problems"]
 
 
 class ProfileSettings(BaseModel):
@@ -205,3 +205,13 @@ class LogbridgeSettings(ComponentSettings):
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="Metrics and health endpoints.")
     tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry spans.")
+
+
+def run_problems(settings: LogbridgeSettings) -> list[str]:
+    """What ``logbridge run`` refuses in settings ``convert`` accepts (one line each)."""
+    problems: list[str] = []
+    if not settings.sinks.enabled():
+        problems.append(
+            "no sink enabled: set sinks.elasticsearch.enabled, sinks.kafka.enabled or sinks.file.enabled"
+        )
+    return problems

@@ -8,8 +8,9 @@ one component knows the others.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -54,9 +55,16 @@ def load_or_exit(prog: str, model: type[S], path: Path | None, **overrides: obje
 
 
 def add_config_commands(
-    app: typer.Typer, *, prog: str, model: type[ComponentSettings], env_prefix: str
+    app: typer.Typer,
+    *,
+    prog: str,
+    model: type[ComponentSettings],
+    env_prefix: str,
+    run_problems: Callable[[Any], list[str]] | None = None,
 ) -> None:
-    """Attach ``config check FILE`` and ``config schema`` to ``app``."""
+    """Attach ``config check FILE`` and ``config schema`` to ``app``. ``run_problems``
+    names what ``run`` would refuse in otherwise valid settings (the model is shared with
+    commands that do not need it, e.g. convert without sinks); check fails on them too."""
     config = typer.Typer(
         help=f"Validate and explain {prog} settings (YAML file + {env_prefix}* environment overrides).",
         no_args_is_help=True,
@@ -73,6 +81,9 @@ def add_config_commands(
         Example: {prog} config check deploy/config/{prog}.yaml
         """
         settings = load_or_exit(prog, model, file)
+        problems = run_problems(settings) if run_problems is not None else []
+        if problems:
+            fail_usage(prog, f"{file or 'settings'}: `{prog} run` would refuse: " + "; ".join(problems))
         sys.stdout.write(orjson.dumps(masked_dump(settings), option=orjson.OPT_INDENT_2).decode() + "\n")
 
     @config.command("schema")

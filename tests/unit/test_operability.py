@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,3 +92,36 @@ def test_log_lines_are_json_whatever_the_message_holds() -> None:
         record = logging.LogRecord("vnbridge.x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     event = json.loads(fmt.format(record))
     assert event["error"] == 'ValueError: bad "value"' and "traceback" not in event
+
+
+def test_config_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
+    cfg = tmp_path / "lb.yaml"
+    cfg.write_text(
+        "source: {topics: [x]}\ninventory: {source: none}\nsinks: {elasticsearch: {enabled: false}}\n"
+    )
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "logbridge"), "config", "check", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "no sink enabled" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_an_unreachable_kafka_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "lb.yaml"
+    cfg.write_text(
+        "source: {topics: [x]}\nkafka: {bootstrap_servers: '127.0.0.1:1'}\ninventory: {source: none}\n"
+        "sinks: {elasticsearch: {enabled: false}, "
+        f"file: {{enabled: true, path: '{tmp_path}/out.jsonl'}}}}\n"
+        "http: {enabled: false}\n"
+    )
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "logbridge"), "run", "-c", str(cfg), "--log-level", "error"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]  # (above it: aiokafka's own JSON log line)
+    assert last.startswith("logbridge: cannot reach Kafka at 127.0.0.1:1")
