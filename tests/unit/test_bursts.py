@@ -83,14 +83,23 @@ def test_an_error_in_one_event_does_not_stall_the_rest() -> None:
     assert asyncio.run(main()) == [i for i in range(30) if i not in (5, 29)]
 
 
-def test_a_background_view_serves_its_last_build_and_builds_off_the_loop() -> None:
+def _served(*names: str) -> tuple[ClusterState, TargetsView, TestClient]:
+    """A synced state with these pods, a background view of it, and its http_sd app."""
     state = ClusterState(kinds=("nodes", "pods"))
     state.list_nodes([{"metadata": {"name": "eklet-0", "labels": EKLET}}])
-    state.list_pods([_pod("a")])
+    state.list_pods([_pod(n) for n in names])
     view = TargetsView(
         state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(EKLET))), background=True
     )
-    client = TestClient(create_app(view=view, metrics=DiscoveryMetrics(CollectorRegistry()), auth=Auth()))
+    return (
+        state,
+        view,
+        TestClient(create_app(view=view, metrics=DiscoveryMetrics(CollectorRegistry()), auth=Auth())),
+    )
+
+
+def test_a_background_view_serves_its_last_build_and_builds_off_the_loop() -> None:
+    state, view, client = _served("a")
 
     def pods() -> list[str]:
         return [g["labels"]["pod"] for g in json.loads(client.get("/targets").content)]
@@ -141,13 +150,7 @@ def test_a_rebuild_reuses_the_groups_of_unchanged_pods_and_equals_a_fresh_build(
 def test_http_sd_answers_gzip_when_asked_and_plain_otherwise() -> None:
     import gzip as gz
 
-    state = ClusterState(kinds=("nodes", "pods"))
-    state.list_nodes([{"metadata": {"name": "eklet-0", "labels": EKLET}}])
-    state.list_pods([_pod("a")])
-    view = TargetsView(
-        state=state, rules=TargetRules(exporter=ExporterRule(NodeSelector(EKLET))), background=True
-    )
-    client = TestClient(create_app(view=view, metrics=DiscoveryMetrics(CollectorRegistry()), auth=Auth()))
+    _, view, client = _served("a")
     plain = client.get("/targets", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers and json.loads(plain.content)[0]["labels"]["pod"] == "a"
     packed = client.get("/targets", headers={"Accept-Encoding": "gzip"})

@@ -27,10 +27,19 @@ T = "2025-03-14T09:30:00.000000000Z"
 
 
 def _run(
-    profile: str, options: dict[str, str], lines: list[str], tmp: Path, pod: dict[str, Any] | None = None
+    profile: str, options: dict[str, Any], lines: list[str], tmp: Path, pod: dict[str, Any] | None = None
 ) -> list[tuple[Any, Any]]:
     """Documents (action, source) for ``lines`` of the ingest pod's container; ``pod``
-    replaces that pod's object."""
+    replaces that pod's object. No dead letters expected."""
+    docs, dead = _run_with_dead(profile, options, lines, tmp, pod)
+    assert dead == []
+    return docs
+
+
+def _run_with_dead(
+    profile: str, options: dict[str, Any], lines: list[str], tmp: Path, pod: dict[str, Any] | None = None
+) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
+    """Documents (action, source) and dead letters (JSON lines of the error stream)."""
     pods = tmp / "pods"
     pods.mkdir(exist_ok=True)
     for f in [*(REAL / "pods").glob("*.json"), *(REAL / "objects").glob("*.json")]:
@@ -43,9 +52,9 @@ def _run(
     out, err = io.BytesIO(), io.BytesIO()
     items = convert_lines(iter_inputs([log], io.BytesIO()), profile=prof, lookup=load_inventory(pods))
     write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
-    assert err.getvalue() == b""
     rows = out.getvalue().splitlines()
-    return [(json.loads(a), json.loads(s)) for a, s in zip(rows[0::2], rows[1::2], strict=True)]
+    docs = [(json.loads(a), json.loads(s)) for a, s in zip(rows[0::2], rows[1::2], strict=True)]
+    return docs, [json.loads(x) for x in err.getvalue().splitlines()]
 
 
 def test_vector_writes_index_actions_by_default_and_create_when_asked(tmp_path: Path) -> None:
@@ -222,25 +231,6 @@ def test_filebeat_include_lines_then_exclude_lines(tmp_path: Path) -> None:
         build("filebeat", {"exclude_lines": ["(unclosed"]})
     with pytest.raises(OptionError, match="list of strings"):
         build("filebeat", {"include_lines": {"a": 1}})
-
-
-def _run_with_dead(
-    profile: str, options: dict[str, str], lines: list[str], tmp: Path
-) -> tuple[list[tuple[Any, Any]], list[dict[str, Any]]]:
-    """Documents and dead letters (JSON lines of the error stream)."""
-    pods = tmp / "pods"
-    pods.mkdir(exist_ok=True)
-    for f in [*(REAL / "pods").glob("*.json"), *(REAL / "objects").glob("*.json")]:
-        shutil.copy(f, pods / f.name)
-    log = tmp / INGEST
-    log.write_bytes(b"".join(x.encode() + b"\n" for x in lines))
-    prof = build(profile, options)
-    out, err = io.BytesIO(), io.BytesIO()
-    items = convert_lines(iter_inputs([log], io.BytesIO()), profile=prof, lookup=load_inventory(pods))
-    write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
-    rows = out.getvalue().splitlines()
-    docs = [(json.loads(a), json.loads(s)) for a, s in zip(rows[0::2], rows[1::2], strict=True)]
-    return docs, [json.loads(x) for x in err.getvalue().splitlines()]
 
 
 def test_fluent_bit_logstash_prefix_key_routes_by_record_and_metadata(tmp_path: Path) -> None:
