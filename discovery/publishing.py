@@ -22,7 +22,7 @@ import orjson
 
 from discovery.sdlabels import TargetGroup
 from discovery.targeting import GroupCache, TargetRules, Targets, build_targets, select_shard
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 from vnbridge.tracking import ClusterState
 
 __all__ = ["FileSdWriter", "TargetsView", "write_atomically"]
@@ -91,7 +91,7 @@ class TargetsView:
         snap = self._snapshot()
         if snap is None:
             return False
-        return self._adopt(snap[0], build_targets(snap[1], snap[2], self._rules), None)
+        return self._adopt(snap[0], build_targets(snap[1], snap[2], self._rules))
 
     async def refresh_off_loop(self) -> bool:
         """``refresh`` with the build and its JSON in a worker thread: at 10,000 pods that
@@ -110,12 +110,10 @@ class TargetsView:
 
         built, data, packed = await asyncio.to_thread(build)
         self._cache = cache
-        changed = self._adopt(snap[0], built, data)
-        if changed:
-            self._gzip[(0, 1)] = packed
-        return changed
+        return self._adopt(snap[0], built, (data, packed))
 
-    def _adopt(self, version: int, built: Targets, data: bytes | None) -> bool:
+    def _adopt(self, version: int, built: Targets, encoded: tuple[bytes, bytes] | None = None) -> bool:
+        """Take a build of state ``version``; ``encoded``: its whole-list JSON and gzip."""
         if version <= self._built_version:
             return False  # an older snapshot finished after a newer one
         groups = built.groups
@@ -131,8 +129,8 @@ class TargetsView:
         if groups == self._groups and self._json:
             return False
         self._groups = groups
-        self._json = {(0, 1): data} if data is not None else {}
-        self._gzip = {}
+        self._json = {(0, 1): encoded[0]} if encoded else {}
+        self._gzip = {(0, 1): encoded[1]} if encoded else {}
         self.published_at = time.time()
         return True
 

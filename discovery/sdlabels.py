@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from vnbridge.exporters import join_host_port
-from vnbridge.inventory import ContainerInfo, ContainerPort, PodInfo
+from vnbridge.pods import ContainerInfo, ContainerPort, PodInfo
 
 __all__ = ["TargetGroup", "kubernetes_sd_groups", "sanitize_label_name"]
 

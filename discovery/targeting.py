@@ -17,7 +17,7 @@ from typing import Literal
 
 from discovery.sdlabels import TargetGroup, kubernetes_sd_groups, sanitize_label_name
 from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 
 __all__ = [
     "GroupCache",

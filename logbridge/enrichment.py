@@ -12,7 +12,8 @@ import enum
 from dataclasses import dataclass
 
 from logbridge.records import LogLine
-from vnbridge.inventory import ContainerInfo, Lookup, PodInfo, owner_chain
+from vnbridge.inventory import Lookup
+from vnbridge.pods import ContainerInfo, PodInfo, owner_chain
 
 __all__ = ["Resolved", "Source", "resolve"]
 

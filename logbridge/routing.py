@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import vnbridge_core
+
 __all__ = ["UNRESOLVED", "IndexTemplate", "TemplateError"]
 
 UNRESOLVED = b"\x00"  # first byte of a fragment's index part that could not be resolved
@@ -86,6 +88,22 @@ class IndexTemplate:
             if kind == "text" and ("{{" in value or "}}" in value or "%{" in value):
                 raise TemplateError(f"index {text!r}: a reference that is not closed or not understood")
         return cls(dialect, tuple(p for p in parts if p[1] or p[0] == "field"))
+
+    @classmethod
+    def checked(
+        cls, dialect: Literal["filebeat", "vector"], text: str, *, per_line: frozenset[str]
+    ) -> IndexTemplate:
+        """``parse``, then what can be known before any pod: the date directives the core
+        supports, and — for a name without fields — that Elasticsearch accepts it."""
+        template = cls.parse(dialect, text, per_line=per_line)
+        dates = "".join(value for kind, value, _ in template.parts if kind == "text")
+        try:
+            sample = vnbridge_core.strftime(dates, 0)
+        except ValueError as exc:
+            raise TemplateError(f"index {text!r}: {exc}") from None
+        if not template.dynamic and (why := vnbridge_core.index_name_error(sample)) is not None:
+            raise TemplateError(why)
+        return template
 
     def resolve(self, doc: Mapping[str, object]) -> bytes:
         """The strftime pattern for ``doc`` (a pod's document fields), or ``UNRESOLVED`` +

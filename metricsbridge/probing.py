@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from vnbridge.exporters import ExporterRule, virtual_exporters
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 from vnbridge.tracking import ClusterState
 
 __all__ = ["AllowList", "FetchError", "fetch", "scrape_timeout"]

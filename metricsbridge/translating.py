@@ -23,7 +23,7 @@ from typing import Literal
 import vnbridge_core
 
 from vnbridge.exporters import main_container
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 
 __all__ = ["DERIVED", "RULES", "TYPES", "Derived", "Rule", "Translation", "pod_identity", "translate_text"]
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-__all__ = ["active_targets", "child", "eventually", "free_port", "prometheus_jobs"]
+__all__ = ["active_targets", "child", "eventually", "free_port", "prometheus_jobs", "rss_mb"]
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,17 @@ def eventually(probe: Callable[[], T | None], *, timeout: float, interval: float
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}; last={last!r}")
         time.sleep(interval)
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MiB (Linux /proc); 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def free_port() -> int:

@@ -21,7 +21,8 @@ import orjson
 
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
-from vnbridge.inventory import MemoryInventory, pod_from_object
+from vnbridge.inventory import MemoryInventory
+from vnbridge.pods import pod_from_object
 
 ROOT = Path(__file__).resolve().parent.parent
 N = 100_000

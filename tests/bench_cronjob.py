@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
+from simulator.supervising import free_port, rss_mb
 from tests.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,29 +38,11 @@ PEAK = (86400.0 - 60.0, 86400.0 + 900.0)  # 23:59 .. 00:15 on day 1 (simulated)
 STEADY = (6 * 3600.0, 23 * 3600.0)
 
 
-def _rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def inventory_child(kubeconfig: str, retention_s: float) -> None:
@@ -160,7 +143,7 @@ def run(
     api.start()
     tmp = Path(tempfile.mkdtemp(prefix="vnbridge-cronjob-day-"))
     kubeconfig = write_kubeconfig(tmp / "kubeconfig", api.port)
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
     discovery = _Child(
         [
@@ -189,8 +172,8 @@ def run(
     try:
         while player.is_alive():
             sim = api.sim_now
-            rss["discovery"].append((sim, _rss_mb(discovery.proc.pid)))
-            rss["inventory"].append((sim, _rss_mb(inventory.proc.pid)))
+            rss["discovery"].append((sim, rss_mb(discovery.proc.pid)))
+            rss["inventory"].append((sim, rss_mb(inventory.proc.pid)))
             if any(c.proc.poll() is not None for c in (discovery, inventory, poller)):
                 raise RuntimeError("a process under test exited during the day")
             time.sleep(0.1)

@@ -10,7 +10,6 @@ import json
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,18 +21,12 @@ import discovery.running  # noqa: F401
 from discovery.publishing import TargetsView
 from discovery.serving import DiscoveryMetrics, create_app
 from discovery.targeting import TargetRules
+from simulator.supervising import rss_mb
 from vnbridge.exporters import ExporterRule, NodeSelector
 from vnbridge.httpkit import Auth
 from vnbridge.tracking import ClusterState
 
 EKLET = {"node.kubernetes.io/instance-type": "eklet"}
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def pod(i: int) -> dict[str, Any]:

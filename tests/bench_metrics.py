@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from metricsbridge.translating import translate_text
-from vnbridge.inventory import ContainerInfo, PodInfo
+from vnbridge.pods import ContainerInfo, PodInfo
 
 
 def scrape(series: int = 2000) -> str:

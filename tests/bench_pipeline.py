@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.model import Cluster
+from simulator.supervising import rss_mb
 from tests.integration.helpers import child, eventually, free_port
 from tests.integration.kafkatools import (
     committed_total,
@@ -53,13 +54,6 @@ input(type="imkafka" topic="{topic}" broker=["{broker}"] consumergroup="{group}"
 def _cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _end_offsets(bootstrap: str, topic: str) -> int:
@@ -123,7 +117,7 @@ def _logbridge(env: dict[str, str], topic: str, run: str, n: int, sink: str, tmp
         t0 = time.monotonic()
 
         def done() -> bool:
-            rss.append(_rss_mb(proc.pid))
+            rss.append(rss_mb(proc.pid))
             return committed_total(env["KAFKA_BOOTSTRAP"], group, topic) >= n
 
         cpu0 = _cpu_s(proc.pid)

@@ -86,8 +86,8 @@ class Day:
     seed: int = 14
     running_at: dict[str, float] = field(default_factory=dict)  # pod -> wall time its Running was sent
     ended_at: dict[str, float] = field(default_factory=dict)  # pod -> wall time it stopped Running
-    emitted = 0
-    _rv = 0
+    emitted: int = field(default=0, init=False)  # events sent (each to every watcher)
+    _rv: int = field(default=0, init=False)  # the resourceVersion of the last event
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)

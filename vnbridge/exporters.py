@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 
 __all__ = [
     "METRICS_PORT_ANNOTATION",

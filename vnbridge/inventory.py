@@ -15,33 +15,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from vnbridge.pods import (
-    ContainerInfo,
-    ContainerPort,
-    ObjectMeta,
-    OwnerRef,
-    PodInfo,
-    object_meta,
-    owner_chain,
-    pod_from_object,
-)
-from vnbridge.tombstones import Metas, Tombstones, with_metas
+from vnbridge.pods import PodInfo, with_metas
+from vnbridge.tombstones import Key, Metas, Tombstones, concerns
 
-__all__ = [
-    "ContainerInfo",
-    "ContainerPort",
-    "Inventory",
-    "Lookup",
-    "MemoryInventory",
-    "ObjectMeta",
-    "OwnerRef",
-    "PodInfo",
-    "object_meta",
-    "owner_chain",
-    "pod_from_object",
-]
-
-Key = tuple[str, str]
+__all__ = ["Inventory", "Lookup", "MemoryInventory"]
 
 
 class Lookup(Protocol):
@@ -117,9 +94,7 @@ class MemoryInventory:
         dictionary lookups."""
         changed: list[Key] = []
         for key, pod in self._live.items():
-            if node is not None and pod.node_name != node:
-                continue
-            if namespace is not None and pod.namespace != namespace:
+            if not concerns(pod.node_name, pod.namespace, node=node, namespace=namespace):
                 continue
             new = with_metas(pod, *metas(pod.node_name, pod.namespace, pod.node_meta, pod.namespace_meta))
             if new is not pod:
@@ -139,15 +114,11 @@ class MemoryInventory:
             self.upsert(pod)
 
     def _tomb(self, key: Key) -> PodInfo | None:
-        found = self._tombs.get(key)
-        if found is None:
-            return None
-        pod, expires = found
-        if self._clock() >= expires:
+        if self._tombs.expired(key, self._clock()):
             self._tombs.pop(key)
             self._expired_on_lookup.append(key)  # told in the next sweep (not from inside a lookup)
             return None
-        return pod
+        return self._tombs.get(key)
 
     def by_name(self, namespace: str, name: str) -> tuple[PodInfo, bool] | None:
         pod = self._live.get((namespace, name))

@@ -97,9 +97,6 @@ class Inbox:
             if more:
                 self._loop.call_soon(self._drain)  # next iteration: sockets are polled first
 
-    def __len__(self) -> int:
-        return len(self._queue)
-
 
 class LiveWatch:
     """Reflectors for pods, nodes (and namespaces) feeding a ``ClusterState`` on ``loop``."""
@@ -117,14 +114,14 @@ class LiveWatch:
         self._watch = watch
         self._on_error = on_error
         self.reflectors: dict[str, Reflector] = {}
-        self.inbox: Inbox | None = None
+        self._inbox: Inbox | None = None  # one for all kinds: arrival order is kept
 
     def start(self, loop: asyncio.AbstractEventLoop, *, only: tuple[str, ...] = ()) -> None:
         """Start one reflector per watched kind (or only the kinds in ``only``; tests use
         it to start the pod reflector before the node reflector). Each runs in its own
         thread, so lists and events arrive in any order across kinds."""
 
-        inbox = self.inbox = self.inbox or Inbox(loop)
+        inbox = self._inbox = self._inbox or Inbox(loop)
 
         def hop(fn: Callable[..., None]) -> Callable[..., None]:
             def call(*args: Any) -> None:

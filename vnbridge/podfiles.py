@@ -17,7 +17,8 @@ from typing import Any
 import orjson
 import yaml
 
-from vnbridge.inventory import MemoryInventory, ObjectMeta, object_meta, pod_from_object
+from vnbridge.inventory import MemoryInventory
+from vnbridge.pods import ObjectMeta, object_meta, pod_from_object
 
 __all__ = ["PodFileError", "load_inventory"]
 

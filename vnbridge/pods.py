@@ -8,7 +8,7 @@ the API object (camelCase JSON, as the watch delivers it) and never mutated.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "object_meta",
     "owner_chain",
     "pod_from_object",
+    "with_metas",
 ]
 
 
@@ -112,6 +113,20 @@ class PodInfo:
             if c.name == name:
                 return c
         return None
+
+
+def with_metas(pod: PodInfo, node: ObjectMeta | None, namespace: ObjectMeta | None) -> PodInfo:
+    """``pod`` carrying ``node`` / ``namespace`` metadata (the same object if nothing changes).
+    The label mappings are the metadata's own (shared, never copied per pod)."""
+    if node is pod.node_meta and namespace is pod.namespace_meta:
+        return pod
+    return replace(
+        pod,
+        node_meta=node,
+        node_labels=node.labels if node is not None else pod.node_labels,
+        namespace_meta=namespace,
+        namespace_labels=namespace.labels if namespace is not None else pod.namespace_labels,
+    )
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
-from vnbridge.pods import ObjectMeta, PodInfo
+from vnbridge.pods import ObjectMeta, PodInfo, with_metas
 
-__all__ = ["Metas", "Tombstones", "with_metas"]
+__all__ = ["Key", "Metas", "Tombstones", "concerns"]
 
 Key = tuple[str, str]
 # (node name, namespace, node meta, namespace meta) -> the metas the pod should carry now
@@ -43,18 +43,10 @@ class _Tomb(NamedTuple):
     expires: float
 
 
-def with_metas(pod: PodInfo, node: ObjectMeta | None, namespace: ObjectMeta | None) -> PodInfo:
-    """``pod`` carrying ``node`` / ``namespace`` metadata (the same object if nothing changes).
-    The label mappings are the metadata's own (shared, never copied per pod)."""
-    if node is pod.node_meta and namespace is pod.namespace_meta:
-        return pod
-    return replace(
-        pod,
-        node_meta=node,
-        node_labels=node.labels if node is not None else pod.node_labels,
-        namespace_meta=namespace,
-        namespace_labels=namespace.labels if namespace is not None else pod.namespace_labels,
-    )
+def concerns(pod_node: str, pod_namespace: str, *, node: str | None, namespace: str | None) -> bool:
+    """A pod on ``pod_node`` in ``pod_namespace`` is one a change of ``node`` /
+    ``namespace`` re-joins (every pod when both are None)."""
+    return (node is None or pod_node == node) and (namespace is None or pod_namespace == namespace)
 
 
 def _owner_key(pod: PodInfo) -> Key:
@@ -99,14 +91,19 @@ class Tombstones:
         if uid:
             self._by_uid[uid] = key
 
-    def get(self, key: Key) -> tuple[PodInfo, float] | None:
-        """The pod (thawed, with its node/namespace metadata) and when it expires."""
+    def expired(self, key: Key, now: float) -> bool:
+        """The tombstone is there and its time is up (checked before thawing it)."""
+        tomb = self._tombs.get(key)
+        return tomb is not None and tomb.expires <= now
+
+    def get(self, key: Key) -> PodInfo | None:
+        """The pod, thawed, with its node/namespace metadata."""
         tomb = self._tombs.get(key)
         if tomb is None:
             return None
         inflate = zlib.decompressobj(zdict=tomb.template)
         bare: PodInfo = pickle.loads(inflate.decompress(tomb.blob) + inflate.flush())
-        return with_metas(bare, tomb.node_meta, tomb.namespace_meta), tomb.expires
+        return with_metas(bare, tomb.node_meta, tomb.namespace_meta)
 
     def key_of(self, uid: str) -> Key | None:
         return self._by_uid.get(uid)
@@ -136,9 +133,7 @@ class Tombstones:
         metadata ``metas`` gives; returns the keys whose metadata changed."""
         changed: list[Key] = []
         for key, tomb in self._tombs.items():
-            if node is not None and tomb.node_name != node:
-                continue
-            if namespace is not None and key[0] != namespace:
+            if not concerns(tomb.node_name, key[0], node=node, namespace=namespace):
                 continue
             new_node, new_ns = metas(tomb.node_name, key[0], tomb.node_meta, tomb.namespace_meta)
             if new_node is tomb.node_meta and new_ns is tomb.namespace_meta:

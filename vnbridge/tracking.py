@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from vnbridge.inventory import MemoryInventory, ObjectMeta, PodInfo, object_meta, pod_from_object
-from vnbridge.tombstones import with_metas
+from vnbridge.inventory import MemoryInventory
+from vnbridge.pods import ObjectMeta, PodInfo, object_meta, pod_from_object
 
 __all__ = ["KINDS", "ClusterState", "watched_kinds"]
 
@@ -104,9 +104,6 @@ class ClusterState:
         keeps what the pod last carried: a pod listed before its node, or a tombstone
         whose node is gone, is never stripped of what it had."""
         return self.node_meta.get(node_name, node), self.namespace_meta.get(namespace, ns)
-
-    def _join(self, pod: PodInfo) -> PodInfo:
-        return with_metas(pod, *self._metas(pod.node_name, pod.namespace, pod.node_meta, pod.namespace_meta))
 
     def _expired(self, keys: list[tuple[str, str]]) -> None:
         """Tombstones past retention: logbridge forgets their rendered fragments."""

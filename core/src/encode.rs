@@ -147,29 +147,43 @@ impl Profile {
 pub struct IndexPattern {
     pub fixed: StrftimeCache,
     pub from_fragment: bool,
+    /// the last per-pod pattern and the name it gave (records of a pod come in runs)
+    last: Option<(Vec<u8>, i64, String)>,
 }
 
 impl IndexPattern {
-    pub fn fixed(fmt: &str) -> Self {
-        IndexPattern { fixed: StrftimeCache::new(fmt), from_fragment: false }
+    pub fn new(fixed: StrftimeCache, from_fragment: bool) -> Self {
+        IndexPattern { fixed, from_fragment, last: None }
     }
 
-    /// The index for a record of `secs` with this fragment ("\0why" when unresolved).
-    fn get(&mut self, frag: &Fragment, secs: i64) -> String {
+    pub fn fixed(fmt: &str) -> Self {
+        IndexPattern::new(StrftimeCache::new(fmt), false)
+    }
+
+    /// The index for a record of `secs` with this fragment; Err: why it has none.
+    fn get(&mut self, frag: &Fragment, secs: i64) -> Result<String, String> {
         if !self.from_fragment {
-            return self.fixed.get(secs).to_string();
+            return Ok(self.fixed.get(secs).to_string());
         }
-        match frag.parts.last() {
-            Some(p) if p.first() == Some(&0) => format!("\0{}", String::from_utf8_lossy(&p[1..])),
-            Some(p) => crate::time::strftime(&String::from_utf8_lossy(p), secs),
-            None => "\0no index pattern rendered".to_string(),
+        let Some(p) = frag.parts.last() else { return Err("no index pattern rendered".into()) };
+        if p.first() == Some(&0) {
+            return Err(String::from_utf8_lossy(&p[1..]).into_owned());
+        }
+        match &self.last {
+            Some((pat, at, name)) if *at == secs && pat == p => Ok(name.clone()),
+            _ => {
+                let name = crate::time::strftime(&String::from_utf8_lossy(p), secs);
+                self.last = Some((p.clone(), secs, name.clone()));
+                Ok(name)
+            }
         }
     }
 }
 
 pub struct Doc {
     pub body: Vec<u8>,
-    pub index: String,
+    /// Err: the profile's routing gives this record no index (why)
+    pub index: Result<String, String>,
     pub id: Option<String>,
 }
 
@@ -417,7 +431,7 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
     let secs = line.ts_ns.div_euclid(NS);
     let ns = line.ts_ns.rem_euclid(NS);
     match fb.output {
-        FbOutput::Plain => Doc { body: write_doc(&rec, false), index: String::new(), id: None },
+        FbOutput::Plain => Doc { body: write_doc(&rec, false), index: Ok(String::new()), id: None },
         FbOutput::Kafka => {
             let ts = match fb.timestamp_format {
                 TsFormat::Double => V::J(J::Float(line.ts_ns as f64 / 1e9)),
@@ -427,7 +441,7 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
             let key = Cow::Borrowed(fb.timestamp_key.as_str());
             rec.remove(&key);
             rec.0.insert(0, (key, ts));
-            Doc { body: write_doc(&rec, false), index: String::new(), id: None }
+            Doc { body: write_doc(&rec, false), index: Ok(String::new()), id: None }
         }
         FbOutput::Es => {
             let key = Cow::Borrowed(fb.time_key.as_str());
@@ -472,7 +486,7 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
                 fb.index.clone()
             };
             let id = if fb.generate_id { Some(genid::generate_id(&pack_doc(&doc, dots))) } else { None };
-            Doc { body: write_doc(&doc, dots), index, id }
+            Doc { body: write_doc(&doc, dots), index: Ok(index), id }
         }
     }
 }

@@ -24,17 +24,6 @@ fn get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T)
     }
 }
 
-/// `key value` lines (Fluent Bit's `Record` / `Add` syntax: the value is the rest of the line).
-fn pairs(lines: Vec<String>, key: &str) -> PyResult<Vec<(String, String)>> {
-    lines
-        .iter()
-        .map(|l| match l.trim().split_once(char::is_whitespace) {
-            Some((k, v)) if !v.trim().is_empty() => Ok((k.to_string(), v.trim().to_string())),
-            _ => Err(PyValueError::new_err(format!("{key}: {l:?} is not `key value`"))),
-        })
-        .collect()
-}
-
 fn strftime_cache(fmt: String, key: &str) -> PyResult<StrftimeCache> {
     time::check_strftime(&fmt).map_err(|d| {
         PyValueError::new_err(format!(
@@ -80,9 +69,7 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                     if key.is_empty() {
                         crate::route::Template::default()
                     } else {
-                        // es_conf.c: a key without '$' gets one
-                        let pattern = if key.starts_with('$') { key } else { format!("${key}") };
-                        crate::route::Template::parse(&pattern)
+                        crate::route::Template::prefix_key(&key)
                             .map_err(|e| PyValueError::new_err(format!("Logstash_Prefix_Key: {e}")))?
                     }
                 },
@@ -105,26 +92,27 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                 timestamp_key: get(d, "Timestamp_Key", "@timestamp".to_string())?,
                 timestamp_format,
                 tag_prefix: get(d, "Tag_Prefix", "kube.var.log.containers.".to_string())?,
-                records: pairs(get(d, "record_modifier.Record", Vec::new())?, "record_modifier.Record")?,
-                adds: pairs(get(d, "modify.Add", Vec::new())?, "modify.Add")?,
+                // (key, value) pairs: the profile parses Fluent Bit's `key value` lines
+                records: get(d, "record_modifier.Record", Vec::new())?,
+                adds: get(d, "modify.Add", Vec::new())?,
             }))
         }
         "filebeat" => {
             let include: Vec<String> = get(d, "include_lines", Vec::new())?;
             let exclude: Vec<String> = get(d, "exclude_lines", Vec::new())?;
             Profile::Filebeat {
-                index: crate::encode::IndexPattern {
-                    fixed: strftime_cache(get(d, "index", "filebeat".to_string())?, "index")?,
-                    from_fragment: get(d, "index_from_fragment", false)?,
-                },
+                index: crate::encode::IndexPattern::new(
+                    strftime_cache(get(d, "index", "filebeat".to_string())?, "index")?,
+                    get(d, "index_from_fragment", false)?,
+                ),
                 lines: crate::encode::LineFilter::new(&include, &exclude).map_err(PyValueError::new_err)?,
             }
         }
         "vector" => Profile::Vector {
-            index: crate::encode::IndexPattern {
-                fixed: strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
-                from_fragment: get(d, "index_from_fragment", false)?,
-            },
+            index: crate::encode::IndexPattern::new(
+                strftime_cache(get(d, "index", "vector-%Y.%m.%d".to_string())?, "index")?,
+                get(d, "index_from_fragment", false)?,
+            ),
             merge: get(d, "auto_partial_merge", true)?,
         },
         other => return Err(PyValueError::new_err(format!("unknown profile {other:?}"))),
@@ -384,8 +372,8 @@ impl PyTransformer {
     fn new(config: &Bound<'_, PyDict>, render: PyObject) -> PyResult<Self> {
         let profile = profile_from(config)?;
         // the kubernetes map as a value: Generate_ID hashes it, Logstash_Prefix_Key reads it
-        let kube_value = matches!(&profile, Profile::FluentBit(fb) if fb.generate_id
-            || fb.logstash_prefix_key.0.iter().any(|p| matches!(p, crate::route::Part::Key(k) if k[0] == "kubernetes")));
+        let kube_value = matches!(&profile, Profile::FluentBit(fb)
+            if fb.generate_id || fb.logstash_prefix_key.reads("kubernetes"));
         let shape_name: String = get(config, "shape", "auto".to_string())?;
         let shape =
             Shape::parse(&shape_name).ok_or_else(|| PyValueError::new_err(format!("unknown shape {shape_name:?}")))?;
@@ -602,8 +590,7 @@ fn replace_dots<'py>(py: Python<'py>, doc: &[u8]) -> PyResult<Bound<'py, PyBytes
 /// Why a Logstash_Prefix_Key record accessor is refused, or None.
 #[pyfunction]
 fn record_accessor_error(pattern: &str) -> Option<String> {
-    let pattern = if pattern.starts_with('$') { pattern.to_string() } else { format!("${pattern}") };
-    crate::route::Template::parse(&pattern).err()
+    crate::route::Template::prefix_key(pattern).err()
 }
 
 /// Why Elasticsearch would refuse this index name, or None.

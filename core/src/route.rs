@@ -71,8 +71,22 @@ impl Template {
         Ok(Template(parts))
     }
 
+    /// `Logstash_Prefix_Key`'s template: es_conf.c puts a '$' in front of a key without one.
+    pub fn prefix_key(key: &str) -> Result<Template, String> {
+        if key.starts_with('$') {
+            Template::parse(key)
+        } else {
+            Template::parse(&format!("${key}"))
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Some lookup starts at the record key `root`.
+    pub fn reads(&self, root: &str) -> bool {
+        self.0.iter().any(|p| matches!(p, Part::Key(path) if path[0] == root))
     }
 
     /// The template filled in: `lookup(path)` gives a key's value; a missing key or a map /

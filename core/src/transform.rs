@@ -81,6 +81,7 @@ pub struct Transformer {
     pub documents_out: u64,
     pub dead: AHashMap<&'static str, u64>,
     pub sources: [u64; 4],
+    index_ok: String,
 }
 
 fn emb_hash(e: &Embedded) -> u64 {
@@ -106,7 +107,21 @@ impl Transformer {
             documents_out: 0,
             dead: AHashMap::new(),
             sources: [0; 4],
+            index_ok: String::new(),
         }
+    }
+
+    /// `index` when Elasticsearch accepts it as a name ("" = no index: not an ES output);
+    /// the last accepted name is remembered, so a run of one index is checked once.
+    fn valid_index(&mut self, index: String) -> Result<String, String> {
+        if index.is_empty() || index == self.index_ok {
+            return Ok(index);
+        }
+        if let Some(why) = crate::route::invalid_index(&index) {
+            return Err(why);
+        }
+        self.index_ok.clone_from(&index);
+        Ok(index)
     }
 
     pub fn invalidate(&mut self, namespace: &str, pod: &str) {
@@ -304,22 +319,19 @@ impl Transformer {
             return;
         }
         let doc = encode(&mut self.profile, &a.line, &frag);
-        if !doc.index.is_empty() {
-            let why = match doc.index.strip_prefix('\0') {
-                Some(unresolved) => Some(unresolved.to_string()),
-                None => crate::route::invalid_index(&doc.index),
-            };
-            if let Some(why) = why {
+        let index = match doc.index.and_then(|i| self.valid_index(i)) {
+            Ok(index) => index,
+            Err(why) => {
                 for t in &a.toks {
                     let bad = Bad { reason: Reason::BadIndex, detail: why.clone() };
                     self.dead_letter(out, *t, bad);
                 }
                 return;
             }
-        }
+        };
         self.sources[frag.source.min(3) as usize] += 1;
         self.documents_out += 1;
-        out.docs.push(DocOut { body: doc.body, index: doc.index, id: doc.id, frag, toks: a.toks });
+        out.docs.push(DocOut { body: doc.body, index, id: doc.id, frag, toks: a.toks });
     }
 
     pub fn flush_idle(&mut self, now: f64, render: &mut dyn Render, out: &mut Out) {

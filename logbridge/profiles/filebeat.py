@@ -30,7 +30,7 @@ from logbridge.naming import container_log_path
 from logbridge.profiles.options import NO_FIELDS, OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
 from logbridge.routing import IndexTemplate, TemplateError
-from vnbridge.inventory import ObjectMeta, PodInfo
+from vnbridge.pods import ObjectMeta, PodInfo
 
 __all__ = ["NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
 
@@ -276,16 +276,12 @@ class Filebeat:
                         f"option {key}: {pattern!r} is not a valid regexp: {why.splitlines()[-1]}"
                     )
         rx = o.use_regex_include
-        try:
-            index = IndexTemplate.parse(
-                "filebeat", o.index or f"filebeat-{o.version}".replace("%", "%%"), per_line=_PER_RECORD
+        try:  # (the data stream name is a literal: the template escapes its text)
+            index = IndexTemplate.checked(
+                "filebeat", o.index or f"filebeat-{o.version}", per_line=_PER_RECORD
             )
         except TemplateError as exc:
             raise OptionError(f"option index: {exc}") from None
-        if not index.dynamic:
-            sample = vnbridge_core.strftime(index.resolve({}).decode(), 0)
-            if (why := vnbridge_core.index_name_error(sample)) is not None:
-                raise OptionError(f"option index: {why}")
         return cls(
             o,
             index,

@@ -133,6 +133,21 @@ class FluentBitOptions:
 OPTIONS: tuple[OptionSpec, ...] = option_specs(FluentBitOptions)
 
 
+def _pair_options(opts: FluentBitOptions) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (("record_modifier.Record", opts.record_modifier_record), ("modify.Add", opts.modify_add))
+
+
+def _pairs(key: str, lines: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Fluent Bit's ``Record`` / ``Add`` lines: the key, then the rest of the line as the value."""
+    out: list[tuple[str, str]] = []
+    for entry in lines:
+        parts = entry.split(None, 1)
+        if len(parts) != 2:
+            raise OptionError(f"option {key}: {entry!r} is not 'key value'")
+        out.append((parts[0], parts[1].strip()))
+    return out
+
+
 _ANNOTATION_PREFIX = "fluentbit.io/"
 _TRUE_WORDS = frozenset({"true", "on", "yes"})  # flb_utils_bool
 
@@ -178,13 +193,8 @@ class FluentBit:
                 vnbridge_core.strftime(fmt, 0)
             except ValueError as exc:
                 raise OptionError(f"option {key}: {exc}") from None
-        for key, lines in (
-            ("record_modifier.Record", opts.record_modifier_record),
-            ("modify.Add", opts.modify_add),
-        ):
-            for entry in lines:
-                if len(entry.split(None, 1)) != 2:
-                    raise OptionError(f"option {key}: {entry!r} is not 'key value'")
+        for key, lines in _pair_options(opts):
+            _pairs(key, lines)
         if opts.logstash_prefix_key and (
             why := vnbridge_core.record_accessor_error(opts.logstash_prefix_key)
         ):
@@ -244,7 +254,10 @@ class FluentBit:
     # -- what the core needs ---------------------------------------------------------
     def core_config(self) -> dict[str, object]:
         """Options for the core's per-record half (record keys, Merge_Log, outputs)."""
-        return {"profile": NAME, "parser": self.parser, **option_values(self.opts)}
+        values: dict[str, object] = {"profile": NAME, "parser": self.parser, **option_values(self.opts)}
+        for key, lines in _pair_options(self.opts):
+            values[key] = _pairs(key, lines)  # the core takes (key, value) pairs, parsed here only
+        return values
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
         """The ``kubernetes`` map for this pod and container (empty: no metadata); None

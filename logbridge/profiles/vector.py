@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import pod_log_path
@@ -154,14 +153,9 @@ class Vector:
         )
         paths = {name: str(values[name]) for name in FIELDS}
         try:
-            index = IndexTemplate.parse("vector", opts.index, per_line=frozenset(RECORD_KEYS))
-            sample = vnbridge_core.strftime(
-                index.resolve({}).decode() if not index.dynamic else opts.index, 0
-            )
-        except (TemplateError, ValueError) as exc:
+            index = IndexTemplate.checked("vector", opts.index, per_line=frozenset(RECORD_KEYS))
+        except TemplateError as exc:
             raise OptionError(f"option index: {exc}") from None
-        if not index.dynamic and (why := vnbridge_core.index_name_error(sample)) is not None:
-            raise OptionError(f"option index: {why}")
         try:
             selector = parse_selector(opts.extra_label_selector)
         except SelectorError as exc:

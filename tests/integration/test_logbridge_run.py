@@ -21,6 +21,7 @@ import pytest
 
 from simulator.model import T0_NS, Cluster, SimPod
 from simulator.running import eks_record, kube, register
+from simulator.supervising import rss_mb
 from tests.integration.conftest import STACK, Stack
 from tests.integration.helpers import child, eventually, free_port
 from tests.integration.kafkatools import committed_total, create_topic, es_count, produce, read_all
@@ -376,13 +377,6 @@ def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
     assert len(set(seqs)) == expected
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def test_elasticsearch_outage_pauses_then_recovers_without_loss(
     run: Run, pods: list[SimPod], stack: Stack
 ) -> None:
@@ -403,7 +397,7 @@ def test_elasticsearch_outage_pauses_then_recovers_without_loss(
             rss = []
             for _ in range(30):  # 30 s without Elasticsearch
                 assert proc.poll() is None
-                rss.append(_rss_mb(proc.pid))
+                rss.append(rss_mb(proc.pid))
                 time.sleep(1)
             assert committed_total(stack.kafka_bootstrap, run.group, run.topic) <= 2000 + 4000
         finally:

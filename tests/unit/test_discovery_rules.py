@@ -19,7 +19,7 @@ from discovery.settings import DiscoverySettings
 from discovery.targeting import TargetRules, build_targets, sanitize_label_name, select_shard, shard_of
 from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector, TargetSettings, exporter_address
 from vnbridge.httpkit import Auth
-from vnbridge.inventory import ContainerInfo, PodInfo
+from vnbridge.pods import ContainerInfo, PodInfo
 from vnbridge.tracking import ClusterState
 from vnbridge.watching import Backoff
 

@@ -13,7 +13,7 @@ from metricsbridge.probing import AllowList
 from metricsbridge.settings import MetricsbridgeSettings
 from vnbridge.configuring import load_settings
 from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector, virtual_exporters
-from vnbridge.inventory import ContainerInfo, PodInfo
+from vnbridge.pods import ContainerInfo, PodInfo
 from vnbridge.tracking import ClusterState
 
 RULE = ExporterRule(NodeSelector(NODE_PRESETS["tencent-eklet"]))

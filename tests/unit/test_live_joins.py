@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vnbridge.inventory import PodInfo
+from vnbridge.pods import PodInfo
 from vnbridge.tracking import ClusterState
 
 

@@ -9,7 +9,7 @@ import pytest
 from discovery.settings import DiscoverySettings
 from discovery.targeting import TargetRules, build_targets, select_shard
 from vnbridge.exporters import NODE_PRESETS, ExporterRule, NodeSelector, TargetSettings
-from vnbridge.inventory import pod_from_object
+from vnbridge.pods import pod_from_object
 
 RULE = ExporterRule(NodeSelector(NODE_PRESETS["tencent-eklet"]))
 NODES = {"eklet-0": {"node.kubernetes.io/instance-type": "eklet"}}

@@ -6,7 +6,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vnbridge.inventory import MemoryInventory, ObjectMeta, pod_from_object
+from vnbridge.inventory import MemoryInventory
+from vnbridge.pods import ObjectMeta, pod_from_object
 from vnbridge.tracking import ClusterState
 
 _text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)

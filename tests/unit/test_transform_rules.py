@@ -13,7 +13,8 @@ from logbridge.records import DeadLetter, LogLine, Reason
 from logbridge.timefmt import TimestampError, format_rfc3339, parse_rfc3339
 from logbridge.transforming import Transformer
 from tests.coreio import encode_line
-from vnbridge.inventory import MemoryInventory, pod_from_object
+from vnbridge.inventory import MemoryInventory
+from vnbridge.pods import pod_from_object
 
 CID = "a" * 64
 FILE = Context(file=FileIdentity("web-1", "shop", "app", CID))

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metricsbridge.translating import DERIVED, RULES, Rule, translate_text
-from vnbridge.inventory import ContainerInfo, PodInfo
+from vnbridge.pods import ContainerInfo, PodInfo
 
 
 class Sample(NamedTuple):
