@@ -59,7 +59,12 @@ def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
         asyncio.run(go())
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]) -> int:
+def produce(
+    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]], *, round_robin: int = 0
+) -> int:
+    """Send every record (partition by key; ``round_robin=k``: record i to partition i % k,
+    so each of k partitions gets records whatever the keys hash to)."""
+
     async def go() -> int:
         prod = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20)
         await prod.start()
@@ -67,7 +72,8 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, by
         try:
             batch = []
             for key, value in records:
-                batch.append(await prod.send(topic, value, key=key))
+                partition = n % round_robin if round_robin else None
+                batch.append(await prod.send(topic, value, key=key, partition=partition))
                 n += 1
                 if len(batch) >= 5000:
                     await asyncio.gather(*batch)

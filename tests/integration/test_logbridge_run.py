@@ -435,7 +435,8 @@ def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
                 timeout=60,
                 what="both replicas assigned",
             )
-            produce(stack.kafka_bootstrap, run.topic, good)
+            # every partition gets records: a few pod uids as keys can all hash to one replica's
+            produce(stack.kafka_bootstrap, run.topic, good, round_robin=4)
             eventually(
                 lambda: committed_total(stack.kafka_bootstrap, run.group, run.topic) == n,
                 timeout=180,
