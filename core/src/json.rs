@@ -362,7 +362,7 @@ impl<'a> Parser<'a> {
         let start = self.i;
         // fast path: one table-driven pass to the first quote, backslash or control byte
         let rest = &self.b[start..];
-        let off = rest.iter().position(|&c| SPECIAL[c as usize]).unwrap_or(rest.len());
+        let off = find_special(rest).unwrap_or(rest.len());
         match rest.get(off) {
             Some(b'"') => {
                 let s = std::str::from_utf8(&rest[..off]).map_err(|_| self.err("invalid UTF-8 in string"))?;
@@ -541,39 +541,55 @@ const SPECIAL: [bool; 256] = {
     t
 };
 
+/// Index of the first byte a JSON string cannot hold as it is (`"`, `\\`, a control
+/// character), eight bytes at a time: strings are most of a record's bytes, and this scan
+/// runs on each of them when read and again when written.
+#[inline]
+pub fn find_special(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(word);
+        let quote = x ^ (LO * u64::from(b'"'));
+        let slash = x ^ (LO * u64::from(b'\\'));
+        // per byte: zero after the xor, or below 0x20; a borrow can only mark bytes above
+        // a true match, so the lowest marked byte is the first match
+        let hit =
+            ((quote.wrapping_sub(LO) & !quote) | (slash.wrapping_sub(LO) & !slash) | (x.wrapping_sub(LO * 0x20) & !x))
+                & HI;
+        if hit != 0 {
+            return Some(i + (hit.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| SPECIAL[c as usize]).map(|p| i + p)
+}
+
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
-    let Some(first) = b.iter().position(|&c| SPECIAL[c as usize]) else {
-        out.extend_from_slice(b);
-        out.push(b'"');
-        return;
-    };
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate().skip(first) {
-        if !SPECIAL[c as usize] {
-            continue;
-        }
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            8 => b"\\b",
-            12 => b"\\f",
-            c if c < 0x20 => {
-                out.extend_from_slice(&b[start..i]);
+    while let Some(off) = find_special(&b[start..]) {
+        let i = start + off;
+        let c = b[i];
+        out.extend_from_slice(&b[start..i]);
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            8 => out.extend_from_slice(b"\\b"),
+            12 => out.extend_from_slice(b"\\f"),
+            _ => {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(c >> 4) as usize]);
                 out.push(HEX[(c & 15) as usize]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        out.extend_from_slice(esc);
+        }
         start = i + 1;
     }
     out.extend_from_slice(&b[start..]);
@@ -672,5 +688,25 @@ mod tests {
         assert_eq!(py_float_repr(1e16), "1e+16");
         assert_eq!(py_float_repr(1.5), "1.5");
         assert_eq!(py_float_repr(1.5e-7), "1.5e-07");
+    }
+
+    #[test]
+    fn find_special_is_the_first_special_byte_at_every_position() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\');
+        // every byte value at every offset of a 20-byte run, behind and ahead of others
+        for fill in [b'a', 0x80, 0xff, 0x21, 0x5b, 0x5d, 0x23] {
+            for pos in 0..20 {
+                for c in 0..=255u8 {
+                    let mut b = vec![fill; 20];
+                    b[pos] = c;
+                    assert_eq!(find_special(&b), naive(&b), "fill {fill:#x} byte {c:#x} at {pos}");
+                    if pos + 3 < 20 {
+                        b[pos + 3] = b'"';
+                        assert_eq!(find_special(&b), naive(&b));
+                    }
+                }
+            }
+        }
+        assert_eq!(find_special(b""), None);
     }
 }
