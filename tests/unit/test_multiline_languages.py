@@ -38,11 +38,11 @@ GO = [
 
 def messages(tmp_path: Path, lines: list[str], lang: str) -> list[str]:
     path = tmp_path / f"app-7d4b9c6f5-x2x2x_default_app-{'a' * 64}.log"
-    path.write_text("".join(f"2024-01-01T00:00:{i:02}.000000000Z stderr F {line}\n" for i, line in enumerate(lines)))
+    cri = (f"2024-01-01T00:00:{i:02}.000000000Z stderr F {line}\n" for i, line in enumerate(lines))
+    path.write_text("".join(cri))
     profile = build("fluent-bit", {"multiline.parser": "cri", "Output": "plain"})
-    out = list(
-        convert_lines(iter_inputs([path], io.BytesIO()), profile=profile, lookup=None, multiline_namespaces={"*": lang})
-    )
+    inputs = iter_inputs([path], io.BytesIO())
+    out = list(convert_lines(inputs, profile=profile, lookup=None, multiline_namespaces={"*": lang}))
     assert all(isinstance(o, Output) for o in out), out
     return [o.doc["log"] for o in out if isinstance(o, Output)]
 
