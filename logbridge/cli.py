@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
-from logbridge.profiles import PROFILES, OptionError, build, option_table
+from logbridge.profiles import PROFILES, OptionError, build, checked_options, option_table
 from logbridge.settings import LogbridgeSettings, run_problems
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.logs import LogLevel, setup_logging
@@ -151,14 +151,16 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describ
             table = option_table(pname)
         except OptionError as exc:
             fail_usage(PROG, str(exc))
-        typer.echo(f"{pname}:")
+        checked = checked_options(pname)
+        typer.echo(f"{pname}:" + ("  (* = checked against a real collector in make test)" if checked else ""))
         for spec in table:
             default = (
                 ("On" if spec.default else "Off")
                 if isinstance(spec.default, bool)
                 else repr(dict(spec.default) if isinstance(spec.default, Mapping) else spec.default)
             )
-            typer.echo(f"  {spec.name:34} default {default:22} {spec.help}")
+            mark = "*" if spec.name in checked else " "
+            typer.echo(f"{mark} {spec.name:34} default {default:22} {spec.help}")
 
 
 def main() -> None:

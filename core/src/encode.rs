@@ -528,7 +528,8 @@ fn filebeat(index: &mut IndexPattern, line: &Line, frag: &Fragment) -> Doc {
     }
     out.extend_from_slice(&frag.parts[1]);
     out.push(b'}');
-    Doc { body: out, index: index.get(frag, line.ts_ns.div_euclid(NS)), id: None }
+    let local = line.ts_ns.div_euclid(NS) + crate::time::utc_offset_secs(&line.time_text);
+    Doc { body: out, index: index.get(frag, local), id: None }
 }
 
 fn vector(index: &mut IndexPattern, line: &Line, frag: &Fragment) -> Doc {

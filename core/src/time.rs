@@ -108,6 +108,25 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
     secs.checked_mul(NS).and_then(|v| v.checked_add(ns)).ok_or(TimeError("out of range"))
 }
 
+/// The UTC offset, in seconds, an RFC 3339 text was written with (`±hh:mm` / `±hhmm`);
+/// 0 for `Z` and for anything else. Filebeat formats `%{+…}` dates of an index in the
+/// zone the runtime wrote (Go keeps a parsed time's offset), not in UTC.
+pub fn utc_offset_secs(text: &str) -> i64 {
+    let b = text.as_bytes();
+    let n = b.len();
+    let d = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| (c - b'0') as i64);
+    let at = |sign: usize, m: usize| -> Option<i64> {
+        let off = (d(sign + 1)? * 10 + d(sign + 2)?) * 3600 + (d(m)? * 10 + d(m + 1)?) * 60;
+        match b[sign] {
+            b'+' => Some(off),
+            b'-' => Some(-off),
+            _ => None,
+        }
+    };
+    let colon = (n >= 25 && b[n - 3] == b':').then(|| at(n - 6, n - 2)).flatten();
+    colon.or_else(|| (n >= 24).then(|| at(n - 5, n - 2)).flatten()).unwrap_or(0)
+}
+
 fn push2(out: &mut String, v: u32) {
     out.push((b'0' + (v / 10 % 10) as u8) as char);
     out.push((b'0' + (v % 10) as u8) as char);
@@ -268,6 +287,17 @@ impl StrftimeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_offset_a_time_was_written_with() {
+        assert_eq!(utc_offset_secs("2025-03-15T04:51:52.026+05:30"), 19_800);
+        assert_eq!(utc_offset_secs("2025-03-15T04:51:52-0800"), -28_800);
+        assert_eq!(utc_offset_secs("2025-03-15T04:51:52.123456789Z"), 0);
+        assert_eq!(utc_offset_secs("1714564800.5"), 0);
+        assert_eq!(utc_offset_secs("+05:30"), 0);
+        assert_eq!(utc_offset_secs(""), 0);
+        assert_eq!(utc_offset_secs("2025-03-15T04:51:52.026+0x:30"), 0);
+    }
 
     #[test]
     fn parses_nanoseconds_and_offsets() {

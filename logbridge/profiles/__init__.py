@@ -15,7 +15,7 @@ from logbridge.enrichment import Resolved
 from logbridge.profiles.options import OptionError, OptionSpec
 from logbridge.records import LogLine
 
-__all__ = ["PROFILES", "OptionError", "Profile", "build", "option_table"]
+__all__ = ["PROFILES", "OptionError", "Profile", "build", "checked_options", "option_table"]
 
 
 class Profile(Protocol):
@@ -61,6 +61,13 @@ def option_table(name: str) -> tuple[OptionSpec, ...]:
     if name not in reg:
         raise OptionError(f"unknown profile '{name}'; allowed: {', '.join(PROFILES)}")
     return reg[name][0]
+
+
+def checked_options(name: str) -> frozenset[str]:
+    """Options of ``name`` that ``make test`` checks against the real collector."""
+    from logbridge.profiles import filebeat
+
+    return filebeat.CHECKED if name == filebeat.NAME else frozenset()
 
 
 def build(name: str, options: Mapping[str, object]) -> Profile:

@@ -32,9 +32,39 @@ from logbridge.records import LogLine
 from logbridge.routing import IndexTemplate, TemplateError
 from vnbridge.pods import ObjectMeta, PodInfo
 
-__all__ = ["NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
+__all__ = ["CHECKED", "NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
 
 NAME = "filebeat"
+# options whose documents make test compares with a real Filebeat's, document by document
+# (tests/integration/test_filebeat_differential.py; a unit test keeps this list honest)
+CHECKED = frozenset(
+    {
+        "version",
+        "agent.name",
+        "orchestrator.cluster.name",
+        "orchestrator.cluster.url",
+        "labels.dedot",
+        "annotations.dedot",
+        "include_labels",
+        "exclude_labels",
+        "use_regex_include",
+        "include_annotations",
+        "add_resource_metadata.deployment",
+        "add_resource_metadata.cronjob",
+        "add_resource_metadata.namespace.enabled",
+        "add_resource_metadata.namespace.include_labels",
+        "add_resource_metadata.namespace.labels.dedot",
+        "add_resource_metadata.node.enabled",
+        "add_resource_metadata.node.include_labels",
+        "add_resource_metadata.node.exclude_labels",
+        "index",
+        "fields",
+        "fields_under_root",
+        "add_fields",
+        "include_lines",
+        "exclude_lines",
+    }
+)
 _RM = "add_resource_metadata"
 
 

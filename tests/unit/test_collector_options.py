@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
-from logbridge.profiles import OptionError, build
+from logbridge.profiles import OptionError, build, checked_options, option_table
 from logbridge.profiles.fluentbit import excluded
 from logbridge.selecting import SelectorError, matches, parse_selector
 from vnbridge.podfiles import load_inventory
@@ -270,6 +270,17 @@ def test_filebeat_index_format_strings_route_by_pod_fields(tmp_path: Path) -> No
             build("filebeat", {"index": bad})
 
 
+def test_filebeat_index_dates_are_in_the_zone_the_runtime_wrote(tmp_path: Path) -> None:
+    # found by the differential test: Go keeps a parsed time's offset, so the index day
+    # is the writer's local day while @timestamp is UTC
+    lines = ["2025-03-15T04:51:52.026+05:30 stdout F east", "2025-03-14T20:00:00.5-08:00 stdout F west"]
+    docs = _run("filebeat", {"index": "logs-%{+yyyy.MM.dd}"}, lines, tmp_path)
+    assert [(a["create"]["_index"], d["@timestamp"]) for a, d in docs] == [
+        ("logs-2025.03.15", "2025-03-14T23:21:52.026Z"),
+        ("logs-2025.03.14", "2025-03-15T04:00:00.500Z"),
+    ]
+
+
 def test_vector_index_templates_route_by_pod_fields(tmp_path: Path) -> None:
     line = [f"{T} stdout F hello"]
     opts = {"index": "logs-{{ kubernetes.pod_namespace }}-{{kubernetes.container_name}}-%Y.%m"}
@@ -321,3 +332,12 @@ def test_filebeat_fields_under_root_and_add_fields(tmp_path: Path) -> None:
         build("filebeat", {"fields": {"message": "x"}, "fields_under_root": True})
     with pytest.raises(OptionError, match="add_fields"):
         build("filebeat", {"add_fields": [{"target": "x"}]})
+
+
+def test_the_options_marked_checked_are_those_the_real_filebeat_test_sets() -> None:
+    from tests.integration.test_filebeat_differential import EVERY_SET, SETS
+
+    used = set(EVERY_SET).union(*(s.logbridge for s in SETS))
+    assert checked_options("filebeat") == used
+    assert used <= {spec.name for spec in option_table("filebeat")}
+    assert checked_options("fluent-bit") == frozenset()
