@@ -86,10 +86,10 @@ pub struct FluentBit {
 
 pub enum Profile {
     FluentBit(Box<FluentBit>),
-    /// `lines`: filestream's include_lines / exclude_lines
+    /// `lines`: filestream's include_lines / exclude_lines and drop_event on the line
     Filebeat {
         index: IndexPattern,
-        lines: LineFilter,
+        lines: FilebeatLines,
     },
     /// `merge`: Vector's `auto_partial_merge`
     Vector {
@@ -123,11 +123,25 @@ impl LineFilter {
     }
 }
 
+/// Filebeat's filters of a line: filestream's include/exclude_lines first, then the
+/// `drop_event` processors' conditions over the line's own fields.
+#[derive(Default)]
+pub struct FilebeatLines {
+    pub filter: LineFilter,
+    pub drop: Option<crate::cond::Cond>,
+}
+
+impl FilebeatLines {
+    pub fn keeps(&self, text: &str, stream: &str) -> bool {
+        self.filter.keeps(text) && !self.drop.as_ref().is_some_and(|c| c.holds(text, stream))
+    }
+}
+
 impl Profile {
     /// false when the profile's configuration drops this line (counted as filtered)
-    pub fn keeps_line(&self, text: &str) -> bool {
+    pub fn keeps_line(&self, text: &str, stream: &str) -> bool {
         match self {
-            Profile::Filebeat { lines, .. } => lines.keeps(text),
+            Profile::Filebeat { lines, .. } => lines.keeps(text, stream),
             _ => true,
         }
     }

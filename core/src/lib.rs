@@ -8,6 +8,7 @@
 //! `py.rs` and `py_metrics.rs`; everything else is plain Rust with its own tests.
 
 pub mod assemble;
+pub mod cond;
 pub mod decode;
 pub mod encode;
 pub mod genid;

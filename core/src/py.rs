@@ -105,7 +105,13 @@ fn profile_from(d: &Bound<'_, PyDict>) -> PyResult<Profile> {
                     strftime_cache(get(d, "index", "filebeat".to_string())?, "index")?,
                     get(d, "index_from_fragment", false)?,
                 ),
-                lines: crate::encode::LineFilter::new(&include, &exclude).map_err(PyValueError::new_err)?,
+                lines: crate::encode::FilebeatLines {
+                    filter: crate::encode::LineFilter::new(&include, &exclude).map_err(PyValueError::new_err)?,
+                    drop: match get(d, "drop_event", String::new())? {
+                        s if s.is_empty() => None,
+                        s => Some(crate::cond::Cond::parse(&s).map_err(PyValueError::new_err)?),
+                    },
+                },
             }
         }
         "vector" => Profile::Vector {

@@ -314,7 +314,7 @@ impl Transformer {
             out.replayed += a.toks.len();
             return;
         }
-        if frag.exclude || !self.profile.keeps_line(&a.line.text) {
+        if frag.exclude || !self.profile.keeps_line(&a.line.text, a.line.stream()) {
             out.excluded += a.toks.len();
             return;
         }

@@ -27,6 +27,7 @@ import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
+from logbridge.profiles.conditions import DropEvent, drop_event
 from logbridge.profiles.options import NO_FIELDS, OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
 from logbridge.routing import IndexTemplate, TemplateError
@@ -63,6 +64,7 @@ CHECKED = frozenset(
         "add_fields",
         "include_lines",
         "exclude_lines",
+        "drop_event",
     }
 )
 _RM = "add_resource_metadata"
@@ -147,6 +149,12 @@ class FilebeatOptions:
         "add_fields processors: Filebeat's list of {target, fields} (target default 'fields', '' = root) "
         "or {target: fields}",
     )
+    drop_event: Mapping[str, object] = option(
+        "drop_event",
+        NO_FIELDS,
+        "drop_event processors: {when: <condition>} or a list of them (equals, contains, regexp, range, "
+        "has_fields, or, and, not); on pod fields decided per pod, on message/stream per line",
+    )
     include_lines: tuple[str, ...] = option(
         "include_lines",
         (),
@@ -173,7 +181,14 @@ _CONTROLLERS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"
 
 def _processor_form(given: Mapping[str, object]) -> Mapping[str, object]:
     """``add_fields`` as Filebeat writes the processors — a list of ``{target, fields}``
-    (target ``fields`` when left out, ``""`` for the root) — becomes ``{target: fields}``."""
+    (target ``fields`` when left out, ``""`` for the root) — becomes ``{target: fields}``;
+    a list of ``drop_event`` processors becomes one whose condition is their ``or``."""
+    drops = given.get("drop_event")
+    if isinstance(drops, list):
+        for proc in drops:
+            if not isinstance(proc, Mapping) or set(proc) != {"when"}:
+                raise OptionError(f"option drop_event: {proc!r} is not {{when: <condition>}}")
+        given = {**given, "drop_event": {"when": {"or": [p["when"] for p in drops]}}}
     for key, value in given.items():
         if str(key).lower() != "add_fields" or not isinstance(value, list):
             continue
@@ -288,6 +303,7 @@ class Filebeat:
     node_annotations: tuple[re.Pattern[str], ...]
     ns_labels: tuple[re.Pattern[str], ...]
     node_labels: tuple[re.Pattern[str], ...]
+    drop: DropEvent
     name = NAME
 
     @classmethod
@@ -321,6 +337,7 @@ class Filebeat:
             _patterns(o.rm_node_include_annotations, f"{_RM}.node.include_annotations", False),
             _patterns(o.rm_namespace_include_labels, f"{_RM}.namespace.include_labels", False),
             _patterns(o.rm_node_include_labels, f"{_RM}.node.include_labels", False),
+            drop_event(dict(o.drop_event)) if o.drop_event else DropEvent([], []),
         )
 
     @property
@@ -407,12 +424,16 @@ class Filebeat:
             "index_from_fragment": self.index.dynamic,
             "include_lines": list(self.opts.include_lines),
             "exclude_lines": list(self.opts.exclude_lines),
+            "drop_event": orjson.dumps(line).decode() if (line := self.drop.core_json()) else "",
         }
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...]:
+    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
         """Everything of the document but ``@timestamp``, ``message`` and ``stream``:
-        the keys between them (``agent`` … ``log``) and the tail (``orchestrator``)."""
+        the keys between them (``agent`` … ``log``) and the tail (``orchestrator``);
+        None when a ``drop_event`` condition on the pod's fields drops its lines."""
         doc = self.document(line, res)
+        if self.drop.drops_pod(doc):
+            return None
         middle = {k: v for k, v in doc.items() if k not in _PER_RECORD and k != "orchestrator"}
         tail = b',"orchestrator":' + orjson.dumps(doc["orchestrator"]) if "orchestrator" in doc else b""
         if self.index.dynamic:  # the index pattern of this pod (the core adds each record's date)

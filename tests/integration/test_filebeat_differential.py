@@ -72,6 +72,16 @@ EXACT = [
     "statefulset.kubernetes.io/pod-name",
     "example.com/ticket",
 ]
+DROPS = [  # on the pod's fields, on the line's, and both under one or
+    {
+        "and": [
+            {"equals": {"kubernetes.container.name": "envoy"}},
+            {"has_fields": ["kubernetes.replicaset.name"]},
+        ]
+    },
+    {"or": [{"regexp": {"message": "^(DEBUG|ERROR) "}}, {"equals": {"stream": "stderr"}}]},
+    {"or": [{"contains": {"kubernetes.labels.app": "agen"}}, {"not": {"has_fields": ["message"]}}]},
+]
 SETS = [
     OptionSet("default"),
     OptionSet(
@@ -140,6 +150,11 @@ SETS = [
             "add_fields": [{"target": "project", "fields": {"id": 42, "name": "vnb"}}],
             "index": INDEX,
         },
+    ),
+    OptionSet(
+        "drop_event",
+        processors=[{"drop_event": {"when": w}} for w in DROPS],
+        logbridge={"drop_event": [{"when": w} for w in DROPS]},
     ),
     OptionSet(
         "include_lines_under_root",

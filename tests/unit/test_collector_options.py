@@ -341,3 +341,60 @@ def test_the_options_marked_checked_are_those_the_real_filebeat_test_sets() -> N
     assert checked_options("filebeat") == used
     assert used <= {spec.name for spec in option_table("filebeat")}
     assert checked_options("fluent-bit") == frozenset()
+
+
+def test_filebeat_drop_event_on_pod_fields_filters_the_pods_lines(tmp_path: Path) -> None:
+    lines = [f"{T} stdout F hello", f"{T} stderr F world"]
+    when = {
+        "and": [
+            {"equals": {"kubernetes.namespace": "etl"}},
+            {"regexp": {"kubernetes.container.name": "^ing"}},
+        ]
+    }
+    assert _run("filebeat", {"drop_event": {"when": when}}, lines, tmp_path) == []
+    other = {"or": [{"equals": {"kubernetes.namespace": "payments"}}, {"has_fields": ["kubernetes.nope"]}]}
+    assert len(_run("filebeat", {"drop_event": {"when": other}}, lines, tmp_path)) == 2
+    negated = {"not": {"contains": {"container.image.name": "busybox"}}}
+    assert _run("filebeat", {"drop_event": {"when": negated}}, lines, tmp_path) == []
+
+
+def test_filebeat_drop_event_on_the_line_is_decided_per_record(tmp_path: Path) -> None:
+    lines = [
+        f"{T} stdout F GET /healthz 200",
+        f"{T} stderr F noise",
+        f"{T} stderr F ERROR boom",
+        f"{T} stdout F ",
+        f"{T} stdout F kept",
+    ]
+    drops = [  # two processors: an event goes when either holds
+        {"when": {"regexp": {"message": "^GET /healthz"}}},
+        {"when": {"and": [{"equals": {"stream": "stderr"}}, {"not": {"contains": {"message": "ERROR"}}}]}},
+    ]
+    docs = _run("filebeat", {"drop_event": drops}, lines, tmp_path)
+    assert [d.get("message") for _, d in docs] == ["ERROR boom", None, "kept"]
+    # an empty line has no message key: has_fields: [message] does not hold for it
+    docs = _run("filebeat", {"drop_event": {"when": {"not": {"has_fields": ["message"]}}}}, lines, tmp_path)
+    assert len(docs) == 4 and all("message" in d for _, d in docs)
+    # pod and line conditions in one or: each is decided where it can be
+    mixed = {"or": [{"equals": {"kubernetes.namespace": "payments"}}, {"contains": {"message": "o"}}]}
+    docs = _run("filebeat", {"drop_event": {"when": mixed}}, lines, tmp_path)
+    assert [d.get("message") for _, d in docs] == ["GET /healthz 200", None, "kept"]
+
+
+@pytest.mark.parametrize(
+    ("when", "why"),
+    [
+        ({"and": [{"equals": {"kubernetes.namespace": "etl"}}, {"contains": {"message": "x"}}]}, "both"),
+        ({"network": {"source.ip": "private"}}, "not supported"),
+        ({"regexp": {"message": "("}}, "not a valid regexp"),
+        ({"range": {"message": {"gt": 1}}}, "never holds"),
+        ({"equals": {"@timestamp": "x"}}, "@timestamp"),
+        ({"equals": {"message": 3}}, "not a string"),
+        ({"or": []}, "list of conditions"),
+    ],
+)
+def test_filebeat_drop_event_refuses_what_it_cannot_decide(when: Any, why: str) -> None:
+    with pytest.raises(OptionError, match=why):
+        build("filebeat", {"drop_event": {"when": when}})
+    with pytest.raises(OptionError, match="when"):
+        build("filebeat", {"drop_event": [{"if": when}]})
