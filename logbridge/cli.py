@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, checked_options, option_table
+from logbridge.profiles.importing import import_config
 from logbridge.settings import LogbridgeSettings, run_problems
 from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
 from vnbridge.logs import LogLevel, setup_logging
@@ -144,8 +146,24 @@ def run_cmd(
 
 
 @app.command()
-def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describe.")] = None) -> None:
-    """List the profiles and their options (the collector's own key names and defaults)."""
+def profiles(
+    name: Annotated[str | None, typer.Argument(help="Profile to describe, or 'import'.")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="With 'import': the collector config to read.", show_default=False)
+    ] = None,
+) -> None:
+    """List the profiles and their options (the collector's own key names and defaults).
+
+    `logbridge profiles import FILE` reads a platform's own collector config (Fluent Bit
+    classic or YAML, filebeat.yml, Vector YAML/TOML) and prints the logbridge settings
+    that reproduce its documents; each setting it cannot reproduce goes to stderr, one
+    line each. Or set profile.config_file to FILE.
+    """
+    if name == "import":
+        _import(file)
+        return
+    if file is not None:
+        fail_usage(PROG, f"unexpected argument {file}; did you mean 'profiles import {file}'?")
     for pname in [name] if name else list(PROFILES):
         try:
             table = option_table(pname)
@@ -161,6 +179,23 @@ def profiles(name: Annotated[str | None, typer.Argument(help="Profile to describ
             )
             mark = "*" if spec.name in checked else " "
             typer.echo(f"{mark} {spec.name:34} default {default:22} {spec.help}")
+
+
+def _import(file: Path | None) -> None:
+    if file is None:
+        fail_usage(PROG, "profiles import needs the collector config file: logbridge profiles import FILE")
+    try:
+        imported = import_config(file)
+        build(imported.profile, imported.options)
+    except OptionError as exc:
+        fail_usage(PROG, str(exc))
+    doc: dict[str, object] = {"profile": {"name": imported.profile, "options": imported.options}}
+    if imported.multiline:
+        doc["assembly"] = {"multiline_namespaces": imported.multiline}
+    typer.echo(f"# logbridge settings read from {file} ({imported.kind})")
+    typer.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).rstrip())
+    for line in imported.unsupported:
+        typer.echo(f"{PROG}: not reproduced: {line}", err=True)
 
 
 def main() -> None:

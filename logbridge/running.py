@@ -170,6 +170,8 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     group = settings.source.group_id
     lookup, watch = await start_inventory(settings.inventory)
     profile = build(settings.profile.name, settings.profile.options)
+    for line in settings.profile.unsupported:
+        log.warning("profile.config_file %s: %s", settings.profile.config_file, line)
     a = settings.assembly
 
     def transformer() -> vnbridge_core.Transformer:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, build
+from logbridge.profiles.importing import import_config
 from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings, Listen
 from vnbridge.configuring import ComponentSettings
 
@@ -32,13 +33,38 @@ class ProfileSettings(BaseModel):
         "Unknown keys are rejected; `logbridge profiles` lists them.",
     )
 
+    config_file: Path | None = Field(
+        None,
+        description="The platform's own collector config (Fluent Bit classic or YAML, filebeat.yml, "
+        "Vector YAML/TOML): the profile and its options are read from it (`logbridge profiles import "
+        "FILE` shows what it gives); `options` set here override it. Settings it cannot reproduce are "
+        "logged at start-up, one line each.",
+    )
+    _unsupported: list[str] = PrivateAttr(default_factory=list)
+    _multiline: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _check_options(self) -> ProfileSettings:
         try:
+            if self.config_file is not None:
+                imported = import_config(self.config_file)
+                if "name" in self.model_fields_set and self.name != imported.profile:
+                    raise OptionError(
+                        f"name {self.name} contradicts config_file {self.config_file} ({imported.kind})"
+                    )
+                self.name = imported.profile  # type: ignore[assignment]
+                self.options = {**imported.options, **self.options}
+                self._unsupported = imported.unsupported
+                self._multiline = imported.multiline
             build(self.name, self.options)  # every check a profile makes: keys, values, regexps, index
         except OptionError as exc:
             raise ValueError(str(exc)) from None
         return self
+
+    @property
+    def unsupported(self) -> list[str]:
+        """Settings of the config_file that shape documents but are not reproduced."""
+        return list(self._unsupported)
 
 
 class AssemblySettings(BaseModel):
@@ -205,6 +231,14 @@ class LogbridgeSettings(ComponentSettings):
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="Metrics and health endpoints.")
     tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry spans.")
+
+    @model_validator(mode="after")
+    def _imported_multiline(self) -> LogbridgeSettings:
+        """A multiline filter of the imported collector config groups stack traces here
+        too, unless assembly.multiline_namespaces says otherwise."""
+        if self.profile._multiline and not self.assembly.multiline_namespaces:
+            self.assembly.multiline_namespaces = dict(self.profile._multiline)
+        return self
 
 
 def run_problems(settings: LogbridgeSettings) -> list[str]:

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 
+from logbridge.profiles.importing import import_config
 from tests.integration import fbworld
 from tests.integration.conftest import STACK, Stack
 from tests.integration.fbrun import VERSION, Capture, capture_server, filebeat_yml, on_node
@@ -310,6 +311,12 @@ def test_filebeat_and_logbridge_write_the_same_documents(
                 timeout=120,
                 what=f"{want} documents from Filebeat ({s.name})",
             )
+        for s in SETS:  # what `logbridge profiles import filebeat.yml` reads is what this test passes
+            imported = import_config(tmp_path / f"fb-{s.name}" / "filebeat.yml")
+            assert imported.unsupported == [], imported.unsupported
+            got = {k: v for k, v in imported.options.items() if k not in ("agent.name", "input.type")}
+            assert _loose(got) == _loose(s.logbridge), s.name
+            assert imported.options["agent.name"] == w.hostname
         report = []
         for s in SETS:
             got = sorted(_normal(p) for p in _documents(captures[s.name]))
@@ -323,6 +330,10 @@ def test_filebeat_and_logbridge_write_the_same_documents(
                     f"first only in Filebeat: {only_fb[:1]}; first only in logbridge: {only_lb[:1]}"
                 )
         assert not report, f"seed {SEED}:\n" + "\n".join(report)
+
+
+def _loose(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v).lower() if isinstance(v, str | bool) else v for k, v in options.items()}
 
 
 def _canary_docs(cap: Capture) -> list[dict[str, Any]]:
