@@ -1,0 +1,65 @@
+{{- define "vnbridge.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "vnbridge.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/part-of: vnbridge
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{/* selector labels of one component: (dict "ctx" $ "component" "discovery") */}}
+{{- define "vnbridge.selector" -}}
+app.kubernetes.io/name: vnbridge-{{ .component }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+{{- end -}}
+
+{{- define "vnbridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "vnbridge.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "vnbridge.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/* the port of a host:port listen address */}}
+{{- define "vnbridge.port" -}}
+{{- splitList ":" . | last -}}
+{{- end -}}
+
+{{- define "vnbridge.discoveryConfig" -}}
+{{- $mb := printf "%s-metricsbridge.%s.svc:%s" (include "vnbridge.fullname" .) .Release.Namespace (include "vnbridge.port" .Values.metricsbridge.config.listen) -}}
+{{- $base := dict "targets" .Values.targets "metricsbridge_address" (ternary $mb "" .Values.metricsbridge.enabled) -}}
+{{- toYaml (mergeOverwrite $base (deepCopy .Values.discovery.config)) -}}
+{{- end -}}
+
+{{- define "vnbridge.metricsbridgeConfig" -}}
+{{- toYaml (mergeOverwrite (dict "targets" .Values.targets) (deepCopy .Values.metricsbridge.config)) -}}
+{{- end -}}
+
+{{- define "vnbridge.podSpecCommon" -}}
+serviceAccountName: {{ include "vnbridge.serviceAccountName" .ctx }}
+securityContext: {{- toYaml .ctx.Values.podSecurityContext | nindent 2 }}
+{{- with .ctx.Values.imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
