@@ -8,7 +8,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from vnbridge.clientsettings import KubeSettings, Listen, TLSSettings, WatchSettings
+from vnbridge.clientsettings import KubeSettings, Listen, ServerTLSSettings, WatchSettings
 from vnbridge.configuring import ComponentSettings
 from vnbridge.exporters import TargetSettings
 
@@ -24,15 +24,14 @@ class HttpSdSettings(BaseModel):
     )
     username: str = Field("", description="Require basic auth with this user (and password) instead.")
     password: SecretStr = Field(SecretStr(""), description="Basic-auth password.")
-    tls: TLSSettings = Field(
-        default_factory=TLSSettings,
-        description="Serve HTTPS with tls.cert_file/tls.key_file (enabled: true).",
+    tls: ServerTLSSettings = Field(
+        default_factory=ServerTLSSettings,
+        description="Serve HTTPS with tls.cert_file/tls.key_file (enabled: true); "
+        "client certificates from tls.client_ca_file, required with tls.require_client_cert.",
     )
 
     @model_validator(mode="after")
     def _check(self) -> HttpSdSettings:
-        if self.tls.enabled and not (self.tls.cert_file and self.tls.key_file):
-            raise ValueError("tls.enabled needs tls.cert_file and tls.key_file")
         if bool(self.username) != bool(self.password.get_secret_value()):
             raise ValueError("basic auth needs both username and password")
         return self

@@ -279,6 +279,8 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
 def _http_server(settings: LogbridgeSettings, metrics: Metrics, health: Health) -> uvicorn.Server | None:
     if not settings.http.enabled:
         return None
-    server = http_server(create_app(metrics=metrics, health=health), listen=settings.http.listen)
+    server = http_server(
+        create_app(metrics=metrics, health=health), listen=settings.http.listen, tls=settings.http.tls
+    )
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # ours
     return server

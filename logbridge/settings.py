@@ -15,7 +15,13 @@ from pydantic_settings import SettingsConfigDict
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, build
 from logbridge.profiles.importing import import_config
-from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings, KubeSettings, Listen
+from vnbridge.clientsettings import (
+    ElasticsearchSettings,
+    KafkaSettings,
+    KubeSettings,
+    Listen,
+    ServerTLSSettings,
+)
 from vnbridge.configuring import ComponentSettings
 
 __all__ = ["LogbridgeSettings", "run_problems"]
@@ -202,6 +208,10 @@ class HttpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     enabled: bool = Field(True, description="Serve /metrics, /healthz, /readyz.")
     listen: Listen = Field("127.0.0.1:8081", description="host:port of the metrics and health server.")
+    tls: ServerTLSSettings = Field(
+        default_factory=ServerTLSSettings,
+        description="Serve HTTPS (tls.cert_file, tls.key_file); client certificates from tls.client_ca_file.",
+    )
 
 
 class TracingSettings(BaseModel):

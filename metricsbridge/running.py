@@ -52,7 +52,7 @@ async def run(settings: MetricsbridgeSettings) -> None:
     watch = LiveWatch(api=api_client(settings.kube), state=state, watch=WatchSettings(namespaces=False))
     watch.start(asyncio.get_running_loop())
     app, client = build_app(settings, state)
-    server = http_server(app, listen=settings.listen)
+    server = http_server(app, listen=settings.listen, tls=settings.listen_tls)
     try:
         await server.serve()
     finally:

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from vnbridge.clientsettings import KubeSettings, Listen, TLSSettings
+from vnbridge.clientsettings import KubeSettings, Listen, ServerTLSSettings, TLSSettings
 from vnbridge.configuring import ComponentSettings
 from vnbridge.exporters import TargetSettings
 
@@ -48,3 +48,8 @@ class MetricsbridgeSettings(ComponentSettings):
         description="Fetch timeout when Prometheus sends no X-Prometheus-Scrape-Timeout-Seconds header.",
     )
     tls: TLSSettings = Field(default_factory=TLSSettings, description="TLS for fetching sandbox exporters.")
+    listen_tls: ServerTLSSettings = Field(
+        default_factory=ServerTLSSettings,
+        description="Serve /probe and /metrics over HTTPS (cert_file, key_file); client certificates "
+        "from client_ca_file, required with require_client_cert.",
+    )

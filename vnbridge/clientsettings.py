@@ -16,6 +16,7 @@ __all__ = [
     "KafkaSettings",
     "KubeSettings",
     "Listen",
+    "ServerTLSSettings",
     "TLSSettings",
     "WatchSettings",
     "check_listen",
@@ -42,6 +43,31 @@ class TLSSettings(BaseModel):
     verify: bool = Field(
         True, description="Verify the server certificate and host name. Keep true outside tests."
     )
+
+
+class ServerTLSSettings(BaseModel):
+    """HTTPS for one of our own servers, optionally requiring client certificates."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(False, description="Serve HTTPS (needs cert_file and key_file).")
+    cert_file: Path | None = Field(None, description="Server certificate chain (PEM).")
+    key_file: Path | None = Field(None, description="Server private key (PEM).")
+    client_ca_file: Path | None = Field(
+        None, description="CAs (PEM) whose client certificates are accepted (mutual TLS)."
+    )
+    require_client_cert: bool = Field(
+        False, description="Refuse clients without a certificate from client_ca_file."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> ServerTLSSettings:
+        if self.enabled and not (self.cert_file and self.key_file):
+            raise ValueError("tls.enabled needs tls.cert_file and tls.key_file")
+        if self.require_client_cert and not self.client_ca_file:
+            raise ValueError("tls.require_client_cert needs tls.client_ca_file")
+        if (self.require_client_cert or self.client_ca_file) and not self.enabled:
+            raise ValueError("client certificates need tls.enabled (HTTPS)")
+        return self
 
 
 class KafkaSettings(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hmac
 import platform
+import ssl as _ssl
 from collections.abc import Callable
 
 import uvicorn
@@ -24,7 +25,7 @@ from prometheus_client import (
 )
 
 from vnbridge import package_version
-from vnbridge.clientsettings import TLSSettings
+from vnbridge.clientsettings import ServerTLSSettings
 
 __all__ = ["PROMETHEUS_TEXT", "Auth", "add_health_routes", "http_server"]
 
@@ -57,17 +58,17 @@ class Auth:
         return False
 
 
-def http_server(app: FastAPI, *, listen: str, tls: TLSSettings | None = None) -> uvicorn.Server:
+def http_server(app: FastAPI, *, listen: str, tls: ServerTLSSettings | None = None) -> uvicorn.Server:
     """A quiet uvicorn server for ``app`` on ``host:port`` (``[::1]:8080`` too), HTTPS
-    when ``tls.enabled``."""
+    when ``tls.enabled``; client certificates from ``tls.client_ca_file`` are asked for
+    (and required with ``tls.require_client_cert``)."""
     host, _, port = listen.rpartition(":")
-    ssl: dict[str, str | None] = {}
+    ssl: dict[str, object] = {}
     if tls is not None and tls.enabled:
-        ssl = {
-            "ssl_certfile": str(tls.cert_file),
-            "ssl_keyfile": str(tls.key_file),
-            "ssl_ca_certs": str(tls.ca_file) if tls.ca_file else None,
-        }
+        ssl = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)}
+        if tls.client_ca_file:
+            ssl["ssl_ca_certs"] = str(tls.client_ca_file)
+            ssl["ssl_cert_reqs"] = _ssl.CERT_REQUIRED if tls.require_client_cert else _ssl.CERT_OPTIONAL
     config = uvicorn.Config(
         app,
         host=host.strip("[]"),

@@ -168,7 +168,8 @@ def _check_configs(docs: list[dict[str, Any]], name: str) -> None:
 
 def test_probes_cover_startup_and_tls(helm: str, stack: Stack, tmp_path: Path) -> None:
     argv = [helm, "template", "vnbridge", str(CHART), _kube_version(stack)]
-    argv += ["--set=discovery.config.http_sd.tls.enabled=true"]
+    argv += [f"--set={c}.tls.enabled=true" for c in ("discovery.config.http_sd", "logbridge.config.http")]
+    argv += ["--set=metricsbridge.config.listen_tls.enabled=true"]
     rendered = _run(argv, stack)
     assert rendered.returncode == 0, rendered.stderr
     pods = {
@@ -178,4 +179,5 @@ def test_probes_cover_startup_and_tls(helm: str, stack: Stack, tmp_path: Path) -
     }
     for c in pods.values():
         assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c)
-    assert pods["vnbridge-discovery"]["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    for c in pods.values():
+        assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS", c["name"]
