@@ -5,16 +5,6 @@
 # dry run; Debian's helm is not in every release, and the proxy serves helm's module.
 source "$(dirname "$0")/lib.sh"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
-dir="$CACHE/helm-${HELM_VERSION#v}"
-out="$dir/helm"
-[ -x "$out" ] && { echo "$out"; exit 0; }
-command -v go >/dev/null || die "Go is required to build helm; install golang (>= 1.24)"
-mkdir -p "$dir"
-say "building helm $HELM_VERSION with $(go version | cut -d' ' -f3) (cold: a few minutes)"
-(
-  cd "$dir"
-  export GOTOOLCHAIN=local GOBIN="$dir/bin.tmp" CGO_ENABLED=0
-  go install -trimpath -ldflags="-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >"$dir/build.log" 2>&1
-) || { tail -n 30 "$dir/build.log" >&2; die "helm build failed (log: $dir/build.log); check Go version and module proxy access"; }
-mv "$dir/bin.tmp/helm" "$out" && rmdir "$dir/bin.tmp"
-echo "$out"
+export CGO_ENABLED=0
+go_install_cached helm "$CACHE/helm-${HELM_VERSION#v}" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
+  "helm $HELM_VERSION" "a few minutes"

@@ -100,3 +100,18 @@ go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG: tidy + build a wr
   mv "$out.tmp" "$out"
   echo "$out"
 }
+
+go_install_cached() { # go_install_cached NAME DIR PKG@VERSION WHAT HOW-LONG: `go install` PKG once into DIR/NAME, print it
+  local name="$1" dir="$2" pkg="$3" what="$4" out="$2/$1"
+  [ -x "$out" ] && { echo "$out"; return 0; }
+  command -v go >/dev/null || die "Go is required to build $what; install golang (>= 1.24)"
+  mkdir -p "$dir"
+  say "building $what with $(go version | cut -d' ' -f3) (cold: $5)"
+  (
+    cd "$dir"
+    export GOTOOLCHAIN=local GOBIN="$dir/bin.tmp"
+    go install -trimpath -ldflags="-s -w" "$pkg" >"$dir/build.log" 2>&1
+  ) || { tail -n 30 "$dir/build.log" >&2; die "$what build failed (log: $dir/build.log); check Go version and module proxy access"; }
+  mv "$dir/bin.tmp/$name" "$out" && rmdir "$dir/bin.tmp"
+  echo "$out"
+}
