@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, build
-from logbridge.profiles.importing import import_config
+from logbridge.profiles.importing import Imported, import_config
 from vnbridge.clientsettings import (
     ElasticsearchSettings,
     KafkaSettings,
@@ -46,8 +46,7 @@ class ProfileSettings(BaseModel):
         "FILE` shows what it gives); `options` set here override it. Settings it cannot reproduce are "
         "logged at start-up, one line each.",
     )
-    _unsupported: list[str] = PrivateAttr(default_factory=list)
-    _multiline: dict[str, str] = PrivateAttr(default_factory=dict)
+    _imported: Imported | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _check_options(self) -> ProfileSettings:
@@ -60,8 +59,7 @@ class ProfileSettings(BaseModel):
                     )
                 self.name = imported.profile  # type: ignore[assignment]
                 self.options = {**imported.options, **self.options}
-                self._unsupported = imported.unsupported
-                self._multiline = imported.multiline
+                self._imported = imported
             build(self.name, self.options)  # every check a profile makes: keys, values, regexps, index
         except OptionError as exc:
             raise ValueError(str(exc)) from None
@@ -70,7 +68,12 @@ class ProfileSettings(BaseModel):
     @property
     def unsupported(self) -> list[str]:
         """Settings of the config_file that shape documents but are not reproduced."""
-        return list(self._unsupported)
+        return list(self._imported.unsupported) if self._imported else []
+
+    @property
+    def multiline(self) -> dict[str, str]:
+        """assembly.multiline_namespaces the config_file's multiline filter asks for."""
+        return dict(self._imported.multiline) if self._imported else {}
 
 
 class AssemblySettings(BaseModel):
@@ -246,8 +249,8 @@ class LogbridgeSettings(ComponentSettings):
     def _imported_multiline(self) -> LogbridgeSettings:
         """A multiline filter of the imported collector config groups stack traces here
         too, unless assembly.multiline_namespaces says otherwise."""
-        if self.profile._multiline and not self.assembly.multiline_namespaces:
-            self.assembly.multiline_namespaces = dict(self.profile._multiline)
+        if self.profile.multiline and not self.assembly.multiline_namespaces:
+            self.assembly.multiline_namespaces = self.profile.multiline
         return self
 
 

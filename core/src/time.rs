@@ -86,45 +86,40 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
     }
     let offset: i64 = match b.get(i) {
         Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let oh = digits(b, i + 1, 2).ok_or(TimeError("not an RFC 3339 timestamp"))? as i64;
-            let rest = &b[i + 3..];
-            let om = match rest {
-                [b':', m1, m2] | [m1, m2] if m1.is_ascii_digit() && m2.is_ascii_digit() => {
-                    ((m1 - b'0') * 10 + (m2 - b'0')) as i64
-                }
-                _ => return Err(bad),
-            };
-            let off = oh * 3600 + om * 60;
-            if sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return Err(bad),
+        _ => zone_offset(&b[i..]).ok_or(bad)?,
     };
     let secs = days_from_civil(y as i64, mo, d) * 86_400 + (h * 3600 + mi * 60 + s) as i64 - offset;
     secs.checked_mul(NS).and_then(|v| v.checked_add(ns)).ok_or(TimeError("out of range"))
 }
 
-/// The UTC offset, in seconds, an RFC 3339 text was written with (`±hh:mm` / `±hhmm`);
-/// 0 for `Z` and for anything else. Filebeat formats `%{+…}` dates of an index in the
-/// zone the runtime wrote (Go keeps a parsed time's offset), not in UTC.
+/// `±hh:mm` or `±hhmm`, the whole of `b`, in seconds east of UTC.
+fn zone_offset(b: &[u8]) -> Option<i64> {
+    let (sign, [h1, h2, m1, m2]) = match b {
+        [sign, h1, h2, b':', m1, m2] | [sign, h1, h2, m1, m2] => (*sign, [*h1, *h2, *m1, *m2]),
+        _ => return None,
+    };
+    if ![h1, h2, m1, m2].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let d = |c: u8| (c - b'0') as i64;
+    let off = (d(h1) * 10 + d(h2)) * 3600 + (d(m1) * 10 + d(m2)) * 60;
+    match sign {
+        b'+' => Some(off),
+        b'-' => Some(-off),
+        _ => None,
+    }
+}
+
+/// The UTC offset, in seconds, an RFC 3339 text was written with (`±hh:mm` / `±hhmm`
+/// after the 19 characters of date and time); 0 for `Z` and for anything else.
+/// Filebeat formats `%{+…}` dates of an index in the zone the runtime wrote (Go keeps a
+/// parsed time's offset), not in UTC.
 pub fn utc_offset_secs(text: &str) -> i64 {
     let b = text.as_bytes();
-    let n = b.len();
-    let d = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| (c - b'0') as i64);
-    let at = |sign: usize, m: usize| -> Option<i64> {
-        let off = (d(sign + 1)? * 10 + d(sign + 2)?) * 3600 + (d(m)? * 10 + d(m + 1)?) * 60;
-        match b[sign] {
-            b'+' => Some(off),
-            b'-' => Some(-off),
-            _ => None,
-        }
-    };
-    let colon = (n >= 25 && b[n - 3] == b':').then(|| at(n - 6, n - 2)).flatten();
-    colon.or_else(|| (n >= 24).then(|| at(n - 5, n - 2)).flatten()).unwrap_or(0)
+    [6, 5]
+        .iter()
+        .find_map(|&k| b.len().checked_sub(k).filter(|&at| at >= 19).and_then(|at| zone_offset(&b[at..])))
+        .unwrap_or(0)
 }
 
 fn push2(out: &mut String, v: u32) {

@@ -88,10 +88,10 @@ wrapper_module() { # wrapper_module NAME: set $out and $src for NAME's cached bu
   mkdir -p "$src"
 }
 
-go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG: tidy + build a wrapper module, print OUT
+go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG [WHAT]: tidy + build a wrapper module, print OUT
   local name="$1" src="$2" out="$3" log
   log="$(dirname "$out")/build.log"
-  say "building $name v$K8S_VERSION with $(go version | cut -d' ' -f3) (cold: $4)"
+  say "building ${5:-$name v$K8S_VERSION} with $(go version | cut -d' ' -f3) (cold: $4)"
   (
     cd "$src"
     export GOFLAGS="-mod=mod" GOTOOLCHAIN=local

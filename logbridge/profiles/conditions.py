@@ -11,17 +11,25 @@ is refused with the reason: it has no per-pod answer and no per-record one.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import vnbridge_core
 
 from logbridge.profiles.options import OptionError
 
-__all__ = ["LINE_FIELDS", "DropEvent", "drop_event"]
+__all__ = ["LINE_FIELDS", "DropEvent", "drop_event", "one_processor"]
 
 LINE_FIELDS = frozenset({"message", "stream"})
 _LEAVES = ("equals", "contains", "regexp", "range", "has_fields")
-_RANGE = ("gt", "gte", "lt", "lte")
+_RANGE: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
 
 Cond = dict[str, Any]  # normalised: {"or"|"and": [...]}, {"not": c}, {op: [field, arg]}, {"has": field}
 
@@ -42,27 +50,37 @@ class DropEvent:
         return {"or": self.line} if self.line else None
 
 
+def one_processor(value: object) -> object:
+    """A list of ``drop_event`` processors as the one processor they amount to (the event
+    goes when any condition holds); anything else as it is."""
+    if not isinstance(value, list):
+        return value
+    return {"when": {"or": [_when(proc) for proc in value]}}
+
+
+def _when(proc: object) -> object:
+    if not isinstance(proc, Mapping) or set(proc) != {"when"}:
+        raise OptionError(f"option drop_event: {proc!r} is not {{when: <condition>}}")
+    return proc["when"]
+
+
 def drop_event(value: object) -> DropEvent:
-    """``drop_event`` as Filebeat's config writes it: one ``{when: …}`` processor or a
-    list of them (several processors: the event goes when any holds)."""
-    procs = value if isinstance(value, list) else [value]
+    """``drop_event`` as Filebeat's config writes it, ``{when: …}`` (a list of them:
+    ``one_processor`` first), split into the pod's conditions and the line's."""
     pod: list[Cond] = []
     line: list[Cond] = []
-    for proc in procs:
-        if not isinstance(proc, Mapping) or set(proc) != {"when"}:
-            raise OptionError(f"option drop_event: {proc!r} is not {{when: <condition>}}")
-        for c in _top_or(_normal(proc["when"])):
-            reads = _reads(c)
-            if reads <= LINE_FIELDS:
-                line.append(c)
-            elif not reads & LINE_FIELDS:
-                pod.append(c)
-            else:
-                raise OptionError(
-                    "option drop_event: a condition reads both the line (message, stream) and the pod "
-                    f"({', '.join(sorted(reads - LINE_FIELDS))}) under and/not; split it into separate "
-                    "drop_event processors or filter the pod with its own condition"
-                )
+    for c in _top_or(_normal(_when(value))):
+        reads = _reads(c)
+        if reads <= LINE_FIELDS:
+            line.append(c)
+        elif not reads & LINE_FIELDS:
+            pod.append(c)
+        else:
+            raise OptionError(
+                "option drop_event: a condition reads both the line (message, stream) and the pod "
+                f"({', '.join(sorted(reads - LINE_FIELDS))}) under and/not; split it into separate "
+                "drop_event processors or filter the pod with its own condition"
+            )
     return DropEvent(pod, line)
 
 
@@ -102,12 +120,12 @@ def _leaf(op: str, field: str, value: object) -> Cond:
     if op == "regexp":
         if not isinstance(value, str):
             raise OptionError(f"option drop_event: regexp {field}: {value!r} is not a string")
-        try:
-            re.compile(value)
-        except re.error as exc:
+        # a line's condition runs in the core (its regex engine), a pod's here (Python's)
+        why = vnbridge_core.regex_error(value) if field in LINE_FIELDS else _re_error(value)
+        if why is not None:
             raise OptionError(
-                f"option drop_event: regexp {field}: {value!r} is not a valid regexp ({exc})"
-            ) from None
+                f"option drop_event: regexp {field}: {value!r} is not a valid regexp ({why.splitlines()[-1]})"
+            )
     elif op == "contains" and not isinstance(value, str):
         raise OptionError(f"option drop_event: contains {field}: {value!r} is not a string")
     elif op == "equals" and not isinstance(value, str | int | bool):
@@ -122,6 +140,14 @@ def _leaf(op: str, field: str, value: object) -> Cond:
     if op in ("equals", "contains") and field in LINE_FIELDS and not isinstance(value, str):
         raise OptionError(f"option drop_event: {op} {field}: {value!r} is not a string")
     return {op: [field, dict(value) if isinstance(value, Mapping) else value]}
+
+
+def _re_error(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None
 
 
 def _reads(c: Cond) -> set[str]:
@@ -170,6 +196,4 @@ def _eval(c: Cond, doc: Mapping[str, Any]) -> bool:
     # range: every bound holds for a number
     if isinstance(got, bool) or not isinstance(got, int | float):
         return False
-    checks = {"gt": got > want.get("gt", got - 1), "gte": got >= want.get("gte", got)}
-    checks |= {"lt": got < want.get("lt", got + 1), "lte": got <= want.get("lte", got)}
-    return all(checks[k] for k in want)
+    return all(_RANGE[k](got, bound) for k, bound in want.items())

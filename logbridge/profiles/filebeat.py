@@ -27,7 +27,7 @@ import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
-from logbridge.profiles.conditions import DropEvent, drop_event
+from logbridge.profiles.conditions import DropEvent, drop_event, one_processor
 from logbridge.profiles.options import NO_FIELDS, OptionError, OptionSpec, option, option_specs, parse_model
 from logbridge.records import LogLine
 from logbridge.routing import IndexTemplate, TemplateError
@@ -183,12 +183,8 @@ def _processor_form(given: Mapping[str, object]) -> Mapping[str, object]:
     """``add_fields`` as Filebeat writes the processors — a list of ``{target, fields}``
     (target ``fields`` when left out, ``""`` for the root) — becomes ``{target: fields}``;
     a list of ``drop_event`` processors becomes one whose condition is their ``or``."""
-    drops = given.get("drop_event")
-    if isinstance(drops, list):
-        for proc in drops:
-            if not isinstance(proc, Mapping) or set(proc) != {"when"}:
-                raise OptionError(f"option drop_event: {proc!r} is not {{when: <condition>}}")
-        given = {**given, "drop_event": {"when": {"or": [p["when"] for p in drops]}}}
+    if "drop_event" in given:
+        given = {**given, "drop_event": one_processor(given["drop_event"])}
     for key, value in given.items():
         if str(key).lower() != "add_fields" or not isinstance(value, list):
             continue

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from logbridge.profiles import option_table
-from logbridge.profiles.options import OptionError
+from logbridge.profiles.options import OptionError, OptionSpec
 
 __all__ = ["ConfigImportError", "Imported", "import_config", "parse_config"]
 
@@ -92,13 +92,21 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _names(profile: str) -> dict[str, str]:
-    return {spec.name.lower(): spec.name for spec in option_table(profile)}
+def _specs(profile: str) -> dict[str, OptionSpec]:
+    """The profile's options by lower-cased name (collectors' keys are case-insensitive)."""
+    return {spec.name.lower(): spec for spec in option_table(profile)}
+
+
+def _value(spec: OptionSpec, value: Any) -> Any:
+    """A YAML list given for an option that takes a comma-separated string, joined."""
+    if isinstance(spec.default, str) and isinstance(value, list):
+        return ",".join(map(str, value))
+    return value
 
 
 # --- Fluent Bit ----------------------------------------------------------------------
 
-_FB_IGNORED = {  # node-, connection- or engine-only keys of the sections read
+_FB_IGNORED_KEYS = {  # node-, connection- or engine-only keys of the sections read
     "input": "name tag path db db.sync db.locking db.journal_mode db.compare_filename mem_buf_limit "
     "refresh_interval read_from_head buffer_chunk_size buffer_max_size rotate_wait inotify_watcher "
     "storage.type storage.pause_on_chunks_overlimit alias threaded skip_long_lines ignore_older "
@@ -112,6 +120,7 @@ _FB_IGNORED = {  # node-, connection- or engine-only keys of the sections read
     "workers trace_output trace_error suppress_type_name type compress aws_auth aws_region brokers topics "
     "format message_key queue_full_retries storage.total_limit_size net.keepalive path pipeline",
 }
+_FB_IGNORED = {section: frozenset(keys.split()) for section, keys in _FB_IGNORED_KEYS.items()}
 
 
 def _classic_sections(text: str, base: Path, depth: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -120,8 +129,8 @@ def _classic_sections(text: str, base: Path, depth: int = 0) -> Iterator[tuple[s
     variables: dict[str, str] = {}
     section: tuple[str, dict[str, Any]] | None = None
     for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip() if not raw.strip().startswith("#") else ""
-        if not line:
+        line = raw.strip()
+        if not line or line.startswith("#"):  # comments are whole lines: a value may hold '#'
             continue
         line = re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m.group(1), m.group(0)), line)
         if line.upper().startswith("@SET "):
@@ -155,18 +164,17 @@ def _fb_value(v: Any) -> Any:
 
 def _fluent_bit(sections: list[tuple[str, dict[str, Any]]], kind: str) -> Imported:
     imp = Imported("fluent-bit", kind)
-    names = _names("fluent-bit")
-    ignored = {k: set(v.split()) for k, v in _FB_IGNORED.items()}
+    specs = _specs("fluent-bit")
+    ignored = _FB_IGNORED
     outputs = 0
 
-    def take(where: str, conf: dict[str, Any], skip: set[str], also: dict[str, str] | None = None) -> None:
+    def take(where: str, conf: dict[str, Any], skip: frozenset[str]) -> None:
         for key, value in conf.items():
             low = key.lower()
             if low in skip:
                 continue
-            target = (also or {}).get(low) or names.get(low)
-            if target:
-                imp.options[target] = _fb_value(value)
+            if low in specs:
+                imp.options[specs[low].name] = _fb_value(value)
             else:
                 imp.unsupported.append(f"{where}: {key} {value}: not reproduced")
 
@@ -189,7 +197,7 @@ def _fluent_bit(sections: list[tuple[str, dict[str, Any]]], kind: str) -> Import
                 elif p not in ("cri", "docker"):
                     imp.unsupported.append(f"{where}: multiline.parser {p}: not reproduced")
             rest = {k: v for k, v in conf.items() if k.lower() != "multiline.parser"}
-            take(where, rest, ignored["input"], {"parser": "Parser"})
+            take(where, rest, ignored["input"])
         elif section == "FILTER" and plugin == "kubernetes":
             take(where, conf, ignored["kubernetes"])
             if "kube_tag_prefix" in low:
@@ -201,7 +209,8 @@ def _fluent_bit(sections: list[tuple[str, dict[str, Any]]], kind: str) -> Import
             if values:
                 opt = "record_modifier.Record" if plugin == "record_modifier" else "modify.Add"
                 imp.options[opt] = [*imp.options.get(opt, ()), *map(str, values)]  # type: ignore[misc]
-            take(where, {k: v for k, v in conf.items() if k.lower() != key}, {"name", "match", "alias"})
+            rest = {k: v for k, v in conf.items() if k.lower() != key}
+            take(where, rest, frozenset({"name", "match", "alias"}))
         elif section == "FILTER" and plugin == "multiline":
             lang = str(low.get("multiline.parser", "")).strip()
             if lang in ("java", "python", "go"):
@@ -262,19 +271,12 @@ _BEAT_K8S_IGNORED = [
 ]
 
 
-def _beat_value(key: str, v: Any, names: dict[str, str]) -> Any:
-    spec_default = {s.name: s.default for s in option_table("filebeat")}.get(names.get(key.lower(), ""))
-    if isinstance(spec_default, str) and isinstance(v, list):
-        return ",".join(map(str, v))
-    return v
-
-
 def _filebeat(doc: dict[str, Any], flat: dict[str, Any]) -> Imported:
     imp = Imported("filebeat", "filebeat.yml")
-    names = _names("filebeat")
+    specs = _specs("filebeat")
     if "name" in doc:
         imp.options["agent.name"] = str(doc["name"])
-    inputs = [i for i in doc.get("filebeat.inputs", flat.get("filebeat.inputs")) or [] if isinstance(i, dict)]
+    inputs = [i for i in flat.get("filebeat.inputs") or [] if isinstance(i, dict)]
     ours = [i for i in inputs if i.get("type") in ("filestream", "container")]
     if not ours:
         imp.unsupported.append("filebeat.inputs: no filestream or container input")
@@ -300,7 +302,7 @@ def _filebeat(doc: dict[str, Any], flat: dict[str, Any]) -> Imported:
                 imp.unsupported.append(
                     f"parsers: container.stream {p['container']['stream']}: not reproduced"
                 )
-    if "filebeat.autodiscover" in doc or any(k.startswith("filebeat.autodiscover") for k in flat):
+    if any(k.startswith("filebeat.autodiscover") for k in flat):
         imp.unsupported.append("filebeat.autodiscover: not reproduced (use a filestream input)")
     add_fields: list[Any] = []
     drops: list[Any] = []
@@ -314,8 +316,8 @@ def _filebeat(doc: dict[str, Any], flat: dict[str, Any]) -> Imported:
             for key, value in _flatten(conf).items():
                 if any(key == i or key.startswith(i + ".") for i in _BEAT_K8S_IGNORED):
                     continue
-                if key.lower() in names:
-                    imp.options[names[key.lower()]] = _beat_value(key, value, names)
+                if (spec := specs.get(key.lower())) is not None:
+                    imp.options[spec.name] = _value(spec, value)
                 else:
                     imp.unsupported.append(f"add_kubernetes_metadata: {key}: {value!r}: not reproduced")
         elif pname == "add_fields":
@@ -385,7 +387,7 @@ _VECTOR_SINK_IGNORED = [
 
 def _vector(doc: dict[str, Any], kind: str) -> Imported:
     imp = Imported("vector", kind)
-    names = _names("vector")
+    specs = _specs("vector")
     sources = {k: v for k, v in (doc.get("sources") or {}).items() if isinstance(v, dict)}
     k8s = [k for k, v in sources.items() if v.get("type") == "kubernetes_logs"]
     if not k8s:
@@ -395,9 +397,8 @@ def _vector(doc: dict[str, Any], kind: str) -> Imported:
         top = key.split(".")[0]
         if top in _VECTOR_SOURCE_IGNORED:
             continue
-        if key.lower() in names:
-            v = ",".join(value) if isinstance(value, list) else value
-            imp.options[names[key.lower()]] = v
+        if (spec := specs.get(key.lower())) is not None:
+            imp.options[spec.name] = _value(spec, value)
         else:
             imp.unsupported.append(f"sources.{k8s[0]}: {key}: {value!r}: not reproduced")
     for name, t in (doc.get("transforms") or {}).items():

@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from simulator.running import kube
 
 CONFLICT = 409
 NOT_FOUND = 404
@@ -208,7 +210,7 @@ def _body(rng: random.Random) -> str:
     ][kind]
 
 
-def lines(rng: random.Random, t: datetime, n: int) -> tuple[list[str], datetime]:
+def lines(rng: random.Random, t: datetime, n: int) -> list[str]:
     """About ``n`` CRI lines: single lines, partial runs within one stream, malformed ones."""
     out: list[str] = []
     while len(out) < n:
@@ -226,7 +228,7 @@ def lines(rng: random.Random, t: datetime, n: int) -> tuple[list[str], datetime]
             out.append(rng.choice(["not a cri line", f"{_time(rng, t)} stdout", "garbage\tline"]))
         else:
             out.append(f"{_time(rng, t)} {stream} F {_body(rng)}")
-    return out, t
+    return out
 
 
 def fill_lines(world: World, seed: int, per_container: int) -> int:
@@ -238,7 +240,7 @@ def fill_lines(world: World, seed: int, per_container: int) -> int:
         for c in pod.containers:
             if c.canary:
                 continue
-            pod.lines[c.name], _ = lines(rng, t, per_container)
+            pod.lines[c.name] = lines(rng, t, per_container)
             total += len(pod.lines[c.name])
     return total
 
@@ -307,8 +309,8 @@ def _owner_spec(kind: str, name: str) -> dict[str, Any]:
 
 def create(world: World, kubeconfig: str) -> None:
     """Node, namespaces, owners (uids chained), pods with Running status."""
-    api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    v1, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+    v1 = kube(kubeconfig)
+    apps, batch = client.AppsV1Api(v1.api_client), client.BatchV1Api(v1.api_client)
     node = {
         "metadata": {
             "name": world.node,
@@ -411,8 +413,7 @@ def snapshot(world: World, *, kubectl: str, kubeconfig: str) -> list[dict[str, A
 
 def delete(world: World, kubeconfig: str) -> None:
     """Pods, namespaces and the node: they outlive a run otherwise (nothing else deletes them)."""
-    api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-    v1 = client.CoreV1Api(api)
+    v1 = kube(kubeconfig)
     for ns in world.namespaces:
         try:  # no controller manager here: the namespace's pods must go by hand
             v1.delete_collection_namespaced_pod(ns, grace_period_seconds=0)

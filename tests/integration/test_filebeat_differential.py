@@ -6,9 +6,9 @@ from the real kube-apiserver, and sends to a loopback capture server; logbridge
 converts the same files with the same API objects and the same options by its own
 keys. Documents are compared action line and source, per option set.
 
-Left out of the comparison, and only these (``NODE_LOCAL``): the byte offset and
-identity of the file on the node (``log.offset``, ``log.file.inode`` /
-``device_id`` / ``fingerprint``) and the Filebeat process' ids (``agent.id``,
+Left out of the comparison, and only these (``FILEBEAT_NODE_LOCAL`` in tests/goldens.py):
+the byte offset and identity of the file on the node (``log.offset``, ``log.file.inode``
+/ ``device_id`` / ``fingerprint``) and the Filebeat process' ids (``agent.id``,
 ``agent.ephemeral_id``). Each Filebeat sees the test's tree at /var/log (a mount
 namespace of its own), so ``log.file.path`` is the node's real path, compared as is.
 Lines are joined per stream (no ``P`` run is interleaved with the other stream here:
@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import pytest
 import yaml
 
 from logbridge.profiles.importing import import_config
+from tests.goldens import strip_node_local
 from tests.integration import fbworld
 from tests.integration.conftest import STACK, Stack
 from tests.integration.fbrun import VERSION, Capture, capture_server, filebeat_yml, on_node
@@ -42,14 +44,6 @@ from tests.integration.helpers import ROOT, eventually, spawned
 PREFIX = f"it-fb{int(time.time()) % 1_000_000}-"
 SEED = int(os.environ.get("VNBRIDGE_DIFF_SEED", "20251031"))
 LINES_PER_CONTAINER = 40  # 7 containers: ~280 generated lines, every set reads them all
-NODE_LOCAL = (
-    ("log", "offset"),
-    ("log", "file", "inode"),
-    ("log", "file", "device_id"),
-    ("log", "file", "fingerprint"),
-    ("agent", "id"),
-    ("agent", "ephemeral_id"),
-)
 EVERY_SET = ("version", "agent.name", "orchestrator.cluster.name", "orchestrator.cluster.url")
 INDEX = "vnb-%{[kubernetes.namespace]}-%{[agent.version]}-%{+yyyy.MM.dd}"
 
@@ -225,12 +219,7 @@ def _logbridge(s: OptionSet, w: fbworld.World, pods: Path, files: list[Path], tm
 
 
 def _normal(pair: tuple[bytes, bytes]) -> str:
-    action, source = json.loads(pair[0]), json.loads(pair[1])
-    for *parents, leaf in NODE_LOCAL:
-        node = source
-        for p in parents:
-            node = node.get(p, {})
-        node.pop(leaf, None)
+    action, source = json.loads(pair[0]), strip_node_local(json.loads(pair[1]))
     return json.dumps([action, source], sort_keys=True, ensure_ascii=False)
 
 
@@ -322,9 +311,9 @@ def test_filebeat_and_logbridge_write_the_same_documents(
             got = sorted(_normal(p) for p in _documents(captures[s.name]))
             want_docs = sorted(_normal(p) for p in expected[s.name])
             assert len(want_docs) >= 1
-            only_fb = sorted(set(got) - set(want_docs))
-            only_lb = sorted(set(want_docs) - set(got))
-            if only_fb or only_lb or len(got) != len(want_docs):
+            only_fb = sorted((Counter(got) - Counter(want_docs)).elements())
+            only_lb = sorted((Counter(want_docs) - Counter(got)).elements())
+            if got != want_docs:
                 report.append(
                     f"[{s.name}] {len(got)} Filebeat / {len(want_docs)} logbridge documents; "
                     f"first only in Filebeat: {only_fb[:1]}; first only in logbridge: {only_lb[:1]}"

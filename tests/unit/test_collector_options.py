@@ -398,3 +398,5 @@ def test_filebeat_drop_event_refuses_what_it_cannot_decide(when: Any, why: str) 
         build("filebeat", {"drop_event": {"when": when}})
     with pytest.raises(OptionError, match="when"):
         build("filebeat", {"drop_event": [{"if": when}]})
+    with pytest.raises(OptionError):
+        build("filebeat", {"drop_event": "x"})

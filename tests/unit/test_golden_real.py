@@ -21,6 +21,7 @@ import pytest
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import build
+from tests.goldens import strip_node_local
 from vnbridge.podfiles import load_inventory
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -67,9 +68,6 @@ CROSS_STREAM = {
     "out-frag-1|err-frag-1|out-frag-2": "out-frag-1|out-frag-2",
     "err-frag-2": "err-frag-1|err-frag-2",
 }
-# node-local fields of a Filebeat document (README there): not comparable
-FILEBEAT_NODE_LOCAL = (("log", "offset"), ("log", "file", "inode"), ("log", "file", "device_id"))
-FILEBEAT_AGENT_LOCAL = (("agent", "id"), ("agent", "ephemeral_id"))
 
 
 def _convert(collector: str, profile: str, options: dict[str, str], tmp: Path) -> list[tuple[bytes, bytes]]:
@@ -117,15 +115,6 @@ def test_vector_documents_are_the_real_vectors(case: str, tmp_path: Path) -> Non
     assert sorted(got) == sorted(want)  # byte for byte: action line and source
 
 
-def _strip(doc: dict[str, Any]) -> dict[str, Any]:
-    for *parents, leaf in (*FILEBEAT_NODE_LOCAL, *FILEBEAT_AGENT_LOCAL):
-        node = doc
-        for p in parents:
-            node = node.get(p, {})
-        node.pop(leaf, None)
-    return doc
-
-
 @pytest.mark.parametrize("case", sorted(FILEBEAT))
 def test_filebeat_documents_are_the_real_filebeats(case: str, tmp_path: Path) -> None:
     want = _golden(GOLDEN / "filebeat" / "real" / "cases" / case / "bulk.ndjson")
@@ -137,7 +126,7 @@ def test_filebeat_documents_are_the_real_filebeats(case: str, tmp_path: Path) ->
 
     def norm(pairs: list[tuple[bytes, bytes]], skip: set[str]) -> list[str]:
         return sorted(
-            json.dumps([json.loads(a), _strip(json.loads(s))], sort_keys=True, ensure_ascii=False)
+            json.dumps([json.loads(a), strip_node_local(json.loads(s))], sort_keys=True, ensure_ascii=False)
             for a, s in pairs
             if _message(s) not in skip
         )

@@ -37,6 +37,16 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- splitList ":" . | last -}}
 {{- end -}}
 
+{{- define "vnbridge.discoveryPort" -}}
+{{- include "vnbridge.port" (dig "http_sd" "listen" "0.0.0.0:8080" .Values.discovery.config) -}}
+{{- end -}}
+
+{{/* discovery's http_sd URL inside the cluster (https when http_sd.tls.enabled) */}}
+{{- define "vnbridge.targetsURL" -}}
+{{- $scheme := ternary "https" "http" (dig "http_sd" "tls" "enabled" false .Values.discovery.config) -}}
+{{- printf "%s://%s-discovery.%s.svc:%s/targets" $scheme (include "vnbridge.fullname" .) .Release.Namespace (include "vnbridge.discoveryPort" .) -}}
+{{- end -}}
+
 {{- define "vnbridge.discoveryConfig" -}}
 {{- $mb := printf "%s-metricsbridge.%s.svc:%s" (include "vnbridge.fullname" .) .Release.Namespace (include "vnbridge.port" .Values.metricsbridge.config.listen) -}}
 {{- $base := dict "targets" .Values.targets "metricsbridge_address" (ternary $mb "" .Values.metricsbridge.enabled) -}}
