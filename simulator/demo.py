@@ -78,6 +78,18 @@ def _query(prom: str, expr: str) -> list[dict[str, Any]]:
     return list(data.get("data", {}).get("result", []))
 
 
+def forget_earlier_runs(es: str) -> int:
+    """Delete the indices (and the index templates older versions made) that earlier
+    demo runs left: each run reports on its own index, and a reused stack must not grow."""
+    names = httpx.get(f"{es}/_cat/indices/vnbridge-demo-*?h=index&format=json", timeout=30).json()
+    for row in names:
+        httpx.delete(f"{es}/{row['index']}", timeout=30).raise_for_status()
+    templates = httpx.get(f"{es}/_index_template/vnbridge-demo-*", timeout=30)
+    for t in templates.json().get("index_templates", []) if templates.status_code == 200 else []:
+        httpx.delete(f"{es}/_index_template/{t['name']}", timeout=30).raise_for_status()
+    return len(names)
+
+
 def _es_doc(es: str, index: str, pod: str, text: str) -> dict[str, Any] | None:
     query = {
         "bool": {"filter": [{"match_phrase": {"kubernetes.pod_name": pod}}, {"match_phrase": {"log": text}}]}
@@ -180,13 +192,6 @@ class Demo:
             f"  static_configs: [{{targets: ['127.0.0.1:{exporters.ksm_port}']}}]\n"
         )
         return prometheus_jobs(self.env["PROM_URL"], Path(self.env["PROM_CONFIG"]), jobs)
-
-    def index_template(self) -> None:
-        """The shipped fluent-bit template (flattened labels), for this demo's indices."""
-        template = json.loads((ROOT / "deploy" / "elasticsearch" / "fluent-bit-template.json").read_text())
-        template["index_patterns"] = [f"{self.index_prefix}-*"]
-        url = f"{self.env['ES_URL']}/_index_template/{self.index_prefix}"
-        httpx.put(url, json=template, timeout=30).raise_for_status()
 
     def ship_logs(self, ports: dict[str, int]) -> int:
         """Virtual pods' stdout → Kafka (EKS shape); standard pods' CRI files → the documents
@@ -342,8 +347,9 @@ def run_demo(env: dict[str, str], console: Console, *, seed: int, cronjob_pods: 
         stale = evict_strangers(v1, d.cluster)
         if stale:
             console.log(f"deleted {len(stale)} pod(s) an earlier run left in the demo namespaces")
+        if old := forget_earlier_runs(env["ES_URL"]):
+            console.log(f"deleted {old} index(es) earlier demo runs left in Elasticsearch")
         register(v1, d.cluster)
-        d.index_template()
     exporters = Exporters(d.cluster)
     exporters.start()
     try:

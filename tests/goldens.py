@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,11 @@ FILEBEAT_NODE_LOCAL = (
 def strip_node_local(doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` without FILEBEAT_NODE_LOCAL (changed in place, and returned)."""
     for *parents, leaf in FILEBEAT_NODE_LOCAL:
-        node = doc
+        node: Any = doc
         for p in parents:
-            node = node.get(p, {})
-        node.pop(leaf, None)
+            node = node.get(p, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     return doc
 
 
@@ -90,3 +92,47 @@ def hand_derived_documents(spec: dict[str, Any], profile: str, tmp: Path) -> lis
     letters = [o for o in outs if not isinstance(o, Output)]
     assert letters == [], letters
     return [o.doc for o in outs if isinstance(o, Output)]
+
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def bulk_pairs(
+    profile: str, options: dict[str, str], logs: list[Path], pods: Path
+) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """``logbridge convert --bulk`` over kubelet-named ``logs`` with the API objects in
+    ``pods``: the (action line, source) pairs exactly as the Elasticsearch sink sends
+    them, and the dead letters' reasons."""
+    from logbridge.converting import convert_lines, iter_inputs, write_outputs
+    from logbridge.profiles import build
+    from vnbridge.podfiles import load_inventory
+
+    out, err = io.BytesIO(), io.BytesIO()
+    prof = build(profile, options)
+    items = convert_lines(iter_inputs(logs, io.BytesIO()), profile=prof, lookup=load_inventory(pods))
+    write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
+    lines = out.getvalue().splitlines()
+    reasons = [json.loads(x)["reason"] for x in err.getvalue().splitlines()]
+    return list(zip(lines[0::2], lines[1::2], strict=True)), reasons
+
+
+def convert_real(
+    collector: str, profile: str, options: dict[str, str], tmp: Path
+) -> list[tuple[bytes, bytes]]:
+    """The pairs logbridge writes for a real collector's golden inputs (tests/golden/<collector>/real)."""
+    root = GOLDEN / collector / "real"
+    pods = tmp / "pods"
+    pods.mkdir()
+    for f in [*(root / "pods").glob("*.json"), *(root / "objects").glob("*.json")]:
+        shutil.copy(f, pods / f.name)
+    pairs, reasons = bulk_pairs(profile, options, sorted((root / "logs").glob("*.log")), pods)
+    # the one malformed line, dropped by both collectors ("Pattern failed to match" /
+    # "Parse line error"), is a dead letter with its reason here
+    assert reasons == ["bad_cri_line"], reasons
+    return pairs
+
+
+def golden_pairs(path: Path) -> list[tuple[bytes, bytes]]:
+    """The (action line, source) pairs of a captured ``_bulk`` body."""
+    lines = [x for x in path.read_bytes().split(b"\n") if x.strip()]  # Filebeat adds blank lines
+    return list(zip(lines[0::2], lines[1::2], strict=True))

@@ -78,3 +78,15 @@ def stack() -> Iterator[Stack]:
         delete_topics(env["KAFKA_BOOTSTRAP"], after - before)
     if started and not os.environ.get("VNBRIDGE_KEEP_STACK"):
         subprocess.run(["bash", str(STACK), "down"], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def filebeat_binary() -> str:
+    """A real Filebeat 9.3, built once from the Go module proxy (deploy/local/build-filebeat.sh)
+    and cached outside the clone; the path of its binary."""
+    built = subprocess.run(
+        ["bash", str(STACK.parent / "build-filebeat.sh")], capture_output=True, text=True, timeout=40 * 60
+    )
+    if built.returncode != 0:
+        pytest.fail(f"could not build Filebeat:\n{built.stderr[-3000:]}", pytrace=False)
+    return built.stdout.strip()

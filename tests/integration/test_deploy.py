@@ -1,6 +1,6 @@
 """Deployment artefacts against the real services: the kustomize overlays pass a
-server-side dry run on kube-apiserver; the index templates install on Elasticsearch
-and keep `app` and `app.kubernetes.io/name` labels from colliding."""
+server-side dry run on kube-apiserver; the Kibana data views are saved objects. (The
+collector's own index setup is test_collector_templates.py's.)"""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
-import httpx
 import pytest
 
 from simulator.running import kube
@@ -62,50 +60,6 @@ def test_kustomize_overlay_passes_server_side_dry_run(stack: Stack, overlay: str
         "poddisruptionbudget.policy/vnbridge-metricsbridge",
     ):
         assert kind in proc.stdout
-
-
-@pytest.mark.parametrize(
-    ("profile", "index", "labels_path"),
-    [
-        ("fluent-bit", "logstash-it-tpl", ("kubernetes", "labels")),
-        ("filebeat", "filebeat-it-tpl", ("kubernetes", "labels")),
-        ("vector", "vector-it-tpl", ("kubernetes", "pod_labels")),
-    ],
-)
-def test_index_template_keeps_dotted_labels_from_colliding(
-    stack: Stack, profile: str, index: str, labels_path: tuple[str, str]
-) -> None:
-    index = f"{index}-{time.time_ns()}"  # fresh per run: a data stream may outlive the test
-    template = json.loads((ROOT / "deploy" / "elasticsearch" / f"{profile}-template.json").read_text())
-    url = stack.es_url
-    assert (
-        httpx.put(f"{url}/_index_template/vnbridge-{profile}", json=template, timeout=30).status_code == 200
-    )
-    try:
-        doc: dict[str, object] = {
-            "@timestamp": "2024-05-01T12:00:00.000Z",
-            "timestamp": "2024-05-01T12:00:00Z",
-        }
-        outer, inner = labels_path
-        doc[outer] = {inner: {"app": "web", "app.kubernetes.io/name": "web"}}
-        body = json.dumps({"create": {"_id": "1"}}) + "\n" + json.dumps(doc) + "\n"
-        resp = httpx.post(
-            f"{url}/{index}/_bulk?refresh=true",
-            content=body,
-            headers={"content-type": "application/x-ndjson"},
-            timeout=30,
-        ).json()
-        assert not resp["errors"], resp
-        hits = httpx.post(
-            f"{url}/{index}/_search",
-            json={"query": {"term": {f"{outer}.{inner}.app": "web"}}},
-            timeout=30,
-        ).json()
-        assert hits["hits"]["total"]["value"] == 1
-    finally:
-        httpx.delete(f"{url}/_data_stream/{index}", timeout=30)
-        httpx.delete(f"{url}/{index}", timeout=30)
-        httpx.delete(f"{url}/_index_template/vnbridge-{profile}", timeout=30)
 
 
 def test_kibana_data_views_are_saved_objects() -> None:

@@ -37,7 +37,7 @@ import yaml
 from logbridge.profiles.importing import import_config
 from tests.goldens import strip_node_local
 from tests.integration import fbworld
-from tests.integration.conftest import STACK, Stack
+from tests.integration.conftest import Stack
 from tests.integration.fbrun import VERSION, Capture, capture_server, filebeat_yml, on_node
 from tests.integration.helpers import ROOT, eventually, spawned
 
@@ -166,17 +166,12 @@ SETS = [
 
 
 @pytest.fixture(scope="module")
-def filebeat() -> str:
-    built = subprocess.run(
-        ["bash", str(STACK.parent / "build-filebeat.sh")], capture_output=True, text=True, timeout=40 * 60
-    )
-    if built.returncode != 0:
-        pytest.fail(f"could not build Filebeat:\n{built.stderr[-3000:]}", pytrace=False)
+def filebeat(filebeat_binary: str) -> str:
     ns = subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True, text=True)
     if ns.returncode != 0:
         why = "user + mount namespaces are needed to show Filebeat the files at /var/log"
         pytest.fail(f"{why} (sysctl user.max_user_namespaces > 0): {ns.stderr.strip()}", pytrace=False)
-    return built.stdout.strip()
+    return filebeat_binary
 
 
 @pytest.fixture(scope="module")

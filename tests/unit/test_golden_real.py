@@ -11,20 +11,13 @@ Those documents are compared with the per-stream join instead.
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from logbridge.converting import convert_lines, iter_inputs, write_outputs
-from logbridge.profiles import build
-from tests.goldens import strip_node_local
-from vnbridge.podfiles import load_inventory
-
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+from tests.goldens import GOLDEN, convert_real, golden_pairs, strip_node_local
 
 VECTOR: dict[str, dict[str, str]] = {
     "default": {},
@@ -70,41 +63,14 @@ CROSS_STREAM = {
 }
 
 
-def _convert(collector: str, profile: str, options: dict[str, str], tmp: Path) -> list[tuple[bytes, bytes]]:
-    root = GOLDEN / collector / "real"
-    pods = tmp / "pods"
-    pods.mkdir()
-    for f in [*(root / "pods").glob("*.json"), *(root / "objects").glob("*.json")]:
-        shutil.copy(f, pods / f.name)
-    out, err = io.BytesIO(), io.BytesIO()
-    prof = build(profile, options)
-    items = convert_lines(
-        iter_inputs(sorted((root / "logs").glob("*.log")), io.BytesIO()),
-        profile=prof,
-        lookup=load_inventory(pods),
-    )
-    write_outputs(items, out=out, err=err, bulk=True, op=prof.bulk_action)
-    letters = [json.loads(x) for x in err.getvalue().splitlines()]
-    # the one malformed line, dropped by both collectors ("Pattern failed to match" /
-    # "Parse line error"), is a dead letter with its reason here
-    assert [d["reason"] for d in letters] == ["bad_cri_line"], letters
-    lines = out.getvalue().splitlines()
-    return list(zip(lines[0::2], lines[1::2], strict=True))
-
-
-def _golden(path: Path) -> list[tuple[bytes, bytes]]:
-    lines = [x for x in path.read_bytes().split(b"\n") if x.strip()]  # Filebeat adds blank lines
-    return list(zip(lines[0::2], lines[1::2], strict=True))
-
-
 def _message(source: bytes) -> Any:
     return json.loads(source).get("message")
 
 
 @pytest.mark.parametrize("case", sorted(VECTOR))
 def test_vector_documents_are_the_real_vectors(case: str, tmp_path: Path) -> None:
-    want = _golden(GOLDEN / "vector" / "real" / "cases" / case / "bulk.ndjson")
-    got = _convert("vector", "vector", VECTOR[case], tmp_path)
+    want = golden_pairs(GOLDEN / "vector" / "real" / "cases" / case / "bulk.ndjson")
+    got = convert_real("vector", "vector", VECTOR[case], tmp_path)
     ours = {CROSS_STREAM[m] for m in map(_message, (s for _, s in want)) if m in CROSS_STREAM}
     cross = [(a, s) for a, s in got if _message(s) in ours]
     assert sorted(_message(s) for _, s in cross) == sorted(ours)
@@ -117,8 +83,8 @@ def test_vector_documents_are_the_real_vectors(case: str, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("case", sorted(FILEBEAT))
 def test_filebeat_documents_are_the_real_filebeats(case: str, tmp_path: Path) -> None:
-    want = _golden(GOLDEN / "filebeat" / "real" / "cases" / case / "bulk.ndjson")
-    got = _convert("filebeat", "filebeat", FILEBEAT[case], tmp_path)
+    want = golden_pairs(GOLDEN / "filebeat" / "real" / "cases" / case / "bulk.ndjson")
+    got = convert_real("filebeat", "filebeat", FILEBEAT[case], tmp_path)
     for _, s in got:
         assert s.startswith(b'{"@timestamp":'), s[:40]  # Filebeat writes it first
     ours = {CROSS_STREAM[m] for m in map(_message, (s for _, s in want)) if m in CROSS_STREAM}
