@@ -10,7 +10,14 @@ import typer
 
 from discovery.running import run
 from discovery.settings import DiscoverySettings
-from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
+from vnbridge.checking import check_kube
+from vnbridge.clikit import (
+    add_check_command,
+    add_config_commands,
+    add_version_option,
+    fail_usage,
+    load_or_exit,
+)
 from vnbridge.kube import KubeConfigError
 from vnbridge.logs import LogLevel, setup_logging
 
@@ -35,6 +42,13 @@ Examples:
 )
 add_version_option(app, prog=PROG)
 add_config_commands(app, prog=PROG, model=DiscoverySettings, env_prefix="VNBRIDGE_DISCOVERY_")
+add_check_command(
+    app,
+    prog=PROG,
+    model=DiscoverySettings,
+    probes=lambda s: [lambda: check_kube(s.kube)],
+    endpoints="the Kubernetes API: its version, and that these credentials may list pods",
+)
 
 
 @app.command("run")

@@ -18,7 +18,13 @@ from logbridge.converting import convert_lines, iter_inputs, write_outputs
 from logbridge.profiles import PROFILES, OptionError, build, checked_options, option_table
 from logbridge.profiles.importing import import_config
 from logbridge.settings import LogbridgeSettings, run_problems
-from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
+from vnbridge.clikit import (
+    add_check_command,
+    add_config_commands,
+    add_version_option,
+    fail_usage,
+    load_or_exit,
+)
 from vnbridge.logs import LogLevel, setup_logging
 from vnbridge.podfiles import PodFileError, load_inventory
 
@@ -45,6 +51,15 @@ Examples:
 add_version_option(app, prog=PROG)
 add_config_commands(
     app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_", run_problems=run_problems
+)
+add_check_command(
+    app,
+    prog=PROG,
+    model=LogbridgeSettings,
+    probes=lambda s: __import__("logbridge.checking", fromlist=["probes"]).probes(s),
+    endpoints="Kafka with its TLS / SASL and source topics, Elasticsearch when its sink is on, "
+    "the Kubernetes API of the live inventory",
+    run_problems=run_problems,
 )
 
 

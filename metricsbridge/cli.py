@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from metricsbridge.settings import MetricsbridgeSettings
-from vnbridge.clikit import add_config_commands, add_version_option, fail_usage, load_or_exit
+from vnbridge.checking import check_kube
+from vnbridge.clikit import (
+    add_check_command,
+    add_config_commands,
+    add_version_option,
+    fail_usage,
+    load_or_exit,
+)
 from vnbridge.logs import LogLevel, setup_logging
 
 PROG = "metricsbridge"
@@ -32,6 +39,13 @@ Examples:
 )
 add_version_option(app, prog=PROG)
 add_config_commands(app, prog=PROG, model=MetricsbridgeSettings, env_prefix="VNBRIDGE_METRICSBRIDGE_")
+add_check_command(
+    app,
+    prog=PROG,
+    model=MetricsbridgeSettings,
+    probes=lambda s: [lambda: check_kube(s.kube)],
+    endpoints="the Kubernetes API: its version, and that these credentials may list pods",
+)
 
 
 @app.command("run")

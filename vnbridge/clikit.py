@@ -16,9 +16,10 @@ import orjson
 import typer
 
 from vnbridge import package_version
+from vnbridge.checking import Probe
 from vnbridge.configuring import ComponentSettings, SettingsError, load_settings, masked_dump, schema_json
 
-__all__ = ["add_config_commands", "add_version_option", "fail_usage", "load_or_exit"]
+__all__ = ["add_check_command", "add_config_commands", "add_version_option", "fail_usage", "load_or_exit"]
 
 S = TypeVar("S", bound=ComponentSettings)
 
@@ -92,3 +93,47 @@ def add_config_commands(
         sys.stdout.write(schema_json(model) + "\n")
 
     app.add_typer(config, name="config")
+
+
+def add_check_command(
+    app: typer.Typer,
+    *,
+    prog: str,
+    model: type[S],
+    probes: Callable[[S], list[Probe]],
+    endpoints: str,
+    run_problems: Callable[[S], list[str]] | None = None,
+) -> None:
+    """Attach ``check [--connect] -c FILE``: the settings as ``run`` would take them, and
+    with ``--connect`` one line per endpoint (``probes``) on stdout, each failure once
+    more on stderr with its cause and fix; exit 2 if anything failed."""
+
+    def check(
+        config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file.")] = None,
+        connect: Annotated[
+            bool,
+            typer.Option("--connect", help="Connect to every configured endpoint (else: settings only)."),
+        ] = False,
+    ) -> None:
+        from vnbridge.checking import render, run_checks
+
+        settings = load_or_exit(prog, model, config)
+        if run_problems is not None and (problems := run_problems(settings)):
+            fail_usage(prog, f"{config or 'settings'}: `{prog} run` would refuse: " + "; ".join(problems))
+        if not connect:
+            typer.echo(f"{config or 'settings'}: OK (add --connect to try the endpoints)")
+            return
+        out, failed = render(run_checks(probes(settings), timeout_s=20.0))
+        for line in out:
+            typer.echo(line)
+        for line in failed:
+            typer.echo(f"{prog}: {line}", err=True)
+        if failed:
+            raise typer.Exit(2)
+
+    check.__doc__ = (
+        f"Check the settings; with --connect try each endpoint `run` would use ({endpoints}), one "
+        f"line each, like `filebeat test output`. Exit 2 if any fails.\n\n"
+        f"Example: {prog} check --connect -c deploy/config/{prog.removeprefix('vnbridge-')}.yaml"
+    )
+    app.command("check")(check)

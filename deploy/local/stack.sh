@@ -6,10 +6,13 @@
 # outside the clone (see lib.sh), so a warm `up` takes seconds.
 #
 #   stack.sh up       start every service not yet running, write .stack/env
+#   stack.sh up elasticsearch-secure   also the security-on Elasticsearch (HTTPS, users)
 #   stack.sh status   one line per service
 #   stack.sh down     stop exactly the processes whose pid files we wrote
 source "$(dirname "$0")/lib.sh"
 SERVICES=(etcd kube-apiserver kafka elasticsearch prometheus)
+# started only when named (`stack.sh up elasticsearch-secure`): the tests of TLS + auth
+OPTIONAL=(elasticsearch-secure)
 ES_USER="${VNBRIDGE_ES_USER:-vnbridge}"
 
 pidfile() { echo "$STACK/$1/pid"; }
@@ -71,6 +74,27 @@ kube_pki() {
   ) || die "kube-apiserver: generating certificates with openssl failed"
 }
 
+stack_pki() { # stack_pki NAME: .stack/pki/NAME.{crt,key} for 127.0.0.1/localhost, signed by the stack CA
+  local d="$STACK/pki" n="$1"
+  mkdir -p "$d"
+  [ -f "$d/ca.crt" ] || (
+    cd "$d" && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=vnbridge-stack-ca" \
+      -keyout ca.key -out ca.crt 2>/dev/null && chmod 600 ca.key
+  ) || die "pki: making the stack CA with openssl failed"
+  [ -f "$d/$n.crt" ] && return 0
+  (
+    cd "$d" && openssl req -newkey rsa:2048 -nodes -subj "/CN=$n" -keyout "$n.key" -out "$n.csr" 2>/dev/null \
+      && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$n.ext" \
+      && openssl x509 -req -in "$n.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+        -extfile "$n.ext" -out "$n.crt" 2>/dev/null && chmod 600 "$n.key" && rm -f "$n.csr" "$n.ext"
+  ) || die "pki: making the $n certificate with openssl failed"
+}
+
+secret() { # secret FILE: a random password kept in FILE (made once, mode 600)
+  [ -s "$1" ] || { python3 -c 'import secrets; print(secrets.token_urlsafe(18))' >"$1"; chmod 600 "$1"; }
+  cat "$1"
+}
+
 start_kube_apiserver() {
   local bin d port etcd_port
   bin=$(bash "$ROOT/deploy/local/build-kube-apiserver.sh") || exit 1
@@ -110,20 +134,30 @@ KC
 
 start_kafka() {
   bash "$ROOT/deploy/local/fetch-java.sh" kafka
-  local java d port ctl
+  local java d port ctl sport
   java=$(java_bin)
   d="$STACK/kafka"; mkdir -p "$d"
-  port=$(alloc_port kafka port); ctl=$(alloc_port kafka controller_port)
-  check_port_free kafka "$port"; check_port_free kafka "$ctl"
+  port=$(alloc_port kafka port); ctl=$(alloc_port kafka controller_port); sport=$(alloc_port kafka sasl_ssl_port)
+  check_port_free kafka "$port"; check_port_free kafka "$ctl"; check_port_free kafka "$sport"
+  # the SASL_SSL listener (SCRAM users, a certificate from the stack CA) is what the
+  # TLS + auth tests use; PLAINTEXT stays for everything else
+  stack_pki kafka
+  cat "$STACK/pki/kafka.key" "$STACK/pki/kafka.crt" >"$d/kafka-keystore.pem"; chmod 600 "$d/kafka-keystore.pem"
+  secret "$d/scram.password" >/dev/null
   cat >"$d/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$ctl
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctl
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctl,SASL_SSL://127.0.0.1:$sport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_SSL://127.0.0.1:$sport
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$d/kafka-keystore.pem
 log.dirs=$d/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -154,6 +188,15 @@ L4J
   # live probe: a Metadata request answered by the listener (never the log: an
   # earlier run's "STARTED" line would match before this broker answers)
   wait_for kafka 60 "$d/kafka.log" python3 "$ROOT/deploy/local/kafka_ready.py" "127.0.0.1:$port"
+  # the SCRAM user (both mechanisms), stored in the cluster metadata; idempotent
+  # (one mechanism per request: KRaft refuses two changes of one user in a request)
+  local pw mech; pw=$(cat "$d/scram.password")
+  for mech in SCRAM-SHA-256 SCRAM-SHA-512; do
+    "$java" -Xmx128m "-Dlog4j.configuration=file:$d/log4j.properties" -cp "$cp" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$port" --alter --entity-type users --entity-name vnbridge \
+      --add-config "$mech=[password=$pw]" >"$d/scram.log" 2>&1 \
+      || { tail -n 5 "$d/scram.log" >&2; die "kafka: adding the $mech user failed"; }
+  done
 }
 
 es_root_plugin() { # es_root_plugin HOME JAVA: build deploy/local/es-root into HOME/plugins once (GET / answers)
@@ -179,40 +222,82 @@ es_root_plugin() { # es_root_plugin HOME JAVA: build deploy/local/es-root into H
   rm -rf "$tmp"
 }
 
-start_elasticsearch() {
+es_node() { # es_node NAME SECURE(0|1): one single-node Elasticsearch under .stack/NAME
   bash "$ROOT/deploy/local/fetch-java.sh" es
-  local java home d port tport
+  local name="$1" secure="$2" java home d port tport
   java=$(java_bin); home="$CACHE/elasticsearch-$ES_VERSION/elasticsearch-$ES_VERSION"
   es_root_plugin "$home" "$java"
-  d="$STACK/elasticsearch"; mkdir -p "$d/data" "$d/logs" "$d/config"
-  port=$(alloc_port elasticsearch port); tport=$(alloc_port elasticsearch transport_port)
-  check_port_free elasticsearch "$port"; check_port_free elasticsearch "$tport"
+  d="$STACK/$name"; mkdir -p "$d/data" "$d/logs" "$d/config"
+  port=$(alloc_port "$name" port); tport=$(alloc_port "$name" transport_port)
+  check_port_free "$name" "$port"; check_port_free "$name" "$tport"
   if [ ! -f "$d/config/jvm.options" ]; then cp -r "$home/config/." "$d/config/"; fi
   mkdir -p "$d/config/jvm.options.d"
   printf -- '-Xms512m\n-Xmx512m\n' >"$d/config/jvm.options.d/vnbridge.options"
-  # loopback-only dev node: security off (the sinks' auth/TLS options are for real clusters)
-  printf 'xpack.security.enabled: false\nxpack.security.enrollment.enabled: false\n' >"$d/config/elasticsearch.yml"
+  local jhome; jhome="$(dirname "$(dirname "$java")")"
+  if [ "$secure" = 1 ]; then
+    # security on: HTTPS with a certificate from the stack CA, file-realm users, API keys;
+    # `writer` may only write vnbridge-secure-* (least privilege), `admin` reads back
+    stack_pki "$name"; mkdir -p "$d/config/certs"
+    cp "$STACK/pki/ca.crt" "$STACK/pki/$name.crt" "$STACK/pki/$name.key" "$d/config/certs/"
+    cat >"$d/config/elasticsearch.yml" <<YML
+xpack.security.enabled: true
+xpack.security.enrollment.enabled: false
+xpack.security.authc.api_key.enabled: true
+xpack.security.http.ssl.enabled: true
+xpack.security.http.ssl.key: certs/$name.key
+xpack.security.http.ssl.certificate: certs/$name.crt
+xpack.security.http.ssl.certificate_authorities: [certs/ca.crt]
+YML
+    cat >"$d/config/roles.yml" <<'YML'
+vnbridge_writer:
+  cluster: [monitor, manage_own_api_key]
+  indices:
+    - names: ["vnbridge-secure-*"]
+      privileges: [create_doc, create_index, auto_configure, view_index_metadata]
+YML
+    local u
+    for u in admin writer; do
+      ES_JAVA_HOME="$jhome" ES_PATH_CONF="$d/config" "$home/bin/elasticsearch-users" userdel "$u" >/dev/null 2>&1 || true
+    done
+    ES_JAVA_HOME="$jhome" ES_PATH_CONF="$d/config" "$home/bin/elasticsearch-users" useradd admin \
+      -p "$(secret "$d/admin.password")" -r superuser >"$d/users.log" 2>&1 \
+      && ES_JAVA_HOME="$jhome" ES_PATH_CONF="$d/config" "$home/bin/elasticsearch-users" useradd writer \
+        -p "$(secret "$d/writer.password")" -r vnbridge_writer >>"$d/users.log" 2>&1 \
+      || { tail -n 5 "$d/users.log" >&2; die "$name: adding the file-realm users failed"; }
+  else
+    # loopback-only dev node: security off (elasticsearch-secure is the one with auth)
+    printf 'xpack.security.enabled: false\nxpack.security.enrollment.enabled: false\n' >"$d/config/elasticsearch.yml"
+  fi
   local runas=()
   if [ "$(id -u)" = 0 ]; then # Elasticsearch refuses to run as root
     id "$ES_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$ES_USER" \
-      || die "elasticsearch: cannot create the unprivileged user $ES_USER (ES refuses to run as root)"
+      || die "$name: cannot create the unprivileged user $ES_USER (ES refuses to run as root)"
     chown -R "$ES_USER" "$d"
     runas=(setpriv --reuid "$ES_USER" --regid "$(id -g "$ES_USER")" --clear-groups)
     # the user must be able to traverse into the cache and the clone
     local p="$home"; while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
     p="$d"; while [ "$p" != / ]; do chmod o+x "$p" 2>/dev/null || true; p=$(dirname "$p"); done
   fi
-  spawn elasticsearch "$d/elasticsearch.log" env ES_JAVA_HOME="$(dirname "$(dirname "$java")")" \
+  spawn "$name" "$d/$name.log" env ES_JAVA_HOME="$jhome" \
     ES_PATH_CONF="$d/config" ES_TMPDIR="$d/data" "${runas[@]}" "$home/bin/elasticsearch" \
-    -E cluster.name=vnbridge-local -E node.name=local -E discovery.type=single-node \
+    -E cluster.name="vnbridge-$name" -E node.name=local -E discovery.type=single-node \
     -E network.host=127.0.0.1 -E http.port="$port" -E transport.port="$tport" \
     -E path.data="$d/data" -E path.logs="$d/logs" -E cluster.routing.allocation.disk.threshold_enabled=false \
     -E action.destructive_requires_name=false -E xpack.security.autoconfiguration.enabled=false
-  wait_for elasticsearch 120 "$d/elasticsearch.log" es_healthy "$port"
+  if [ "$secure" = 1 ]; then
+    wait_for "$name" 120 "$d/$name.log" es_healthy "https://127.0.0.1:$port" \
+      --cacert "$STACK/pki/ca.crt" -u "admin:$(cat "$d/admin.password")"
+  else
+    wait_for "$name" 120 "$d/$name.log" es_healthy "http://127.0.0.1:$port"
+  fi
 }
 
-es_healthy() { # es_healthy PORT: GET /_cluster/health answers yellow or green
-  curl -fsS --max-time 3 "http://127.0.0.1:$1/_cluster/health" | grep -Eq '"status":"(yellow|green)"'
+start_elasticsearch() { es_node elasticsearch 0; }
+start_elasticsearch_secure() { es_node elasticsearch-secure 1; }
+
+es_healthy() { # es_healthy URL [CURL-OPTION...]: GET /_cluster/health answers yellow or green
+  local url="$1"; shift
+  curl -fsS --max-time 3 "$@" "$url/_cluster/health" | grep -Eq '"status":"(yellow|green)"'
 }
 
 start_prometheus() {
@@ -237,6 +322,15 @@ write_env() {
   {
     echo "# written by deploy/local/stack.sh; source it: . .stack/env"
     echo "export KAFKA_BOOTSTRAP=127.0.0.1:$(cat "$STACK/kafka/port")"
+    echo "export KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$(cat "$STACK/kafka/sasl_ssl_port")"
+    echo "export KAFKA_SASL_USER=vnbridge"
+    echo "export KAFKA_SASL_PASSWORD=$(cat "$STACK/kafka/scram.password")"
+    echo "export STACK_CA=$STACK/pki/ca.crt"
+    if running elasticsearch-secure; then
+      echo "export ES_SECURE_URL=https://127.0.0.1:$(cat "$STACK/elasticsearch-secure/port")"
+      echo "export ES_SECURE_ADMIN_PASSWORD=$(cat "$STACK/elasticsearch-secure/admin.password")"
+      echo "export ES_SECURE_WRITER_PASSWORD=$(cat "$STACK/elasticsearch-secure/writer.password")"
+    fi
     echo "export ES_URL=http://127.0.0.1:$(cat "$STACK/elasticsearch/port")"
     echo "export PROM_URL=http://127.0.0.1:$(cat "$STACK/prometheus/port")"
     echo "export PROM_CONFIG=$STACK/prometheus/prometheus.yml"
@@ -244,7 +338,8 @@ write_env() {
     echo "export KUBE_URL=https://127.0.0.1:$(cat "$STACK/kube-apiserver/port")"
     echo "export KUBECONFIG=$STACK/kube-apiserver/kubeconfig"
     echo "export KUBECTL=$CACHE/kubectl-$K8S_VERSION/kubectl"
-    for s in "${SERVICES[@]}"; do
+    for s in "${SERVICES[@]}" "${OPTIONAL[@]}"; do
+      running "$s" || [ "$s" != elasticsearch-secure ] || continue
       local v; v=$(echo "$s" | tr 'a-z-' 'A-Z_')
       echo "export ${v}_LOG=$STACK/$s/$s.log"
     done
@@ -279,7 +374,7 @@ stop_one() {
 
 down() {
   local s
-  for s in prometheus elasticsearch kafka kube-apiserver etcd; do
+  for s in elasticsearch-secure prometheus elasticsearch kafka kube-apiserver etcd; do
     if [ -f "$(pidfile "$s")" ]; then say "stopping $s"; stop_one "$s"; fi
   done
 }
@@ -289,6 +384,9 @@ status() {
   for s in "${SERVICES[@]}"; do
     if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(pid_of "$s")" "$(cat "$STACK/$s/port")"
     else printf '%-15s down\n' "$s"; rc=1; fi
+  done
+  for s in "${OPTIONAL[@]}"; do
+    if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(pid_of "$s")" "$(cat "$STACK/$s/port")"; fi
   done
   return $rc
 }

@@ -43,7 +43,7 @@ def _topics(bootstrap: str) -> set[str] | None:
         return None
 
 
-def _read_env() -> dict[str, str]:
+def read_env() -> dict[str, str]:
     env: dict[str, str] = {}
     for line in ENV_FILE.read_text().splitlines():
         if line.startswith("export "):
@@ -61,7 +61,7 @@ def stack() -> Iterator[Stack]:
         if proc.returncode != 0:
             pytest.fail(f"the local stack did not start:\n{proc.stderr[-4000:]}", pytrace=False)
         started = True
-    env = _read_env()
+    env = read_env()
     os.environ.update(env)
     before = _topics(env["KAFKA_BOOTSTRAP"])
     yield Stack(

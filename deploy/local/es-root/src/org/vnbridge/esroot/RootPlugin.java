@@ -1,9 +1,11 @@
 // Restores `GET /` (cluster name and version) on the integ-test-zip distribution of
-// Elasticsearch, which ships without the rest-root module. Built by stack.sh.
+// Elasticsearch, which ships without the rest-root module, and the analysis the
+// security index needs (SecurityAnalysis). Built by stack.sh.
 package org.vnbridge.esroot;
 
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 
@@ -18,7 +20,11 @@ import org.elasticsearch.common.settings.IndexScopedSettings;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.common.settings.SettingsFilter;
 import org.elasticsearch.features.NodeFeature;
+import org.elasticsearch.index.analysis.TokenFilterFactory;
+import org.elasticsearch.index.analysis.TokenizerFactory;
+import org.elasticsearch.indices.analysis.AnalysisModule.AnalysisProvider;
 import org.elasticsearch.plugins.ActionPlugin;
+import org.elasticsearch.plugins.AnalysisPlugin;
 import org.elasticsearch.plugins.Plugin;
 import org.elasticsearch.rest.BaseRestHandler;
 import org.elasticsearch.rest.RestController;
@@ -28,7 +34,17 @@ import org.elasticsearch.rest.RestResponse;
 import org.elasticsearch.rest.RestStatus;
 import org.elasticsearch.xcontent.XContentBuilder;
 
-public class RootPlugin extends Plugin implements ActionPlugin {
+public class RootPlugin extends Plugin implements ActionPlugin, AnalysisPlugin {
+    @Override
+    public Map<String, AnalysisProvider<TokenizerFactory>> getTokenizers() {
+        return SecurityAnalysis.tokenizers();
+    }
+
+    @Override
+    public Map<String, AnalysisProvider<TokenFilterFactory>> getTokenFilters() {
+        return SecurityAnalysis.filters();
+    }
+
     @Override
     public Collection<RestHandler> getRestHandlers(Settings settings, NamedWriteableRegistry registry,
             RestController controller, ClusterSettings clusterSettings, IndexScopedSettings indexScopedSettings,
