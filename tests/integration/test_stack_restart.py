@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from tests.integration.conftest import ENV_FILE, STACK, Stack, _read_env
+from tests.integration.conftest import ENV_FILE, STACK, Stack, read_env
 
 pytestmark = pytest.mark.integration
 
@@ -72,5 +72,5 @@ def test_up_returns_only_once_the_service_answers(stack: Stack, service: str) ->
     for _ in range(2):
         _stack("stop", service)
         _stack("up", service)
-        PROBES[service](_read_env())  # one request, no retry: it must answer now
+        PROBES[service](read_env())  # one request, no retry: it must answer now
     assert ENV_FILE.exists()
