@@ -92,7 +92,7 @@ def forget_earlier_runs(es: str) -> int:
 
 def _es_doc(es: str, index: str, pod: str, text: str) -> dict[str, Any] | None:
     query = {
-        "bool": {"filter": [{"match_phrase": {"kubernetes.pod_name": pod}}, {"match_phrase": {"log": text}}]}
+        "bool": {"filter": [{"term": {"kubernetes.pod_name.keyword": pod}}, {"match_phrase": {"log": text}}]}
     }
     hits = httpx.post(f"{es}/{index}/_search", json={"query": query, "size": 1}, timeout=10).json()
     got = hits.get("hits", {}).get("hits", [])
@@ -268,7 +268,8 @@ class Demo:
             style = "" if (key in fs) == (key in fv) else "red"
             table.add_row(key, a[:44], b[:44], style=style)
         c.print(table)
-        of_gone: dict[str, Any] = {"terms": {"kubernetes.pod_name": [p.name for p in gone]}}
+        # dynamic mapping, as a Fluent Bit index has it: exact names match the .keyword subfield
+        of_gone: dict[str, Any] = {"terms": {"kubernetes.pod_name.keyword": [p.name for p in gone]}}
         enriched: dict[str, Any] = {"exists": {"field": "kubernetes.labels"}}
 
         def count(*filters: dict[str, Any]) -> int:

@@ -163,6 +163,6 @@ def _ok(url: str) -> bool:
 
 
 def read_env() -> dict[str, Any]:
-    from tests.integration.conftest import _read_env
+    from tests.integration.conftest import read_env as stack_env
 
-    return _read_env()
+    return stack_env()

@@ -29,7 +29,7 @@ def _report(out: str) -> list[str]:
     the pod uids the API server assigns when a pod is created again."""
     lines = []
     for line in out.splitlines():
-        if "pod(s) an earlier run left" in line or "starting vnbridge" in line:
+        if "an earlier run left" in line or "earlier demo runs left" in line or "starting vnbridge" in line:
             continue
         line = re.sub(r"\b\d{6}\b", "RUN", line)
         line = re.sub(r"127\.0\.0\.1:\d+", "HOST", line)
