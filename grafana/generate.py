@@ -10,27 +10,57 @@ Run: ``python grafana/generate.py`` (writes grafana/*.json).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
-from grafana_foundation_sdk.builders.dashboard import Dashboard, Row
+from grafana_foundation_sdk.builders.dashboard import Dashboard, DatasourceVariable, QueryVariable, Row
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableHide, VariableRefresh, VariableSort
 
 HERE = Path(__file__).resolve().parent
 CADVISOR = 'job="kubelet", metrics_path="/metrics/cadvisor"'
+# Every query reads the data source and the cluster picked at the top, as kube-prometheus's
+# dashboards do. A single-cluster Prometheus has no cluster label: the variable is then
+# empty, and cluster="" matches every series.
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid="${datasource}")
+CLUSTER = 'cluster="$cluster"'
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}")
+
+
+def with_cluster(expr: str) -> str:
+    """Add the cluster matcher to every selector; queries write each metric with braces
+    (``up{}``), so none can be missed (tests/unit/test_dashboards.py checks it)."""
+    return _SELECTOR.sub(lambda m: f"{m[1]}{{{', '.join(x for x in (CLUSTER, m[2]) if x)}}}", expr)
 
 
 def panel(title: str, unit: str, *queries: tuple[str, str]) -> Timeseries:
-    p = Timeseries().title(title).unit(unit).min(0).height(8).span(12)
+    p = Timeseries().title(title).unit(unit).min(0).height(8).span(12).datasource(PROMETHEUS)
     for expr, legend in queries:
-        p = p.with_target(Dataquery().expr(expr).legend_format(legend))
+        p = p.with_target(Dataquery().expr(with_cluster(expr)).legend_format(legend).datasource(PROMETHEUS))
     return p
 
 
 def _dashboard(title: str, uid: str) -> Dashboard:
-    return Dashboard(title).uid(uid).tags(["vnbridge", "generated"]).refresh("30s").time("now-1h", "now")
+    return (
+        Dashboard(title)
+        .uid(uid)
+        .tags(["vnbridge", "generated"])
+        .refresh("30s")
+        .time("now-1h", "now")
+        .with_variable(DatasourceVariable("datasource").label("Data source").type("prometheus"))
+        .with_variable(
+            QueryVariable("cluster")
+            .label("cluster")
+            .datasource(PROMETHEUS)
+            .query("label_values(vnbridge_build_info, cluster)")
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(VariableSort.ALPHABETICAL_ASC)
+            .hide(VariableHide.DONT_HIDE)
+        )
+    )
 
 
 def parity() -> Dashboard:
@@ -54,7 +84,7 @@ def parity() -> Dashboard:
                 "cores",
                 (
                     "sum by (node) "
-                    "(node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m)",
+                    "(node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m{})",
                     "{{node}}",
                 ),
             )
@@ -63,7 +93,7 @@ def parity() -> Dashboard:
             panel(
                 "Virtual-pod targets: published vs scraped up",
                 "short",
-                ("sum(vnbridge_discovery_targets)", "published by discovery"),
+                ("sum(vnbridge_discovery_targets{})", "published by discovery"),
                 (f'sum(up{{{CADVISOR}, pod!=""}})', "scraped up through metricsbridge"),
             )
         )
@@ -73,7 +103,7 @@ def parity() -> Dashboard:
                 "Documents delivered per second, by sink",
                 "short",
                 (
-                    "sum by (sink) (rate(vnbridge_logbridge_documents_delivered_total[$__rate_interval]))",
+                    "sum by (sink) (rate(vnbridge_logbridge_documents_delivered_total{}[$__rate_interval]))",
                     "{{sink}}",
                 ),
             )
@@ -82,14 +112,14 @@ def parity() -> Dashboard:
             panel(
                 "Where pod metadata came from",
                 "short",
-                ("sum by (result) (vnbridge_logbridge_inventory_lookups_total)", "{{result}}"),
+                ("sum by (result) (vnbridge_logbridge_inventory_lookups_total{})", "{{result}}"),
             )
         )
         .with_panel(
             panel(
                 "Consumer lag, by topic",
                 "short",
-                ("sum by (topic) (vnbridge_logbridge_consumer_lag)", "{{topic}}"),
+                ("sum by (topic) (vnbridge_logbridge_consumer_lag{})", "{{topic}}"),
             )
         )
     )
@@ -103,9 +133,9 @@ def health() -> Dashboard:
             panel(
                 "Inventory",
                 "short",
-                ("sum(vnbridge_discovery_pods)", "live pods"),
-                ("sum(vnbridge_discovery_tombstones)", "tombstones"),
-                ("min(vnbridge_discovery_ready)", "ready"),
+                ("sum(vnbridge_discovery_pods{})", "live pods"),
+                ("sum(vnbridge_discovery_tombstones{})", "tombstones"),
+                ("min(vnbridge_discovery_ready{})", "ready"),
             )
         )
         .with_panel(
@@ -113,11 +143,11 @@ def health() -> Dashboard:
                 "http_sd requests and watch errors per second",
                 "reqps",
                 (
-                    "sum by (code) (rate(vnbridge_discovery_http_sd_requests_total[$__rate_interval]))",
+                    "sum by (code) (rate(vnbridge_discovery_http_sd_requests_total{}[$__rate_interval]))",
                     "http {{code}}",
                 ),
                 (
-                    "sum(rate(vnbridge_discovery_watch_errors_total[$__rate_interval])) or vector(0)",
+                    "sum(rate(vnbridge_discovery_watch_errors_total{}[$__rate_interval])) or vector(0)",
                     "watch errors",
                 ),
             )
@@ -128,7 +158,7 @@ def health() -> Dashboard:
                 "Probes per second, by result",
                 "reqps",
                 (
-                    "sum by (result) (rate(vnbridge_metricsbridge_probes_total[$__rate_interval]))",
+                    "sum by (result) (rate(vnbridge_metricsbridge_probes_total{}[$__rate_interval]))",
                     "{{result}}",
                 ),
             )
@@ -139,12 +169,12 @@ def health() -> Dashboard:
                 "s",
                 (
                     "histogram_quantile(0.5, sum by (le) "
-                    "(rate(vnbridge_metricsbridge_translate_seconds_bucket[$__rate_interval])))",
+                    "(rate(vnbridge_metricsbridge_translate_seconds_bucket{}[$__rate_interval])))",
                     "p50",
                 ),
                 (
                     "histogram_quantile(0.99, sum by (le) "
-                    "(rate(vnbridge_metricsbridge_translate_seconds_bucket[$__rate_interval])))",
+                    "(rate(vnbridge_metricsbridge_translate_seconds_bucket{}[$__rate_interval])))",
                     "p99",
                 ),
             )
@@ -154,14 +184,14 @@ def health() -> Dashboard:
             panel(
                 "Records in, dead-lettered and filtered per second",
                 "short",
-                ("sum(rate(vnbridge_logbridge_records_in_total[$__rate_interval]))", "in"),
+                ("sum(rate(vnbridge_logbridge_records_in_total{}[$__rate_interval]))", "in"),
                 (
-                    "sum by (reason) (rate(vnbridge_logbridge_records_dead_lettered_total[$__rate_interval]))"
-                    " or vector(0)",
+                    "sum by (reason) "
+                    "(rate(vnbridge_logbridge_records_dead_lettered_total{}[$__rate_interval])) or vector(0)",
                     "dead-lettered {{reason}}",
                 ),
                 (
-                    "sum(rate(vnbridge_logbridge_records_filtered_total[$__rate_interval])) or vector(0)",
+                    "sum(rate(vnbridge_logbridge_records_filtered_total{}[$__rate_interval])) or vector(0)",
                     "filtered",
                 ),
             )
@@ -172,11 +202,20 @@ def health() -> Dashboard:
                 "short",
                 (
                     "histogram_quantile(0.99, sum by (le) "
-                    "(rate(vnbridge_logbridge_batch_seconds_bucket[5m])))",
+                    "(rate(vnbridge_logbridge_batch_seconds_bucket{}[5m])))",
                     "batch p99 (s)",
                 ),
-                ("max(vnbridge_logbridge_degraded)", "degraded"),
-                ("sum(vnbridge_logbridge_in_flight_bytes)", "in-flight bytes"),
+                ("max(vnbridge_logbridge_degraded{})", "degraded"),
+                ("sum(vnbridge_logbridge_in_flight_bytes{})", "in-flight bytes"),
+            )
+        )
+        .with_panel(
+            panel(
+                "Backlog: records behind, consume rate, time to catch up",
+                "short",
+                ("sum(vnbridge_logbridge_backlog_records{})", "records behind"),
+                ("sum(vnbridge_logbridge_consume_rate{})", "records/s"),
+                ("max(vnbridge_logbridge_catchup_eta_seconds{})", "seconds to catch up"),
             )
         )
     )

@@ -57,6 +57,17 @@ class Metrics:
         self.lag = Gauge(
             f"{p}consumer_lag", "High watermark minus next offset.", ["topic", "partition"], registry=r
         )
+        self.backlog = Gauge(
+            f"{p}backlog_records", "Records behind, summed over the assigned partitions.", registry=r
+        )
+        self.consume_rate = Gauge(
+            f"{p}consume_rate", "Records consumed per second over the last progress window.", registry=r
+        )
+        self.catchup_eta = Gauge(
+            f"{p}catchup_eta_seconds",
+            "Time to work off the backlog at the current rate (0 when caught up, NaN while unknown).",
+            registry=r,
+        )
         self.in_flight_bytes = Gauge(
             f"{p}in_flight_bytes", "Bytes consumed but not yet committed.", registry=r
         )

@@ -38,10 +38,14 @@ from logbridge.producing import (
     Transactions,
     dead_letter_record,
 )
+from logbridge.progress import Progress
 from logbridge.records import Reason
+from logbridge.starting import Start, starting_offsets
 from logbridge.transforming import SOURCES
 
 __all__ = ["Cycle", "Pipeline"]
+
+EARLIEST = Start("earliest")
 
 log = logging.getLogger("vnbridge.logbridge")
 tracer = trace.get_tracer("vnbridge.logbridge")
@@ -132,6 +136,8 @@ class Pipeline:
         linger_s: float = 0.2,
         degraded_after_s: float = 5.0,
         bulk_action: str = "create",
+        start: Start = EARLIEST,
+        progress_every_s: float = 10.0,
     ) -> None:
         self.consumer = consumer
         self.txn = txn
@@ -161,6 +167,9 @@ class Pipeline:
         self._sources: Counter[int] = Counter()  # enrichment source per document, flushed per cycle
         self._stale: set[tuple[str, str]] = set()  # pods the inventory changed since the last fill
         self._stale_all = False
+        self.start = start
+        self.progress = Progress(every_s=progress_every_s, backlog_over=max_records)
+        self._consumed = 0  # records since start, for the progress report
 
     def _new_cycle(self) -> Cycle:
         return Cycle(Documents(actions=self._actions, keys=self._keys, op=self._bulk_action))
@@ -200,12 +209,29 @@ class Pipeline:
     async def on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
         if assigned:
-            for tp, (offset, metadata) in (await self._committed(list(assigned))).items():
+            committed = await self._committed(list(assigned))
+            for tp, (offset, metadata) in committed.items():
                 cp = Checkpoint.parse(offset, metadata)
                 if cp.mark > cp.offset:
                     self.core.set_replay(self.source_of(tp), cp.mark, list(cp.held))
+            await self._start_fresh([tp for tp in assigned if tp not in committed])
         self.metrics.assigned_partitions.set(len(assigned))
         self.health.assigned = True
+
+    async def _start_fresh(self, fresh: Sequence[TopicPartition]) -> None:
+        """Partitions the group never committed start where ``source.start`` says; that
+        offset is committed with the next cycle, so a restart resumes there."""
+        for tp, offset in sorted((await starting_offsets(self.consumer, fresh, self.start)).items()):
+            self.consumer.seek(tp, offset)
+            source = self.source_of(tp)
+            self.parts[source] = Consumed(tp, source, next_offset=offset)
+            log.info(
+                "partition %s/%d has no committed offset: starting at offset %d (source.start %s)",
+                tp.topic,
+                tp.partition,
+                offset,
+                self.start.describe(),
+            )
 
     # --- consuming ----------------------------------------------------------------------
     def _take(self, tp: TopicPartition, msgs: Sequence[Record], now: float) -> None:
@@ -218,6 +244,7 @@ class Pipeline:
         part.retained.append((msgs, batch.bytes_in))
         cyc = self.cycle
         cyc.records += len(msgs)
+        self._consumed += len(msgs)
         cyc.bytes += batch.bytes_in
         self.metrics.records_in.labels(tp.topic).inc(len(msgs))
         self.metrics.bytes_in.inc(batch.bytes_in)
@@ -390,13 +417,20 @@ class Pipeline:
             self._lag()
 
     def _lag(self) -> None:
+        total = 0
         for part in self.parts.values():
             hw = self.consumer.highwater(part.tp)
             if hw is not None and part.next_offset >= 0:
-                self.metrics.lag.labels(part.tp.topic, str(part.tp.partition)).set(
-                    max(0, hw - part.next_offset)
-                )
+                lag = max(0, hw - part.next_offset)
+                total += lag
+                self.metrics.lag.labels(part.tp.topic, str(part.tp.partition)).set(lag)
         self.metrics.in_flight_bytes.set(sum(p.retained_bytes for p in self.parts.values()))
+        report = self.progress.observe(records=self._consumed, lag=total, now=time.monotonic())
+        self.metrics.backlog.set(report.lag)
+        self.metrics.consume_rate.set(report.rate)
+        self.metrics.catchup_eta.set(float("nan") if report.eta_s is None else report.eta_s)
+        if report.message:
+            log.info("%s", report.message)
 
     async def run(self) -> None:
         self.health.started = True

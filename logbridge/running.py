@@ -16,6 +16,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import InventorySettings, LogbridgeSettings, run_problems
+from logbridge.starting import parse_start
 from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
@@ -195,7 +197,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         check_crcs=settings.source.check_crcs,
         group_id=group,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",
+        auto_offset_reset="earliest",  # a committed offset out of range; fresh partitions: source.start
         isolation_level="read_committed",
         max_poll_interval_ms=d.max_poll_interval_s * 1000,
         max_partition_fetch_bytes=min(d.batch_max_bytes, 4 * 1024 * 1024),
@@ -223,6 +225,8 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         linger_s=d.linger_ms / 1000,
         degraded_after_s=d.degraded_after_s,
         bulk_action=profile.bulk_action,
+        start=parse_start(settings.source.start, now_s=time.time()),  # resolved once per run
+        progress_every_s=settings.source.progress_every_s,
     )
     if isinstance(lookup, ClusterState):
         from vnbridge.kube import WatchCollector  # loaded with the live watch

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.profiles import PROFILES, OptionError, build
 from logbridge.profiles.importing import Imported, import_config
+from logbridge.starting import StartError, parse_start
 from vnbridge.clientsettings import (
     ElasticsearchSettings,
     KafkaSettings,
@@ -140,6 +141,20 @@ class SourceSettings(BaseModel):
     decoder: Literal["auto", "eks", "fluent-bit", "filebeat", "cls", "docker", "cri"] = Field(
         "auto", description=f"Record shape; auto sniffs each record. One of: {', '.join(SHAPES)}."
     )
+    start: str = Field(
+        "earliest",
+        description="Where a partition the group has no committed offset for starts: earliest (every "
+        "retained record), latest (records produced from now on), an RFC 3339 time with its zone "
+        "(2026-12-04T08:00:00Z) or a duration ago (-30m, -2h, -1d): the first record at or after it. "
+        "A committed offset always wins; the start is committed with the first cycle.",
+    )
+    progress_every_s: float = Field(
+        10.0,
+        ge=0,
+        description="While a backlog (more than a cycle's records) is worked off, log records done, "
+        "lag, rate and time to go this often; 0 = never (the backlog_records, consume_rate and "
+        "catchup_eta_seconds metrics are kept either way).",
+    )
     check_crcs: bool = Field(
         False,
         description=(
@@ -147,6 +162,15 @@ class SourceSettings(BaseModel):
             "as in librdkafka (check.crcs): brokers validate batches on write and TCP checks transit."
         ),
     )
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        try:
+            parse_start(v, now_s=0.0)
+        except StartError as exc:
+            raise ValueError(str(exc)) from None
+        return v.strip()
 
 
 class ElasticsearchSinkSettings(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import TopicPartition
 
 
@@ -60,10 +61,16 @@ def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
 
 
 def produce(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]], *, round_robin: int = 0
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    round_robin: int = 0,
+    timestamp_ms: int | None = None,
 ) -> int:
     """Send every record (partition by key; ``round_robin=k``: record i to partition i % k,
-    so each of k partitions gets records whatever the keys hash to)."""
+    so each of k partitions gets records whatever the keys hash to; ``timestamp_ms``:
+    the records' CreateTime, now by default)."""
 
     async def go() -> int:
         prod = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=20)
@@ -73,7 +80,9 @@ def produce(
             batch = []
             for key, value in records:
                 partition = n % round_robin if round_robin else None
-                batch.append(await prod.send(topic, value, key=key, partition=partition))
+                batch.append(
+                    await prod.send(topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms)
+                )
                 n += 1
                 if len(batch) >= 5000:
                     await asyncio.gather(*batch)
@@ -127,11 +136,22 @@ def read_all(bootstrap: str, topic: str, *, committed_only: bool = True, timeout
 
 
 def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """The group's committed offsets on ``topic``, summed. A Kafka that has just started
+    creates its offsets topic on the first group lookup and answers "coordinator not
+    available" meanwhile: asked again, bounded (15 s)."""
+
     async def go() -> int:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            offsets = await admin.list_consumer_group_offsets(group)
+            for _ in range(30):
+                try:
+                    offsets = await admin.list_consumer_group_offsets(group)
+                    break
+                except GroupCoordinatorNotAvailableError:
+                    await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"no group coordinator for {group} after 15 s")
         finally:
             await admin.close()
         return sum(om.offset for tp, om in offsets.items() if tp.topic == topic and om.offset > 0)

@@ -14,7 +14,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,10 +22,9 @@ from simulator.model import T0_NS, Cluster, SimPod
 from simulator.running import eks_record, kube, register
 from simulator.supervising import rss_mb
 from tests.integration.conftest import STACK, Stack
-from tests.integration.helpers import child, eventually, free_port
-from tests.integration.kafkatools import committed_total, create_topic, es_count, produce, read_all
-
-RUN = f"{int(time.time()) % 1_000_000}"
+from tests.integration.helpers import child, eventually
+from tests.integration.kafkatools import committed_total, create_topic, produce, read_all
+from tests.integration.lbrun import RUN, Run, metric, readyz, records, seqs
 
 
 @pytest.fixture(scope="module")
@@ -34,105 +32,6 @@ def pods(stack: Stack) -> list[SimPod]:
     c = Cluster(seed=21, prefix=f"it-l{RUN}-", ip_octet=40, web_replicas=2, cronjob_pods=3).build()
     register(kube(str(stack.kubeconfig)), c)
     return [p for p in c.pods if p.virtual]
-
-
-class Run:
-    """Names and settings of one logbridge deployment under test."""
-
-    def __init__(self, stack: Stack, tmp: Path, name: str, *, partitions: int = 4) -> None:
-        self.stack = stack
-        self.tmp = tmp
-        self.topic = f"{name}-in-{RUN}"
-        self.out = f"{name}-out-{RUN}"
-        self.dlq = f"{name}-dlq-{RUN}"
-        self.group = f"{name}-g-{RUN}"
-        self.index = f"{name}-{RUN}"
-        create_topic(stack.kafka_bootstrap, self.topic, partitions)
-
-    def config(
-        self,
-        replica: str = "r1",
-        *,
-        profile: dict[str, Any] | None = None,
-        elasticsearch: bool = True,
-        watch_namespaces: bool = False,
-        **delivery: Any,
-    ) -> tuple[Path, int]:
-        port = free_port()
-        cfg = {
-            "profile": profile
-            or {"name": "fluent-bit", "options": {"Index": self.index, "Replace_Dots": "On"}},
-            "source": {"topics": [self.topic], "group_id": self.group},
-            "kafka": {"bootstrap_servers": self.stack.kafka_bootstrap},
-            "elasticsearch": {"hosts": [self.stack.es_url]},
-            "inventory": {
-                "source": "kube",
-                "kube": {"kubeconfig": str(self.stack.kubeconfig)},
-                "sync_timeout_s": 20,
-                "watch_namespaces": watch_namespaces,
-            },
-            "sinks": {
-                "elasticsearch": {"enabled": elasticsearch},
-                "kafka": {"enabled": True, "topic": self.out},
-            },
-            "delivery": {
-                "dead_letter_topic": self.dlq,
-                "transactional_id": f"{self.group}-{replica}",
-                "retry_max_s": 2.0,
-                **delivery,
-            },
-            "http": {"listen": f"127.0.0.1:{port}"},
-        }
-        path = self.tmp / f"logbridge-{replica}.yaml"
-        path.write_text(json.dumps(cfg))
-        return path, port
-
-    def wait_committed(self, n: int, *, timeout: float = 120, what: str = "all offsets committed") -> None:
-        eventually(
-            lambda: committed_total(self.stack.kafka_bootstrap, self.group, self.topic) == n,
-            timeout=timeout,
-            interval=1,
-            what=what,
-        )
-
-    def docs(self, query: dict[str, Any] | None = None) -> int:
-        return es_count(self.stack.es_url, self.index, query)
-
-
-def records(pods: list[SimPod], n: int, *, fragments_every: int = 0) -> tuple[list[tuple[bytes, bytes]], int]:
-    """n numbered lines spread over pods (key = pod uid); every ``fragments_every``-th line
-    is split into a P and an F fragment. Returns (records, expected documents)."""
-    out: list[tuple[bytes, bytes]] = []
-    for i in range(n):
-        pod = pods[i % len(pods)]
-        ts = T0_NS + i * 1000
-        text = f"seq={i:07d} job step done"
-        key = pod.uid.encode()
-        if fragments_every and i % fragments_every == 0:
-            out.append((key, eks_record(pod, ts, "stdout", "P", text[:5])))
-            out.append((key, eks_record(pod, ts + 1, "stdout", "F", text[5:])))
-        else:
-            out.append((key, eks_record(pod, ts, "stdout", "F", text)))
-    return out, n
-
-
-def _metric(port: int, name: str) -> float:
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
-    except httpx.HTTPError:
-        return -1
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
-
-
-def _readyz(port: int) -> int:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code
-    except httpx.HTTPError:
-        return 0
-
-
-def _seqs(msgs: list[Any]) -> list[str]:
-    return [json.loads(m.value)["log"].split()[0] for m in msgs]
 
 
 @pytest.fixture()
@@ -151,12 +50,12 @@ def test_delivers_each_record_once_and_dead_letters_bad_input(
     with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log") as proc:
         run.wait_committed(len(mixed))
         assert run.docs() == expected
-        assert _metric(port, "vnbridge_logbridge_records_dead_lettered_total") == len(bad)
-        assert _metric(port, "vnbridge_logbridge_bytes_in_total") == sum(len(v) for _, v in mixed)
+        assert metric(port, "vnbridge_logbridge_records_dead_lettered_total") == len(bad)
+        assert metric(port, "vnbridge_logbridge_bytes_in_total") == sum(len(v) for _, v in mixed)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
     out = read_all(stack.kafka_bootstrap, run.out)
-    assert len(out) == expected and len(set(_seqs(out))) == expected
+    assert len(out) == expected and len(set(seqs(out))) == expected
     v1 = kube(str(stack.kubeconfig))
     live_uids = {v1.read_namespaced_pod(p.name, p.namespace).metadata.uid.encode() for p in pods}
     assert {m.key for m in out} == live_uids  # message key = the pod's uid, from the live inventory
@@ -234,7 +133,7 @@ def test_documents_too_large_for_the_kafka_sink_topic_are_dead_lettered_alone(
     with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log"):
         run.wait_committed(len(good))
     out = read_all(stack.kafka_bootstrap, run.out)
-    assert sorted(_seqs(out)) == sorted(f"seq={i:07d}" for i in range(400) if i not in big)
+    assert sorted(seqs(out)) == sorted(f"seq={i:07d}" for i in range(400) if i not in big)
     dead = read_all(stack.kafka_bootstrap, run.dlq)
     assert sorted(json.loads(m.value)["log"].split()[0] for m in dead) == sorted(f"seq={i:07d}" for i in big)
     assert {dict(m.headers)["vnbridge.detail"] for m in dead} == {b"kafka: message_too_large"}
@@ -358,7 +257,7 @@ def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
     while kills < 5:
         with child(["logbridge", "run", "-c", str(cfg)], log=log) as proc:
             eventually(
-                lambda: _metric(port, "vnbridge_logbridge_commits_total") > 0, timeout=60, what="first commit"
+                lambda: metric(port, "vnbridge_logbridge_commits_total") > 0, timeout=60, what="first commit"
             )
             time.sleep(rng.uniform(0.2, 2.0))  # a random moment mid-stream
             os.kill(proc.pid, signal.SIGKILL)
@@ -370,11 +269,9 @@ def test_kill_9_five_times_during_200k_records_loses_and_doubles_nothing(
         assert proc.wait(30) == 0
     assert run.docs() == expected
     out = read_all(stack.kafka_bootstrap, run.out, timeout=120)
-    seqs = _seqs(out)
-    assert len(seqs) == expected, (
-        f"{len(seqs) - len(set(seqs))} duplicates, {expected - len(set(seqs))} missing"
-    )
-    assert len(set(seqs)) == expected
+    got = seqs(out)
+    assert len(got) == expected, f"{len(got) - len(set(got))} duplicates, {expected - len(set(got))} missing"
+    assert len(set(got)) == expected
 
 
 def test_elasticsearch_outage_pauses_then_recovers_without_loss(
@@ -390,7 +287,7 @@ def test_elasticsearch_outage_pauses_then_recovers_without_loss(
             more, _ = records(pods, 20_000)
             produce(stack.kafka_bootstrap, run.topic, more[2000:])  # distinct seqs 2000..19999
             eventually(
-                lambda: _readyz(port) == 503,
+                lambda: readyz(port) == 503,
                 timeout=30,
                 what="/readyz degraded",
             )
@@ -406,13 +303,13 @@ def test_elasticsearch_outage_pauses_then_recovers_without_loss(
             )
         eventually(lambda: run.docs() == 20_000, timeout=180, interval=1, what="recovery after the outage")
         eventually(
-            lambda: _readyz(port) == 200,
+            lambda: readyz(port) == 200,
             timeout=30,
             what="/readyz ready again",
         )
         assert max(rss) - min(rss) < 100, f"RSS grew during the outage: {rss}"
     out = read_all(stack.kafka_bootstrap, run.out)
-    assert len(out) == len(set(_seqs(out))) == 20_000
+    assert len(out) == len(set(seqs(out))) == 20_000
 
 
 def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
@@ -430,7 +327,7 @@ def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
             # /readyz says started, not assigned: wait until the group split the partitions
             eventually(
                 lambda: (
-                    [_metric(p, "vnbridge_logbridge_assigned_partitions") for p in (port1, port2)] == [2, 2]
+                    [metric(p, "vnbridge_logbridge_assigned_partitions") for p in (port1, port2)] == [2, 2]
                 ),
                 timeout=60,
                 what="both replicas assigned",
@@ -443,8 +340,8 @@ def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
                 interval=1,
                 what="all offsets committed",
             )
-            share = [_metric(p, "vnbridge_logbridge_records_in_total") for p in (port1, port2)]
+            share = [metric(p, "vnbridge_logbridge_records_in_total") for p in (port1, port2)]
     assert all(s > 0 for s in share) and sum(share) >= n, share  # a rebalance may replay a little
     assert run.docs() == expected
     out = read_all(stack.kafka_bootstrap, run.out)
-    assert len(out) == len(set(_seqs(out))) == expected
+    assert len(out) == len(set(seqs(out))) == expected
