@@ -76,7 +76,7 @@ def run_cmd(
         overrides["file_sd_path"] = str(file_sd)
     if listen is not None:
         overrides["http_sd"] = {"listen": listen}
-    settings = load_or_exit(PROG, DiscoverySettings, config, **overrides)
+    settings = load_or_exit(PROG, DiscoverySettings, config, overrides=overrides)
     setup_logging(log_level)
     try:
         asyncio.run(run(settings))

@@ -17,7 +17,7 @@ from logbridge.settings import LogbridgeSettings
 from vnbridge.checking import Check, Probe, check_kube
 from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings
 
-__all__ = ["kafka_cause", "probes"]
+__all__ = ["check_elasticsearch", "kafka_cause", "probes"]
 
 
 def probes(settings: LogbridgeSettings) -> list[Probe]:
@@ -43,15 +43,19 @@ class _Causes(logging.Handler):
 
 
 @contextmanager
-def kafka_cause() -> Iterator[list[str]]:
-    """Collect what aiokafka logs at ERROR while the block runs (its connection causes)."""
+def kafka_cause(*, silence: bool = False) -> Iterator[list[str]]:
+    """Collect what aiokafka logs at ERROR while the block runs (its connection causes);
+    ``silence``: and keep it out of the service's log (the caller reports it once)."""
     handler = _Causes()
     logger = logging.getLogger("aiokafka")
     logger.addHandler(handler)
+    propagate = logger.propagate
+    logger.propagate = propagate and not silence
     try:
         yield handler.seen
     finally:
         logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 async def check_kafka(k: KafkaSettings, topics: list[str]) -> Check:
@@ -110,7 +114,10 @@ async def check_elasticsearch(es: ElasticsearchSettings) -> Check:
             401: "the credentials were refused: check elasticsearch.username / password / api_key",
             403: "authenticated, but this user may not GET / (needs the monitor cluster privilege)",
         }.get(exc.meta.status, "check elasticsearch.hosts")
-        return Check(where, False, f"HTTP {exc.meta.status} {exc.error}; {fix}")
+        # a writer without the monitor privilege can still index: run goes on
+        return Check(
+            where, False, f"HTTP {exc.meta.status} {exc.error}; {fix}", usable=exc.meta.status == 403
+        )
     except TransportError as exc:
         cause = " ".join(str(exc.message).split())
         hint = "certificate" if "certificate" in cause.lower() else "connection"

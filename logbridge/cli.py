@@ -101,7 +101,7 @@ def convert(
 
     Example: logbridge convert --pods examples/pods examples/cri/*.log
     """
-    settings = load_or_exit(PROG, LogbridgeSettings, config)
+    settings = load_or_exit(PROG, LogbridgeSettings, config, connecting=False)
     name = profile or settings.profile.name
     opts = dict(settings.profile.options) if name == settings.profile.name else {}
     opts.update(_parse_kv(option or []))

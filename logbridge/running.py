@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.structs import TopicPartition
 
+from logbridge.checking import check_elasticsearch, kafka_cause
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.fetching import use_decoded_records
@@ -117,12 +118,16 @@ async def start_inventory(inv: InventorySettings) -> tuple[Lookup | None, LiveWa
         if inv.pods_path is None:
             raise RunError("inventory.source files needs inventory.pods_path")
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
-    from vnbridge.kube import LiveWatch, api_client
+    from vnbridge.checking import require_api
+    from vnbridge.kube import KubeConfigError, LiveWatch, api_client
 
+    try:
+        await require_api(inv.kube)
+        api = api_client(inv.kube)
+    except KubeConfigError as exc:
+        raise RunError(f"inventory.kube: {exc}") from None
     state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=watched_kinds(inv.watch_namespaces))
-    watch = LiveWatch(
-        api=api_client(inv.kube), state=state, watch=WatchSettings(namespaces=inv.watch_namespaces)
-    )
+    watch = LiveWatch(api=api, state=state, watch=WatchSettings(namespaces=inv.watch_namespaces))
     watch.start(asyncio.get_running_loop())
     if not await watch.wait_ready(inv.sync_timeout_s):
         log.warning("no complete pod list after %.0fs; enriching from what arrives", inv.sync_timeout_s)
@@ -250,17 +255,21 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     serving = asyncio.create_task(server.serve()) if server else None
     started: list[Any] = []
     try:
-        try:
-            for part in (admin, txn, *sinks):
-                await part.start()
-                started.append(part)
-            consumer.subscribe(settings.source.topics, listener=pipeline.listener)
-            await consumer.start()
-        except KafkaConnectionError as exc:
-            raise RunError(
-                f"cannot reach Kafka at {settings.kafka.bootstrap_servers} ({exc}); check "
-                "kafka.bootstrap_servers, kafka.security_protocol / tls / sasl and that the brokers are up"
-            ) from None
+        await _reach_elasticsearch(settings)
+        with kafka_cause(silence=True) as causes:
+            try:
+                for part in (admin, txn, *sinks):
+                    await part.start()
+                    started.append(part)
+                consumer.subscribe(settings.source.topics, listener=pipeline.listener)
+                await consumer.start()
+            except KafkaConnectionError as exc:
+                cause = " ".join((causes[-1] if causes else str(exc)).split())
+                raise RunError(
+                    f"cannot reach Kafka at {settings.kafka.bootstrap_servers} ({cause}); check "
+                    "kafka.bootstrap_servers, kafka.security_protocol / tls / sasl and that the brokers "
+                    "are up"
+                ) from None
         log.info("consuming %s as group %s into %s", settings.source.topics, group, [s.name for s in sinks])
         await pipeline.run()
     except Abandoned:
@@ -278,6 +287,22 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
+
+
+async def _reach_elasticsearch(settings: LogbridgeSettings) -> None:
+    """An Elasticsearch sink that cannot be reached, or refuses the credentials, at start
+    is a setup problem: one line with the cause and the fix (exit 2), not a silent retry
+    loop. Later outages are retried with the partitions paused."""
+    if not settings.sinks.elasticsearch.enabled:
+        return
+    transport = logging.getLogger("elastic_transport")
+    transport.propagate = False  # its per-node warnings would say the same line again
+    try:
+        found = await check_elasticsearch(settings.elasticsearch)
+    finally:
+        transport.propagate = True
+    if not (found.ok or found.usable):
+        raise RunError(f"{found.endpoint}: {found.detail}")
 
 
 def _http_server(settings: LogbridgeSettings, metrics: Metrics, health: Health) -> uvicorn.Server | None:

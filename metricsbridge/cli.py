@@ -74,7 +74,7 @@ def run_cmd(
         overrides["kube"] = {"kubeconfig": str(kubeconfig)}
     if listen is not None:
         overrides["listen"] = listen
-    settings = load_or_exit(PROG, MetricsbridgeSettings, config, **overrides)
+    settings = load_or_exit(PROG, MetricsbridgeSettings, config, overrides=overrides)
     setup_logging(log_level)
     try:
         asyncio.run(run(settings))

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from vnbridge.clientsettings import KubeSettings
 
-__all__ = ["Check", "check_kube", "render", "run_checks"]
+__all__ = ["Check", "check_kube", "render", "require_api", "run_checks"]
 
 
 class Check(NamedTuple):
@@ -24,6 +24,7 @@ class Check(NamedTuple):
     endpoint: str
     ok: bool
     detail: str
+    usable: bool = False  # failed, yet a service can run with it (e.g. a privilege only the check needs)
 
 
 Probe = Callable[[], Awaitable[Check]]
@@ -73,7 +74,8 @@ async def check_kube(kube: KubeSettings) -> Check:
                 401: "the credentials were refused: check the token / client certificate",
                 403: "authenticated but may not list pods: apply the chart's ClusterRole",
             }.get(exc.status, "check kube.kubeconfig")
-            return Check(where, False, f"HTTP {exc.status} {exc.reason}; {fix}")
+            # it answered: a service runs on, readiness false, and retries (RBAC can be fixed live)
+            return Check(where, False, f"HTTP {exc.status} {exc.reason}; {fix}", usable=True)
         except (Urllib3Error, OSError) as exc:
             return Check(where, False, f"{_cause(exc)}; check the server address, its CA and that it is up")
         finally:
@@ -81,6 +83,18 @@ async def check_kube(kube: KubeSettings) -> Check:
         return Check(where, True, f"{version}, may list pods")
 
     return await asyncio.to_thread(probe)
+
+
+async def require_api(kube: KubeSettings) -> None:
+    """At start-up, an API server that does not answer at all (wrong address, CA, down) is
+    a setup problem: ``KubeConfigError`` with the cause and the fix, so the CLI says it in
+    one line and exits 2. One that answers with an error (401/403/5xx) is not: the watch
+    reports it, keeps readiness false and retries."""
+    from vnbridge.kube import KubeConfigError
+
+    found = await check_kube(kube)
+    if not (found.ok or found.usable):
+        raise KubeConfigError(f"{found.endpoint}: {found.detail}")
 
 
 def _cause(exc: BaseException) -> str:

@@ -17,7 +17,14 @@ import typer
 
 from vnbridge import package_version
 from vnbridge.checking import Probe
-from vnbridge.configuring import ComponentSettings, SettingsError, load_settings, masked_dump, schema_json
+from vnbridge.configuring import (
+    ComponentSettings,
+    SettingsError,
+    load_settings,
+    masked_dump,
+    schema_json,
+    unreadable_files,
+)
 
 __all__ = ["add_check_command", "add_config_commands", "add_version_option", "fail_usage", "load_or_exit"]
 
@@ -47,12 +54,25 @@ def fail_usage(prog: str, message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def load_or_exit(prog: str, model: type[S], path: Path | None, **overrides: object) -> S:
-    """The settings, or one line naming every problem and exit 2."""
+def load_or_exit(
+    prog: str,
+    model: type[S],
+    path: Path | None,
+    *,
+    connecting: bool = True,
+    overrides: dict[str, object] | None = None,
+) -> S:
+    """The settings, or one line naming every problem and exit 2. ``connecting``: the
+    command will connect (run, check), so the TLS and kubeconfig files it names must be
+    readable; an offline command (convert) does not need them."""
     try:
-        return load_settings(model, path, overrides=dict(overrides) if overrides else None)
+        settings = load_settings(model, path, overrides=overrides or None)
     except SettingsError as exc:
         fail_usage(prog, str(exc))
+    if connecting and (problems := unreadable_files(settings)):
+        fix = " (point each at a readable file, e.g. a mounted Secret)"
+        fail_usage(prog, f"{path or 'settings'}: " + "; ".join(problems) + fix)
+    return settings
 
 
 def add_config_commands(

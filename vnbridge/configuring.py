@@ -19,7 +19,18 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as EnvSettingsError
 
-__all__ = ["ComponentSettings", "SettingsError", "load_settings", "masked_dump", "schema_json", "unknown_env"]
+__all__ = [
+    "ComponentSettings",
+    "SettingsError",
+    "load_settings",
+    "masked_dump",
+    "schema_json",
+    "unknown_env",
+    "unreadable_files",
+]
+
+# files a client or server reads when it connects: certificates, keys, CAs, kubeconfig
+CREDENTIAL_FILES = frozenset({"ca_file", "cert_file", "key_file", "client_ca_file", "kubeconfig"})
 
 S = TypeVar("S", bound="ComponentSettings")
 
@@ -197,3 +208,20 @@ def masked_dump(settings: BaseModel) -> dict[str, Any]:
 
 def schema_json(model: type[BaseModel]) -> str:
     return orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2).decode()
+
+
+def unreadable_files(settings: BaseModel, *, at: str = "") -> list[str]:
+    """One line per credential file (TLS certificates, keys, CAs, kubeconfig) that is set
+    but cannot be read: ``run`` would otherwise fail deep inside a client library."""
+    problems: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        key = f"{at}{name}"
+        if isinstance(value, BaseModel):
+            problems.extend(unreadable_files(value, at=f"{key}."))
+        elif name in CREDENTIAL_FILES and isinstance(value, Path):
+            if not value.is_file():
+                problems.append(f"{key}: {value} does not exist or is not a file")
+            elif not os.access(value, os.R_OK):
+                problems.append(f"{key}: {value} is not readable by this user")
+    return problems

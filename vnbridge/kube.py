@@ -46,7 +46,12 @@ def api_client(kube: KubeSettings) -> client.ApiClient:
             return client.ApiClient()
         return config.new_client_from_config(context=kube.context or None)  # type: ignore[no-untyped-call,no-any-return]
     except (config.ConfigException, OSError) as exc:
-        raise KubeConfigError(f"cannot load Kubernetes credentials: {exc}") from exc
+        where = str(kube.kubeconfig) if kube.kubeconfig is not None else "$KUBECONFIG / ~/.kube/config"
+        reason = " ".join(str(exc).split())
+        raise KubeConfigError(
+            f"cannot load Kubernetes credentials from {where} ({reason}); set kubeconfig to a readable "
+            "kubeconfig file, or leave it unset in a pod to use its service account"
+        ) from None
 
 
 class Inbox:

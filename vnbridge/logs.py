@@ -55,3 +55,5 @@ def setup_logging(level: LogLevel, *, quiet: tuple[str, ...] = ()) -> None:
     root.setLevel(level.value.upper())
     for name in quiet:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # urllib3 warns once per retry of one request; the watch logs each failure once itself
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,20 +109,92 @@ def test_config_check_refuses_what_run_would_refuse(tmp_path: Path) -> None:
     assert out.returncode == 2 and "no sink enabled" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_an_unreachable_kafka_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
-    cfg = tmp_path / "lb.yaml"
-    cfg.write_text(
-        "source: {topics: [x]}\nkafka: {bootstrap_servers: '127.0.0.1:1'}\ninventory: {source: none}\n"
-        "sinks: {elasticsearch: {enabled: false}, "
-        f"file: {{enabled: true, path: '{tmp_path}/out.jsonl'}}}}\n"
-        "http: {enabled: false}\n"
-    )
+DEAD_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:3", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+FILE_SINK = "sinks: {file: {enabled: true, path: '/dev/null'}}\nhttp: {enabled: false}\n"
+# (cli, settings file, environment, what the one line must say); nothing listens on
+# 127.0.0.1 ports 1-3
+STARTUP_FAILURES = {
+    "logbridge-kafka": (
+        "logbridge",
+        "kafka: {bootstrap_servers: '127.0.0.1:1'}\ninventory: {source: none}\n" + FILE_SINK,
+        {},
+        "cannot reach Kafka at 127.0.0.1:1 (Unable connect to",
+    ),
+    "logbridge-elasticsearch": (
+        "logbridge",
+        "inventory: {source: none}\nsinks: {elasticsearch: {enabled: true}}\nhttp: {enabled: false}\n"
+        "elasticsearch: {hosts: ['http://127.0.0.1:2']}\n",
+        {},
+        "elasticsearch http://127.0.0.1:2 (no auth): connection failed",
+    ),
+    "logbridge-api": (
+        "logbridge",
+        "inventory: {source: kube, kube: {kubeconfig: KUBECONFIG}}\n" + FILE_SINK,
+        {},
+        "inventory.kube: kubernetes https://127.0.0.1:3: ConnectionRefusedError",
+    ),
+    "logbridge-kubeconfig": (
+        "logbridge",
+        "inventory: {source: kube, kube: {kubeconfig: /nonexistent/kubeconfig}}\n" + FILE_SINK,
+        {},
+        "inventory.kube.kubeconfig: /nonexistent/kubeconfig does not exist",
+    ),
+    "logbridge-tls-file": (
+        "logbridge",
+        "kafka: {security_protocol: SSL, tls: {enabled: true, ca_file: /nonexistent/ca.pem}}\n" + FILE_SINK,
+        {},
+        "kafka.tls.ca_file: /nonexistent/ca.pem does not exist or is not a file",
+    ),
+    "logbridge-env-name": (
+        "logbridge",
+        FILE_SINK,
+        {"VNBRIDGE_LOGBRIDGE_SOURCE__TOPIC": "a"},
+        "unknown environment variable(s) VNBRIDGE_LOGBRIDGE_SOURCE__TOPIC",
+    ),
+    "logbridge-env-value": (
+        "logbridge",
+        FILE_SINK,
+        {"VNBRIDGE_LOGBRIDGE_DELIVERY__LINGER_MS": "soon"},
+        "delivery.linger_ms",
+    ),
+    "discovery-api": ("vnbridge-discovery", "kube: {kubeconfig: KUBECONFIG}\n", {}, "ConnectionRefusedError"),
+    "discovery-tls-file": (
+        "vnbridge-discovery",
+        "http_sd: {tls: {enabled: true, cert_file: /nonexistent/tls.crt, key_file: /nonexistent/tls.key}}\n",
+        {},
+        "http_sd.tls.cert_file: /nonexistent/tls.crt does not exist",
+    ),
+    "metricsbridge-api": ("metricsbridge", "kube: {kubeconfig: KUBECONFIG}\n", {}, "ConnectionRefusedError"),
+    "metricsbridge-tls-file": (
+        "metricsbridge",
+        "listen_tls: {enabled: true, cert_file: /nonexistent/tls.crt, key_file: /nonexistent/tls.key}\n",
+        {},
+        "listen_tls.cert_file: /nonexistent/tls.crt does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STARTUP_FAILURES))
+def test_every_start_up_failure_is_one_line_with_cause_and_fix_and_exit_2(case: str, tmp_path: Path) -> None:
+    cli, settings, env, says = STARTUP_FAILURES[case]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(DEAD_KUBECONFIG)
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(settings.replace("KUBECONFIG", str(kubeconfig)))
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "logbridge"), "run", "-c", str(cfg), "--log-level", "error"],
+        [str(Path(sys.executable).parent / cli), "run", "-c", str(cfg)],
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **env},
     )
-    assert out.returncode != 0 and "Traceback" not in out.stderr
-    last = out.stderr.strip().splitlines()[-1]  # (above it: aiokafka's own JSON log line)
-    assert last.startswith("logbridge: cannot reach Kafka at 127.0.0.1:1")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1, out.stderr
+    assert lines[0].startswith(f"{cli}: ") and says in lines[0], lines[0]
+    assert any(w in lines[0] for w in ("check", "point", "set ", "names are", "should be", "Input")), lines[0]
