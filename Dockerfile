@@ -13,6 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY core core
+COPY vnbridge vnbridge
 COPY discovery discovery
 COPY logbridge logbridge
 COPY metricsbridge metricsbridge
