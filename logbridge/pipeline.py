@@ -40,7 +40,7 @@ from logbridge.producing import (
 )
 from logbridge.progress import Progress
 from logbridge.records import Reason
-from logbridge.starting import Start, starting_offsets
+from logbridge.starting import Start, place_fresh
 from logbridge.transforming import SOURCES
 
 __all__ = ["Cycle", "Pipeline"]
@@ -168,6 +168,7 @@ class Pipeline:
         self._stale: set[tuple[str, str]] = set()  # pods the inventory changed since the last fill
         self._stale_all = False
         self.start = start
+        self._placed = asyncio.Event()  # fill() fetches only once the assignment is placed
         self.progress = Progress(every_s=progress_every_s, backlog_over=max_records)
         self._consumed = 0  # records since start, for the progress report
 
@@ -199,6 +200,7 @@ class Pipeline:
 
     async def on_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         log.info("partitions revoked: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in revoked))
+        self._placed.clear()
         self.health.assigned = False
         self.metrics.assigned_partitions.set(0)
         await self.deliver_and_commit()
@@ -208,6 +210,12 @@ class Pipeline:
 
     async def on_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in assigned))
+        try:
+            await self._place(assigned)
+        finally:
+            self._placed.set()  # fetching goes on whatever happened here
+
+    async def _place(self, assigned: Sequence[TopicPartition]) -> None:
         if assigned:
             committed = await self._committed(list(assigned))
             for tp, (offset, metadata) in committed.items():
@@ -221,10 +229,10 @@ class Pipeline:
     async def _start_fresh(self, fresh: Sequence[TopicPartition]) -> None:
         """Partitions the group never committed start where ``source.start`` says; that
         offset is committed with the next cycle, so a restart resumes there."""
-        for tp, offset in sorted((await starting_offsets(self.consumer, fresh, self.start)).items()):
-            self.consumer.seek(tp, offset)
+        for tp, offset in sorted((await place_fresh(self.consumer, fresh, self.start)).items()):
             source = self.source_of(tp)
-            self.parts[source] = Consumed(tp, source, next_offset=offset)
+            part = self.parts.setdefault(source, Consumed(tp, source))
+            part.next_offset = max(part.next_offset, offset)
             log.info(
                 "partition %s/%d has no committed offset: starting at offset %d (source.start %s)",
                 tp.topic,
@@ -298,6 +306,12 @@ class Pipeline:
             room = self.max_records - self.cycle.records
             if remaining <= 0 or room <= 0 or self.cycle.bytes >= self.max_bytes:
                 break
+            if not self._placed.is_set():  # a rebalance listener is still placing partitions
+                try:
+                    await asyncio.wait_for(self._placed.wait(), remaining)
+                except TimeoutError:
+                    break
+                continue
             batch = await self.consumer.getmany(timeout_ms=max(1, int(remaining * 1000)), max_records=room)
             now = loop.time()
             for tp, msgs in batch.items():

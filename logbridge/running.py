@@ -36,7 +36,7 @@ from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import InventorySettings, LogbridgeSettings, run_problems
-from logbridge.starting import parse_start
+from logbridge.starting import parse_start, reset_policy
 from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
@@ -196,13 +196,14 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     )
     sinks = _sinks(settings, txn, policy, give_up, metrics)
     admin = AIOKafkaAdminClient(**kafka)
+    start = parse_start(settings.source.start, now_s=time.time())  # resolved once per run
     use_decoded_records()  # the core reads offset/key/value/headers: no ConsumerRecord per record
     consumer = AIOKafkaConsumer(
         **kafka,
         check_crcs=settings.source.check_crcs,
         group_id=group,
         enable_auto_commit=False,
-        auto_offset_reset="earliest",  # a committed offset out of range; fresh partitions: source.start
+        auto_offset_reset=reset_policy(start),  # fresh partitions, or a committed offset out of range
         isolation_level="read_committed",
         max_poll_interval_ms=d.max_poll_interval_s * 1000,
         max_partition_fetch_bytes=min(d.batch_max_bytes, 4 * 1024 * 1024),
@@ -230,7 +231,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         linger_s=d.linger_ms / 1000,
         degraded_after_s=d.degraded_after_s,
         bulk_action=profile.bulk_action,
-        start=parse_start(settings.source.start, now_s=time.time()),  # resolved once per run
+        start=start,
         progress_every_s=settings.source.progress_every_s,
     )
     if isinstance(lookup, ClusterState):

@@ -6,9 +6,14 @@ point in time (RFC 3339, or a duration ago such as ``-2h``), resolved once when 
 starts. A committed offset always wins, so a restart neither skips nor repeats; the
 offset a fresh partition starts at is committed with the first cycle, so a replica
 killed before any record arrived resumes there instead of resolving "latest" again and
-skipping what came in between. An out-of-range committed offset still resets to the
-earliest retained record: nothing is skipped silently.
-Parsing is pure; ``starting_offsets`` asks the brokers (list offsets, no seek).
+skipping what came in between.
+
+earliest and latest are the consumer's own ``auto_offset_reset`` (no seek: nothing can
+race the fetcher); a time is a forward seek from there, made in the rebalance listener
+with no await between reading the position and seeking, so no record handed over is
+read again (aiokafka drops what it buffered for a partition on a seek). An out-of-range
+committed offset resets the same way: nothing is skipped silently.
+Parsing is pure; ``place_fresh`` asks the brokers.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal, NamedTuple, Protocol
 
+from aiokafka.errors import IllegalStateError
 from aiokafka.structs import OffsetAndTimestamp, TopicPartition
 
-__all__ = ["Start", "StartError", "parse_start", "starting_offsets"]
+__all__ = ["Start", "StartError", "parse_start", "place_fresh", "reset_policy", "starting_offsets"]
 
 _AGO = re.compile(r"^-(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -66,13 +72,15 @@ def parse_start(text: str, *, now_s: float) -> Start:
 
 
 class OffsetLookup(Protocol):
-    """The part of AIOKafkaConsumer that lists offsets (no position changes)."""
+    """The part of AIOKafkaConsumer that lists offsets and places a partition."""
 
     async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
     async def offsets_for_times(
         self, timestamps: dict[TopicPartition, int]
     ) -> dict[TopicPartition, OffsetAndTimestamp | None]: ...
+    async def position(self, partition: TopicPartition) -> int: ...
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
 
 async def starting_offsets(
@@ -91,4 +99,30 @@ async def starting_offsets(
     newer = [tp for tp in parts if tp not in out]
     if newer:
         out.update(await consumer.end_offsets(newer))
+    return out
+
+
+def reset_policy(start: Start) -> Literal["earliest", "latest"]:
+    """The consumer's ``auto_offset_reset``: a time starts from earliest, then seeks."""
+    return "latest" if start.kind == "latest" else "earliest"
+
+
+async def place_fresh(
+    consumer: OffsetLookup, parts: Sequence[TopicPartition], start: Start
+) -> dict[TopicPartition, int]:
+    """Where each of ``parts`` (no committed offset) starts, placing it there: the
+    consumer's reset position, moved forward to the first record at or after
+    ``start.at_ms``. A partition revoked meanwhile is left out."""
+    targets = await starting_offsets(consumer, parts, start) if start.kind == "time" else {}
+    out: dict[TopicPartition, int] = {}
+    for tp in parts:
+        try:
+            position = await consumer.position(tp)
+        except IllegalStateError:  # revoked while we asked
+            continue
+        want = targets.get(tp)
+        if want is not None and position < want:
+            consumer.seek(tp, want)  # right after reading the position: nothing slips between
+            position = want
+        out[tp] = position
     return out

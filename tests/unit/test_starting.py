@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from logbridge.progress import Progress
 from logbridge.settings import LogbridgeSettings
-from logbridge.starting import Start, StartError, parse_start, starting_offsets
+from logbridge.starting import Start, StartError, parse_start, place_fresh, reset_policy, starting_offsets
 
 NOW = 1_764_806_400.0  # 2025-12-04T00:00:00Z
 
@@ -47,8 +47,16 @@ class Offsets:
     """Listed offsets of two partitions: records 10..99, the one at 40 is the first at or
     after the asked time in partition 0; partition 1 holds only older records."""
 
-    def __init__(self) -> None:
+    def __init__(self, positions: dict[int, int] | None = None) -> None:
         self.asked: dict[TopicPartition, int] = {}
+        self.positions = positions or {}  # the consumer's reset (or already consumed) position
+        self.seeks: list[tuple[TopicPartition, int]] = []
+
+    async def position(self, partition: TopicPartition) -> int:
+        return self.positions.get(partition.partition, 10)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks.append((partition, offset))
 
     async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return dict.fromkeys(partitions, 10)
@@ -74,6 +82,22 @@ def test_fresh_partitions_start_at_the_first_the_end_or_the_first_record_at_the_
     assert at == {parts[0]: 40, parts[1]: 100}  # every record older: nothing to read yet
     assert lookup.asked == dict.fromkeys(parts, 123)
     assert asyncio.run(starting_offsets(lookup, [], Start("latest"))) == {}
+
+
+def test_fresh_partitions_are_placed_by_the_reset_policy_and_moved_forward_to_a_time() -> None:
+    p0, p1 = TopicPartition("t", 0), TopicPartition("t", 1)
+    assert (reset_policy(Start("earliest")), reset_policy(Start("latest"))) == ("earliest", "latest")
+    assert reset_policy(Start("time", 5)) == "earliest"  # then a seek forward
+    lookup = Offsets(positions={1: 70})
+    assert asyncio.run(place_fresh(lookup, [p0, p1], Start("latest"))) == {p0: 10, p1: 70}
+    assert lookup.seeks == []  # earliest / latest: the consumer's own reset, nothing to race
+    # a time: partition 0 moves forward to its first record at the time, partition 1 (all
+    # records older) to its end
+    at = asyncio.run(place_fresh(lookup, [p0, p1], Start("time", 7)))
+    assert at == {p0: 40, p1: 100} and lookup.seeks == [(p0, 40), (p1, 100)]
+    # a partition already read past the time is never moved back (nothing read twice)
+    ahead = Offsets(positions={0: 50})
+    assert asyncio.run(place_fresh(ahead, [p0], Start("time", 7))) == {p0: 50} and ahead.seeks == []
 
 
 def test_progress_reports_a_backlog_while_it_lasts_then_once_caught_up() -> None:
