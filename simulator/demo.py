@@ -27,6 +27,7 @@ from rich.table import Table
 from simulator.model import Cluster, SimPod
 from simulator.running import (
     Exporters,
+    committed_offsets,
     eks_record,
     evict_strangers,
     finish_cronjobs,
@@ -364,14 +365,15 @@ def run_demo(env: dict[str, str], console: Console, *, seed: int, cronjob_pods: 
                 "shipping logs: virtual pods → Kafka → logbridge; standard pods → DaemonSet documents"
             ):
                 records = d.ship_logs(ports)
+                # every record committed = every document acknowledged by Elasticsearch: the
+                # counts below are then the same on every run of a seed
                 eventually(
-                    lambda: _es_doc(
-                        env["ES_URL"], d.index, next(p for p in d.cluster.pods if p.virtual).name, "done"
-                    ),
+                    lambda: committed_offsets(env["KAFKA_BOOTSTRAP"], f"demo-{d.run}") == records,
                     timeout=90,
                     interval=1,
-                    what="virtual pods' documents in Elasticsearch",
+                    what="every virtual-pod record delivered and committed by logbridge",
                 )
+                httpx.post(f"{env['ES_URL']}/{d.index}/_refresh", timeout=30)
             with d.step("waiting for Prometheus to scrape both kinds of pods and evaluate the rules"):
                 virt = next(p for p in d.cluster.pods if p.virtual and not p.cronjob)
                 rec = "node_namespace_pod_container:container_cpu_usage_seconds_total:sum_rate5m"

@@ -327,3 +327,24 @@ class Exporters:
         for srv in self.servers:
             srv.shutdown()
             srv.server_close()
+
+
+def committed_offsets(bootstrap: str, group: str) -> int:
+    """The offsets ``group`` committed, summed (0 before its first commit)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    async def go() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+        except KafkaError:  # the coordinator is still loading: not yet
+            return 0
+        finally:
+            await admin.close()
+        return sum(om.offset for om in offsets.values() if om.offset > 0)
+
+    return asyncio.run(go())
