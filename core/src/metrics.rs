@@ -6,6 +6,8 @@
 //! scrape, so a tenant cannot claim another pod's identity. Malformed lines are
 //! counted and skipped; label values stay in their escaped wire form.
 
+use std::borrow::Cow;
+
 use ahash::AHashMap;
 
 #[derive(Clone, Debug, Default)]
@@ -240,6 +242,56 @@ pub fn label<'a>(block: &'a str, key: &str) -> Option<&'a str> {
     None
 }
 
+/// The rendered series of one scrape, grouped by family in first-seen order.
+#[derive(Default)]
+struct Groups<'a> {
+    list: Vec<(&'a str, String)>,
+    index: AHashMap<&'a str, usize>,
+    bytes: usize,
+}
+
+impl<'a> Groups<'a> {
+    fn emit(&mut self, name: &'a str, labels: &[(&str, Cow<'_, str>)], value: &str) {
+        let g = match self.index.get(name) {
+            Some(&g) => g,
+            None => {
+                self.list.push((name, String::with_capacity(4096)));
+                self.index.insert(name, self.list.len() - 1);
+                self.list.len() - 1
+            }
+        };
+        let line = &mut self.list[g].1;
+        let before = line.len();
+        line.push_str(name);
+        if !labels.is_empty() {
+            line.push('{');
+            for (n, (k, v)) in labels.iter().enumerate() {
+                if n > 0 {
+                    line.push(',');
+                }
+                line.push_str(k);
+                line.push_str("=\"");
+                line.push_str(v);
+                line.push('"');
+            }
+            line.push('}');
+        }
+        line.push(' ');
+        line.push_str(value);
+        line.push('\n');
+        self.bytes += line.len() - before;
+    }
+}
+
+/// Set label ``k`` to ``v``, in place when present (the order stays the identity's).
+fn set_label<'a>(labels: &mut Vec<(&'a str, Cow<'a, str>)>, k: &'a str, v: Cow<'a, str>) {
+    if let Some(slot) = labels.iter_mut().find(|(x, _)| *x == k) {
+        slot.1 = v;
+    } else {
+        labels.push((k, v));
+    }
+}
+
 impl Table {
     pub fn new(rules: Vec<Rule>, derived: Vec<Derived>, types: Vec<(String, String)>, vm_sources: Vec<String>) -> Self {
         Table {
@@ -281,36 +333,11 @@ impl Table {
         let mut types = Vec::new();
         let samples = parse(text, &mut types, &mut res.parse_errors);
         let main = if pod.main.is_empty() { None } else { Some(pod.main.as_str()) };
-        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-        let mut group_of: AHashMap<String, usize> = AHashMap::new();
-        let mut produced: Vec<(String, String)> = Vec::new();
+        // one buffer per output family, in first-seen order: no String per series
+        let mut groups = Groups::default();
+        let mut produced: Vec<(&str, &str)> = Vec::new();
         let mut vm: AHashMap<String, Vec<(&str, &str)>> = AHashMap::new();
-        let mut idents: AHashMap<Option<String>, Vec<(String, String)>> = AHashMap::new();
-        let mut emit =
-            |name: &str, labels: &[(String, String)], value: &str, groups: &mut Vec<(String, Vec<String>)>| {
-                let mut line = String::with_capacity(128);
-                line.push_str(name);
-                if !labels.is_empty() {
-                    line.push('{');
-                    for (n, (k, v)) in labels.iter().enumerate() {
-                        if n > 0 {
-                            line.push(',');
-                        }
-                        line.push_str(k);
-                        line.push_str("=\"");
-                        line.push_str(v);
-                        line.push('"');
-                    }
-                    line.push('}');
-                }
-                line.push(' ');
-                line.push_str(value);
-                let g = *group_of.entry(name.to_string()).or_insert_with(|| {
-                    groups.push((name.to_string(), Vec::new()));
-                    groups.len() - 1
-                });
-                groups[g].1.push(line);
-            };
+        let mut idents: AHashMap<Option<&str>, Vec<(String, String)>> = AHashMap::new();
         for s in &samples {
             let renamed;
             let name: &str = if let Some(rest) = s.name.strip_prefix("node_") {
@@ -332,16 +359,12 @@ impl Table {
                 *res.dropped.entry("excluded_value").or_insert(0) += 1;
                 continue;
             }
-            let mut container: Option<String> = None;
+            let mut container: Option<&str> = None;
             if !rule.pod_level {
                 let raw = if name.starts_with("pod_") {
-                    main.unwrap_or("").to_string()
+                    main.unwrap_or("")
                 } else {
-                    got("container")
-                        .filter(|v| !v.is_empty())
-                        .or_else(|| got("container_name"))
-                        .unwrap_or("")
-                        .to_string()
+                    got("container").filter(|v| !v.is_empty()).or_else(|| got("container_name")).unwrap_or("")
                 };
                 if raw.is_empty() || raw == "POD" {
                     container = None;
@@ -351,65 +374,53 @@ impl Table {
                 } else {
                     container = Some(raw);
                 }
-                if rule.cpu_limit_only && container.as_ref().is_none_or(|c| !pod.cpu_limited.contains(c)) {
+                if rule.cpu_limit_only && container.is_none_or(|c| !pod.cpu_limited.iter().any(|x| x == c)) {
                     *res.dropped.entry("cfs_without_limit").or_insert(0) += 1;
                     continue;
                 }
             }
-            let ident = idents.entry(container.clone()).or_insert_with(|| self.identity(pod, container.as_deref()));
-            let mut labels = ident.clone();
-            let mut set = |k: &str, v: String| {
-                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == k) {
-                    slot.1 = v;
-                } else {
-                    labels.push((k.to_string(), v));
-                }
-            };
+            let ident = idents.entry(container).or_insert_with(|| self.identity(pod, container));
+            let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(ident.len() + 4);
+            labels.extend(ident.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))));
             for k in &rule.keep {
                 if let Some(v) = got(k) {
-                    set(k, v.to_string());
+                    set_label(&mut labels, k, Cow::Borrowed(v));
                 }
             }
             for (src, dst) in &rule.rename {
                 if let Some(v) = got(src) {
-                    set(dst, v.to_string());
+                    set_label(&mut labels, dst, Cow::Borrowed(v));
                 }
             }
             if !rule.device_prefix.is_empty() {
-                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == "device") {
+                if let Some(slot) = labels.iter_mut().find(|(x, _)| *x == "device") {
                     if !slot.1.starts_with(&rule.device_prefix) {
-                        slot.1 = format!("{}{}", rule.device_prefix, slot.1);
+                        slot.1 = Cow::Owned(format!("{}{}", rule.device_prefix, slot.1));
                     }
                 }
             }
             for (k, v) in &rule.konst {
-                if let Some(slot) = labels.iter_mut().find(|(x, _)| x == k) {
-                    slot.1 = v.clone();
-                } else {
-                    labels.push((k.clone(), v.clone()));
-                }
+                set_label(&mut labels, k, Cow::Borrowed(v));
             }
-            emit(&rule.target, &labels, s.value, &mut groups);
+            groups.emit(&rule.target, &labels, s.value);
             res.series += 1;
             if let Some(c) = container {
-                produced.push((rule.target.clone(), c));
+                produced.push((rule.target.as_str(), c));
             }
         }
         if let Some(main) = main {
             for d in &self.derived {
-                if produced.iter().any(|(t, c)| *t == d.target && c == main) {
+                if produced.iter().any(|(t, c)| *t == d.target && *c == main) {
                     continue;
                 }
                 let Some(v) = compute(&d.formula, &vm) else { continue };
-                let mut labels = self.identity(pod, Some(main));
+                let ident = self.identity(pod, Some(main));
+                let mut labels: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(ident.len() + 4);
+                labels.extend(ident.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))));
                 for (k, x) in &d.konst {
-                    if let Some(slot) = labels.iter_mut().find(|(y, _)| y == k) {
-                        slot.1 = x.clone();
-                    } else {
-                        labels.push((k.clone(), x.clone()));
-                    }
+                    set_label(&mut labels, k, Cow::Borrowed(x));
                 }
-                emit(&d.target, &labels, &crate::json::py_float_repr(v), &mut groups);
+                groups.emit(&d.target, &labels, &crate::json::py_float_repr(v));
                 res.series += 1;
             }
         }
@@ -418,18 +429,15 @@ impl Table {
                 *res.dropped.entry("unknown_metric").or_insert(0) += group.len();
             }
         }
-        let mut out = String::with_capacity(text.len());
-        for (name, lines) in groups {
-            let (family, kind) = self.family(&name, openmetrics);
+        let mut out = String::with_capacity(groups.bytes + 64 * groups.list.len() + 8);
+        for (name, lines) in &groups.list {
+            let (family, kind) = self.family(name, openmetrics);
             out.push_str("# TYPE ");
             out.push_str(&family);
             out.push(' ');
             out.push_str(kind);
             out.push('\n');
-            for l in lines {
-                out.push_str(&l);
-                out.push('\n');
-            }
+            out.push_str(lines);
         }
         if openmetrics {
             out.push_str("# EOF\n");
