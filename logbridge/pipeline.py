@@ -15,13 +15,11 @@ passes a record some sink has not acknowledged.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import vnbridge_core
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -29,6 +27,7 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
+from logbridge.consumed import Consumed, Record
 from logbridge.delivery import Documents, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.observing import Health, Metrics
 from logbridge.offsets import Checkpoint, Token, checkpoint
@@ -50,21 +49,6 @@ EARLIEST = Start("earliest")
 log = logging.getLogger("vnbridge.logbridge")
 tracer = trace.get_tracer("vnbridge.logbridge")
 
-Header = tuple[str, bytes]
-
-
-class Record(Protocol):
-    """What aiokafka's fetch gives per record (its decoded record, see fetching.py)."""
-
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[Header]: ...
-
 
 @dataclass(slots=True)
 class Cycle:
@@ -73,32 +57,6 @@ class Cycle:
     dead_tokens: set[Token] = field(default_factory=set)
     records: int = 0
     bytes: int = 0
-
-
-@dataclass(slots=True)
-class Consumed:
-    """One assigned partition: how far it was consumed and the fetched batches a dead
-    letter may still need (its original key, value and headers)."""
-
-    tp: TopicPartition
-    source: str  # the core's name for it; default document ids are ``<source>-<offset>``
-    next_offset: int = -1  # one past the highest consumed; -1 = nothing consumed yet
-    retained: list[tuple[Sequence[Record], int]] = field(default_factory=list)  # (batch, value bytes)
-
-    def original(self, offset: int) -> Record | None:
-        for msgs, _ in reversed(self.retained):
-            j = bisect.bisect_left(msgs, offset, key=lambda m: m.offset)
-            if j < len(msgs) and msgs[j].offset == offset:
-                return msgs[j]
-        return None
-
-    def release(self, below: int) -> None:
-        """Forget fetched batches whose every record lies below ``below``."""
-        self.retained = [r for r in self.retained if r[0][-1].offset >= below]
-
-    @property
-    def retained_bytes(self) -> int:
-        return sum(n for _, n in self.retained)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
