@@ -135,6 +135,15 @@ def convert(
 def run_cmd(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="logbridge YAML settings.")] = None,
     log_level: Annotated[LogLevel, typer.Option(help="Log level (JSON lines on stderr).")] = LogLevel.info,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Where partitions the group never committed start (overrides source.start): earliest, "
+            "latest, an RFC 3339 time (2026-12-04T08:00:00Z) or a duration ago (-2h). Committed offsets "
+            "always win.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Consume the provider topics as a consumer group and deliver exactly once in effect.
 
@@ -142,14 +151,15 @@ def run_cmd(
     counted as filtered; offsets are committed in the same Kafka transaction as the
     sink and dead-letter records. SIGTERM drains, commits and exits 0.
 
-    Example: logbridge run -c deploy/config/logbridge.yaml
+    Example: logbridge run -c deploy/config/logbridge.yaml --start -2h
     """
     import asyncio
 
     from logbridge.producing import TooLarge
     from logbridge.running import RunError, run
 
-    settings = load_or_exit(PROG, LogbridgeSettings, config)
+    overrides: dict[str, object] = {"source": {"start": start}} if start is not None else {}
+    settings = load_or_exit(PROG, LogbridgeSettings, config, overrides=overrides)
     setup_logging(log_level, quiet=("aiokafka", "elastic_transport"))
     try:
         asyncio.run(run(settings))

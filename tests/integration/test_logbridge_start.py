@@ -72,8 +72,8 @@ def test_a_time_ago_starts_at_the_first_record_at_or_after_it(
     now_ms = int(time.time() * 1000)
     produce(stack.kafka_bootstrap, run.topic, every[:300], timestamp_ms=now_ms - 2 * 3600_000)
     produce(stack.kafka_bootstrap, run.topic, every[300:], timestamp_ms=now_ms - 600_000)
-    cfg, _ = run.config(elasticsearch=False, inventory=NO_INVENTORY, source={"start": "-1h"})
-    with child(["logbridge", "run", "-c", str(cfg)], log=run.tmp / "lb.log") as proc:
+    cfg, _ = run.config(elasticsearch=False, inventory=NO_INVENTORY)
+    with child(["logbridge", "run", "-c", str(cfg), "--start", "-1h"], log=run.tmp / "lb.log") as proc:
         run.wait_committed(500)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0

@@ -198,3 +198,17 @@ def test_every_start_up_failure_is_one_line_with_cause_and_fix_and_exit_2(case: 
     assert out.returncode == 2 and len(lines) == 1, out.stderr
     assert lines[0].startswith(f"{cli}: ") and says in lines[0], lines[0]
     assert any(w in lines[0] for w in ("check", "point", "set ", "names are", "should be", "Input")), lines[0]
+
+
+def test_a_start_flag_that_means_nothing_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(FILE_SINK + "inventory: {source: none}\n")
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "logbridge"), "run", "-c", str(cfg), "--start", "yesterday"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "source.start: Value error" in lines[0], out.stderr
+    assert "duration ago (-30m, -2h, -1d)" in lines[0]
