@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple, Protocol
 from aiokafka.errors import IllegalStateError
 from aiokafka.structs import OffsetAndTimestamp, TopicPartition
 
-__all__ = ["Start", "StartError", "parse_start", "place_fresh", "reset_policy", "starting_offsets"]
+__all__ = ["Start", "StartError", "parse_start", "place_fresh", "reset_policy", "time_offsets"]
 
 _AGO = re.compile(r"^-(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -74,7 +74,6 @@ def parse_start(text: str, *, now_s: float) -> Start:
 class OffsetLookup(Protocol):
     """The part of AIOKafkaConsumer that lists offsets and places a partition."""
 
-    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]: ...
     async def offsets_for_times(
         self, timestamps: dict[TopicPartition, int]
@@ -83,18 +82,14 @@ class OffsetLookup(Protocol):
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
 
 
-async def starting_offsets(
-    consumer: OffsetLookup, parts: Sequence[TopicPartition], start: Start
+async def time_offsets(
+    consumer: OffsetLookup, parts: Sequence[TopicPartition], at_ms: int
 ) -> dict[TopicPartition, int]:
-    """The offset each of ``parts`` starts at: the first retained record, the end, or the
-    first record at or after ``start.at_ms`` (the end where every record is older)."""
+    """The offset of each of ``parts``' first record at or after ``at_ms`` (the end where
+    every record is older)."""
     if not parts:
         return {}
-    if start.kind == "earliest":
-        return dict(await consumer.beginning_offsets(list(parts)))
-    if start.kind == "latest" or start.at_ms is None:
-        return dict(await consumer.end_offsets(list(parts)))
-    found = await consumer.offsets_for_times({tp: start.at_ms for tp in parts})
+    found = await consumer.offsets_for_times({tp: at_ms for tp in parts})
     out = {tp: hit.offset for tp, hit in found.items() if hit is not None}
     newer = [tp for tp in parts if tp not in out]
     if newer:
@@ -113,7 +108,7 @@ async def place_fresh(
     """Where each of ``parts`` (no committed offset) starts, placing it there: the
     consumer's reset position, moved forward to the first record at or after
     ``start.at_ms``. A partition revoked meanwhile is left out."""
-    targets = await starting_offsets(consumer, parts, start) if start.kind == "time" else {}
+    targets = await time_offsets(consumer, parts, start.at_ms) if start.at_ms is not None else {}
     out: dict[TopicPartition, int] = {}
     for tp in parts:
         try:

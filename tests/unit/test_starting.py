@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from logbridge.progress import Progress
 from logbridge.settings import LogbridgeSettings
-from logbridge.starting import Start, StartError, parse_start, place_fresh, reset_policy, starting_offsets
+from logbridge.starting import Start, StartError, parse_start, place_fresh, reset_policy, time_offsets
 
 NOW = 1_764_806_400.0  # 2025-12-04T00:00:00Z
 
@@ -58,9 +58,6 @@ class Offsets:
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.seeks.append((partition, offset))
 
-    async def beginning_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
-        return dict.fromkeys(partitions, 10)
-
     async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         return dict.fromkeys(partitions, 100)
 
@@ -73,15 +70,13 @@ class Offsets:
         }
 
 
-def test_fresh_partitions_start_at_the_first_the_end_or_the_first_record_at_the_time() -> None:
+def test_a_time_is_the_first_record_at_or_after_it_or_the_end() -> None:
     parts = [TopicPartition("t", 0), TopicPartition("t", 1)]
     lookup = Offsets()
-    got = {k: asyncio.run(starting_offsets(lookup, parts, Start(k))) for k in ("earliest", "latest")}  # type: ignore[arg-type]
-    assert got == {"earliest": dict.fromkeys(parts, 10), "latest": dict.fromkeys(parts, 100)}
-    at = asyncio.run(starting_offsets(lookup, parts, Start("time", 123)))
+    at = asyncio.run(time_offsets(lookup, parts, 123))
     assert at == {parts[0]: 40, parts[1]: 100}  # every record older: nothing to read yet
     assert lookup.asked == dict.fromkeys(parts, 123)
-    assert asyncio.run(starting_offsets(lookup, [], Start("latest"))) == {}
+    assert asyncio.run(time_offsets(lookup, [], 123)) == {}
 
 
 def test_fresh_partitions_are_placed_by_the_reset_policy_and_moved_forward_to_a_time() -> None:
