@@ -19,10 +19,10 @@ from discovery.publishing import Debouncer, FileSdWriter, TargetsView
 from discovery.serving import DiscoveryMetrics, create_app
 from discovery.settings import DiscoverySettings
 from discovery.targeting import TargetRules
-from vnbridge.checking import require_api
+from vnbridge.checking import answering_api
 from vnbridge.exporters import ExporterRule
 from vnbridge.httpkit import Auth, http_server
-from vnbridge.kube import LiveWatch, api_client
+from vnbridge.kube import LiveWatch
 from vnbridge.tracking import ClusterState, watched_kinds
 
 __all__ = ["rules_from", "run"]
@@ -39,11 +39,6 @@ def rules_from(settings: DiscoverySettings) -> TargetRules:
         static_labels=dict(settings.static_labels) if settings.metricsbridge_address else {},
         pod_label_keys=tuple(settings.pod_labels),
     )
-
-
-async def _api(settings: DiscoverySettings) -> client.ApiClient:
-    await require_api(settings.kube)  # nobody answers: one line and exit 2, not a silent retry loop
-    return api_client(settings.kube)
 
 
 async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = None) -> None:
@@ -82,7 +77,10 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
     debouncer = Debouncer(loop=loop, delay_s=settings.debounce_s, action=start_publish)
     state.listeners.append(debouncer.poke)
     watch = LiveWatch(
-        api=api or await _api(settings), state=state, watch=settings.watch, on_error=metrics.error_hook
+        api=api or await answering_api(settings.kube),
+        state=state,
+        watch=settings.watch,
+        on_error=metrics.error_hook,
     )
     watch.start(loop)
     freezing = loop.create_task(_freeze_after_sync(watch))

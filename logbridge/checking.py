@@ -8,6 +8,7 @@ clients are built by ``logbridge.clients`` exactly as ``run`` builds them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.settings import LogbridgeSettings
 from vnbridge.checking import Check, Probe, check_kube
 from vnbridge.clientsettings import ElasticsearchSettings, KafkaSettings
+from vnbridge.logs import held_back
 
 __all__ = ["check_elasticsearch", "kafka_cause", "probes"]
 
@@ -49,13 +51,11 @@ def kafka_cause(*, silence: bool = False) -> Iterator[list[str]]:
     handler = _Causes()
     logger = logging.getLogger("aiokafka")
     logger.addHandler(handler)
-    propagate = logger.propagate
-    logger.propagate = propagate and not silence
     try:
-        yield handler.seen
+        with held_back("aiokafka") if silence else contextlib.nullcontext():
+            yield handler.seen
     finally:
         logger.removeHandler(handler)
-        logger.propagate = propagate
 
 
 async def check_kafka(k: KafkaSettings, topics: list[str]) -> Check:

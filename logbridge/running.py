@@ -41,6 +41,7 @@ from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
 from vnbridge.inventory import Lookup
+from vnbridge.logs import held_back
 from vnbridge.podfiles import load_inventory
 from vnbridge.tracking import ClusterState, watched_kinds
 
@@ -118,12 +119,11 @@ async def start_inventory(inv: InventorySettings) -> tuple[Lookup | None, LiveWa
         if inv.pods_path is None:
             raise RunError("inventory.source files needs inventory.pods_path")
         return load_inventory(inv.pods_path, retention_s=inv.tombstone_retention_s), None
-    from vnbridge.checking import require_api
-    from vnbridge.kube import KubeConfigError, LiveWatch, api_client
+    from vnbridge.checking import answering_api
+    from vnbridge.kube import KubeConfigError, LiveWatch
 
     try:
-        await require_api(inv.kube)
-        api = api_client(inv.kube)
+        api = await answering_api(inv.kube)
     except KubeConfigError as exc:
         raise RunError(f"inventory.kube: {exc}") from None
     state = ClusterState(retention_s=inv.tombstone_retention_s, kinds=watched_kinds(inv.watch_namespaces))
@@ -296,12 +296,8 @@ async def _reach_elasticsearch(settings: LogbridgeSettings) -> None:
     loop. Later outages are retried with the partitions paused."""
     if not settings.sinks.elasticsearch.enabled:
         return
-    transport = logging.getLogger("elastic_transport")
-    transport.propagate = False  # its per-node warnings would say the same line again
-    try:
+    with held_back("elastic_transport"):  # its per-node warnings would say the same line again
         found = await check_elasticsearch(settings.elasticsearch)
-    finally:
-        transport.propagate = True
     if not (found.ok or found.usable):
         raise RunError(f"{found.endpoint}: {found.detail}")
 

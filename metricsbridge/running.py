@@ -11,11 +11,11 @@ from fastapi import FastAPI
 from metricsbridge.probing import AllowList
 from metricsbridge.serving import BridgeMetrics, create_app
 from metricsbridge.settings import MetricsbridgeSettings
-from vnbridge.checking import require_api
+from vnbridge.checking import answering_api
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.exporters import ExporterRule
 from vnbridge.httpkit import Auth, http_server
-from vnbridge.kube import LiveWatch, WatchCollector, api_client
+from vnbridge.kube import LiveWatch, WatchCollector
 from vnbridge.tracking import ClusterState, watched_kinds
 
 __all__ = ["run"]
@@ -50,8 +50,9 @@ def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[Fas
 
 async def run(settings: MetricsbridgeSettings) -> None:
     state = ClusterState(retention_s=0, kinds=watched_kinds(False))  # allows live pods only
-    await require_api(settings.kube)
-    watch = LiveWatch(api=api_client(settings.kube), state=state, watch=WatchSettings(namespaces=False))
+    watch = LiveWatch(
+        api=await answering_api(settings.kube), state=state, watch=WatchSettings(namespaces=False)
+    )
     watch.start(asyncio.get_running_loop())
     app, client = build_app(settings, state)
     server = http_server(app, listen=settings.listen, tls=settings.listen_tls)

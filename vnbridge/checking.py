@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from vnbridge.clientsettings import KubeSettings
 
-__all__ = ["Check", "check_kube", "render", "require_api", "run_checks"]
+if TYPE_CHECKING:  # the Kubernetes client loads only when a service watches
+    from kubernetes.client import ApiClient
+
+__all__ = ["Check", "answering_api", "check_kube", "render", "run_checks"]
 
 
 class Check(NamedTuple):
@@ -85,16 +88,18 @@ async def check_kube(kube: KubeSettings) -> Check:
     return await asyncio.to_thread(probe)
 
 
-async def require_api(kube: KubeSettings) -> None:
-    """At start-up, an API server that does not answer at all (wrong address, CA, down) is
-    a setup problem: ``KubeConfigError`` with the cause and the fix, so the CLI says it in
-    one line and exits 2. One that answers with an error (401/403/5xx) is not: the watch
+async def answering_api(kube: KubeSettings) -> ApiClient:
+    """The API client a service watches with, once the server has answered. At start-up
+    an API server that does not answer at all (wrong address, CA, down) is a setup
+    problem: ``KubeConfigError`` with the cause and the fix, so the CLI says it in one
+    line and exits 2. One that answers with an error (401/403/5xx) is not: the watch
     reports it, keeps readiness false and retries."""
-    from vnbridge.kube import KubeConfigError
+    from vnbridge.kube import KubeConfigError, api_client
 
     found = await check_kube(kube)
     if not (found.ok or found.usable):
         raise KubeConfigError(f"{found.endpoint}: {found.detail}")
+    return api_client(kube)
 
 
 def _cause(exc: BaseException) -> str:

@@ -9,13 +9,15 @@ and message; the traceback only at debug level), and the level is a closed choic
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import time
+from collections.abc import Iterator
 
 import orjson
 
-__all__ = ["JsonFormatter", "LogLevel", "setup_logging"]
+__all__ = ["JsonFormatter", "LogLevel", "held_back", "setup_logging"]
 
 
 class LogLevel(enum.StrEnum):
@@ -57,3 +59,17 @@ def setup_logging(level: LogLevel, *, quiet: tuple[str, ...] = ()) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # urllib3 warns once per retry of one request; the watch logs each failure once itself
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def held_back(name: str) -> Iterator[logging.Logger]:
+    """Keep logger ``name``'s records out of the service's log while the block runs (its
+    own handlers still see them): for a step whose failure the caller reports in one
+    line of its own, where the library would log the same cause again."""
+    logger = logging.getLogger(name)
+    propagate = logger.propagate
+    logger.propagate = False
+    try:
+        yield logger
+    finally:
+        logger.propagate = propagate
