@@ -329,22 +329,30 @@ class Exporters:
             srv.server_close()
 
 
-def committed_offsets(bootstrap: str, group: str) -> int:
-    """The offsets ``group`` committed, summed (0 before its first commit)."""
+def committed_offsets(bootstrap: str, group: str, topic: str | None = None) -> int:
+    """The offsets ``group`` committed (on ``topic``, or on every topic), summed; 0 before
+    its first commit. A Kafka that has just started creates its offsets topic on the
+    first group lookup and answers "coordinator not available" meanwhile: asked again,
+    bounded (15 s)."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
-    from aiokafka.errors import KafkaError
+    from aiokafka.errors import GroupCoordinatorNotAvailableError
 
     async def go() -> int:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            offsets = await admin.list_consumer_group_offsets(group)
-        except KafkaError:  # the coordinator is still loading: not yet
-            return 0
+            for _ in range(30):
+                try:
+                    offsets = await admin.list_consumer_group_offsets(group)
+                    break
+                except GroupCoordinatorNotAvailableError:
+                    await asyncio.sleep(0.5)
+            else:
+                raise RuntimeError(f"no group coordinator for {group} after 15 s")
         finally:
             await admin.close()
-        return sum(om.offset for om in offsets.values() if om.offset > 0)
+        return sum(om.offset for tp, om in offsets.items() if topic in (None, tp.topic) and om.offset > 0)
 
     return asyncio.run(go())

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import GroupCoordinatorNotAvailableError
 from aiokafka.structs import TopicPartition
+
+from simulator.running import committed_offsets
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, configs: dict[str, str] | None = None) -> None:
@@ -136,27 +137,8 @@ def read_all(bootstrap: str, topic: str, *, committed_only: bool = True, timeout
 
 
 def committed_total(bootstrap: str, group: str, topic: str) -> int:
-    """The group's committed offsets on ``topic``, summed. A Kafka that has just started
-    creates its offsets topic on the first group lookup and answers "coordinator not
-    available" meanwhile: asked again, bounded (15 s)."""
-
-    async def go() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            for _ in range(30):
-                try:
-                    offsets = await admin.list_consumer_group_offsets(group)
-                    break
-                except GroupCoordinatorNotAvailableError:
-                    await asyncio.sleep(0.5)
-            else:
-                raise RuntimeError(f"no group coordinator for {group} after 15 s")
-        finally:
-            await admin.close()
-        return sum(om.offset for tp, om in offsets.items() if tp.topic == topic and om.offset > 0)
-
-    return asyncio.run(go())
+    """The group's committed offsets on ``topic``, summed (the simulator's helper)."""
+    return committed_offsets(bootstrap, group, topic)
 
 
 def es_count(es_url: str, index: str, query: dict[str, Any] | None = None) -> int:
