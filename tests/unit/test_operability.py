@@ -116,8 +116,9 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 """
+API_FIX = "check the server address, its CA and that it is up"
 FILE_SINK = "sinks: {file: {enabled: true, path: '/dev/null'}}\nhttp: {enabled: false}\n"
-# (cli, settings file, environment, what the one line must say); nothing listens on
+# (cli, settings file, environment, the cause the one line must name, and its fix); nothing listens on
 # 127.0.0.1 ports 1-3
 STARTUP_FAILURES = {
     "logbridge-kafka": (
@@ -125,6 +126,7 @@ STARTUP_FAILURES = {
         "kafka: {bootstrap_servers: '127.0.0.1:1'}\ninventory: {source: none}\n" + FILE_SINK,
         {},
         "cannot reach Kafka at 127.0.0.1:1 (Unable connect to",
+        "check kafka.bootstrap_servers",
     ),
     "logbridge-elasticsearch": (
         "logbridge",
@@ -132,57 +134,77 @@ STARTUP_FAILURES = {
         "elasticsearch: {hosts: ['http://127.0.0.1:2']}\n",
         {},
         "elasticsearch http://127.0.0.1:2 (no auth): connection failed",
+        "check elasticsearch.hosts",
     ),
     "logbridge-api": (
         "logbridge",
         "inventory: {source: kube, kube: {kubeconfig: KUBECONFIG}}\n" + FILE_SINK,
         {},
         "inventory.kube: kubernetes https://127.0.0.1:3: ConnectionRefusedError",
+        API_FIX,
     ),
     "logbridge-kubeconfig": (
         "logbridge",
         "inventory: {source: kube, kube: {kubeconfig: /nonexistent/kubeconfig}}\n" + FILE_SINK,
         {},
         "inventory.kube.kubeconfig: /nonexistent/kubeconfig does not exist",
+        "point each at a readable file",
     ),
     "logbridge-tls-file": (
         "logbridge",
         "kafka: {security_protocol: SSL, tls: {enabled: true, ca_file: /nonexistent/ca.pem}}\n" + FILE_SINK,
         {},
         "kafka.tls.ca_file: /nonexistent/ca.pem does not exist or is not a file",
+        "point each at a readable file",
     ),
     "logbridge-env-name": (
         "logbridge",
         FILE_SINK,
         {"VNBRIDGE_LOGBRIDGE_SOURCE__TOPIC": "a"},
         "unknown environment variable(s) VNBRIDGE_LOGBRIDGE_SOURCE__TOPIC",
+        "names are VNBRIDGE_LOGBRIDGE_<KEY>",
     ),
     "logbridge-env-value": (
         "logbridge",
         FILE_SINK,
         {"VNBRIDGE_LOGBRIDGE_DELIVERY__LINGER_MS": "soon"},
         "delivery.linger_ms",
+        "should be a valid integer",
     ),
-    "discovery-api": ("vnbridge-discovery", "kube: {kubeconfig: KUBECONFIG}\n", {}, "ConnectionRefusedError"),
+    "discovery-api": (
+        "vnbridge-discovery",
+        "kube: {kubeconfig: KUBECONFIG}\n",
+        {},
+        "ConnectionRefusedError",
+        API_FIX,
+    ),
     "discovery-tls-file": (
         "vnbridge-discovery",
         "http_sd: {tls: {enabled: true, cert_file: /nonexistent/tls.crt, key_file: /nonexistent/tls.key}}\n",
         {},
         "http_sd.tls.cert_file: /nonexistent/tls.crt does not exist",
+        "point each at a readable file",
     ),
-    "metricsbridge-api": ("metricsbridge", "kube: {kubeconfig: KUBECONFIG}\n", {}, "ConnectionRefusedError"),
+    "metricsbridge-api": (
+        "metricsbridge",
+        "kube: {kubeconfig: KUBECONFIG}\n",
+        {},
+        "ConnectionRefusedError",
+        API_FIX,
+    ),
     "metricsbridge-tls-file": (
         "metricsbridge",
         "listen_tls: {enabled: true, cert_file: /nonexistent/tls.crt, key_file: /nonexistent/tls.key}\n",
         {},
         "listen_tls.cert_file: /nonexistent/tls.crt does not exist",
+        "point each at a readable file",
     ),
 }
 
 
 @pytest.mark.parametrize("case", list(STARTUP_FAILURES))
 def test_every_start_up_failure_is_one_line_with_cause_and_fix_and_exit_2(case: str, tmp_path: Path) -> None:
-    cli, settings, env, says = STARTUP_FAILURES[case]
+    cli, settings, env, says, fix = STARTUP_FAILURES[case]
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(DEAD_KUBECONFIG)
     cfg = tmp_path / "settings.yaml"
@@ -196,8 +218,7 @@ def test_every_start_up_failure_is_one_line_with_cause_and_fix_and_exit_2(case: 
     )
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1, out.stderr
-    assert lines[0].startswith(f"{cli}: ") and says in lines[0], lines[0]
-    assert any(w in lines[0] for w in ("check", "point", "set ", "names are", "should be", "Input")), lines[0]
+    assert lines[0].startswith(f"{cli}: ") and says in lines[0] and fix in lines[0], lines[0]
 
 
 def test_a_start_flag_that_means_nothing_is_one_line(tmp_path: Path) -> None:
