@@ -161,8 +161,14 @@ def run_cmd(
     overrides: dict[str, object] = {"source": {"start": start}} if start is not None else {}
     settings = load_or_exit(PROG, LogbridgeSettings, config, overrides=overrides)
     setup_logging(log_level, quiet=("aiokafka", "elastic_transport"))
+    loop_factory = None
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
     try:
-        asyncio.run(run(settings))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run(settings))
     except RunError as exc:
         fail_usage(PROG, str(exc))
     except TooLarge as exc:  # progress stops rather than drop a record

@@ -31,6 +31,7 @@ from logbridge.checking import check_elasticsearch, kafka_cause
 from logbridge.clients import elasticsearch_client, kafka_kwargs
 from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
 from logbridge.fetching import use_decoded_records
+from logbridge.framing import use_chunked_frames
 from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
 from logbridge.producing import KafkaSink, Transactions
@@ -198,6 +199,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     admin = AIOKafkaAdminClient(**kafka)
     start = parse_start(settings.source.start, now_s=time.time())  # resolved once per run
     use_decoded_records()  # the core reads offset/key/value/headers: no ConsumerRecord per record
+    use_chunked_frames()  # frames read and produce requests written without copying batches again
     consumer = AIOKafkaConsumer(
         **kafka,
         check_crcs=settings.source.check_crcs,

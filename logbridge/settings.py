@@ -268,6 +268,11 @@ class LogbridgeSettings(ComponentSettings):
     )
     http: HttpSettings = Field(default_factory=HttpSettings, description="Metrics and health endpoints.")
     tracing: TracingSettings = Field(default_factory=TracingSettings, description="OpenTelemetry spans.")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="Event loop of `run`: uvloop (libuv; a produce request leaves in one vectored write, "
+        "~10% less CPU) or Python's own asyncio.",
+    )
 
     @model_validator(mode="after")
     def _imported_multiline(self) -> LogbridgeSettings:

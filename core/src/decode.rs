@@ -9,6 +9,7 @@
 
 use crate::json::{self, Numbers, Obj, J};
 use crate::time::{format_rfc3339, parse_rfc3339};
+use ahash::AHashMap;
 use std::rc::Rc;
 
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -294,8 +295,8 @@ fn line(
     }
 }
 
-/// What a record's `kubernetes` object says, derived once per distinct object: the
-/// records of one pod carry byte-identical objects, so `KubeMemo` keeps the last one.
+/// What a record's `kubernetes` object says, derived once per distinct object (see
+/// `KubeMemo`).
 pub struct EksFacts {
     /// the parsed value, for records of the other shapes that read it as it is
     kube: J,
@@ -328,11 +329,36 @@ impl EksFacts {
     }
 }
 
-/// The raw bytes of the last `kubernetes` object met and what it says.
+/// What each `kubernetes` object met lately says, keyed by its exact bytes: a
+/// partition interleaves the records of many pods, and each pod's records carry
+/// byte-identical objects, so one entry per live container is enough. Bounded: when
+/// `KUBE_MEMO_MAX` objects are held, the memo starts again empty.
 #[derive(Default)]
 pub struct KubeMemo {
-    raw: Vec<u8>,
-    facts: Option<Rc<EksFacts>>,
+    by_raw: AHashMap<Box<[u8]>, Rc<EksFacts>>,
+}
+
+pub const KUBE_MEMO_MAX: usize = 4096;
+
+impl KubeMemo {
+    fn get(&self, raw: &[u8]) -> Option<Rc<EksFacts>> {
+        self.by_raw.get(raw).cloned()
+    }
+
+    fn put(&mut self, raw: &[u8], facts: Rc<EksFacts>) {
+        if self.by_raw.len() >= KUBE_MEMO_MAX {
+            self.by_raw.clear();
+        }
+        self.by_raw.insert(raw.into(), facts);
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_raw.is_empty()
+    }
 }
 
 fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
@@ -538,13 +564,11 @@ pub fn decode_memo(
     if matches!(shape, Shape::Auto | Shape::Eks) && value.len() <= MAX_RECORD {
         if let Some((o, Some((s, e)))) = json::parse_object_raw(value, Numbers::Strict, "kubernetes") {
             let raw = &value[s..e];
-            let facts = match &memo.facts {
-                Some(f) if memo.raw == raw => Some(f.clone()),
-                _ => json::parse(raw, Numbers::Strict).ok().map(|j| {
+            let facts = match memo.get(raw) {
+                Some(f) => Some(f),
+                None => json::parse(raw, Numbers::Strict).ok().map(|j| {
                     let f = Rc::new(EksFacts::of(Some(j)));
-                    memo.raw.clear();
-                    memo.raw.extend_from_slice(raw);
-                    memo.facts = Some(f.clone());
+                    memo.put(raw, f.clone());
                     f
                 }),
             };
@@ -696,6 +720,32 @@ mod tests {
                 let memoized = decode_memo(r.as_bytes(), shape, &mut file, &mut memo);
                 assert_eq!(memoized, decode_full(r.as_bytes(), shape, &mut file), "{shape:?} {r}");
             }
+        }
+    }
+
+    #[test]
+    fn the_kubernetes_memo_holds_interleaved_pods_and_stays_bounded() {
+        let rec = |i: usize| {
+            format!(
+                r#"{{"log":"x","stream":"stdout","time":"2024-05-01T12:00:00Z","kubernetes":{{"pod_name":"p{i}","namespace_name":"n","container_name":"c"}}}}"#
+            )
+        };
+        let mut memo = KubeMemo::default();
+        for round in 0..3 {
+            for i in 0..50 {
+                let r = rec(i);
+                let line = decode_memo(r.as_bytes(), Shape::Eks, &mut file, &mut memo).unwrap();
+                assert_eq!(line.pod, format!("p{i}"), "round {round}");
+            }
+        }
+        assert_eq!(memo.len(), 50); // one entry per distinct object, hit on every later round
+        for i in 0..KUBE_MEMO_MAX + 10 {
+            let r = rec(i);
+            assert_eq!(
+                decode_memo(r.as_bytes(), Shape::Eks, &mut file, &mut memo),
+                decode_full(r.as_bytes(), Shape::Eks, &mut file)
+            );
+            assert!(memo.len() <= KUBE_MEMO_MAX);
         }
     }
 
