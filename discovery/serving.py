@@ -130,6 +130,7 @@ def create_app(*, view: TargetsView, metrics: DiscoveryMetrics, auth: Auth) -> F
 
     add_health_routes(
         app,
+        component=app.title,
         registry=metrics.registry,
         not_ready=view.not_ready,
         guard=denied,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.applications import Starlette
 
 from vnbridge.httpkit import add_health_routes
 
@@ -95,8 +95,8 @@ class Health:
         self.inventory: Callable[[], str] = lambda: ""  # the live inventory's readiness
 
 
-def create_app(*, metrics: Metrics, health: Health) -> FastAPI:
-    app = FastAPI(title="logbridge", docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(*, metrics: Metrics, health: Health) -> Starlette:
+    app = Starlette()  # probes and /metrics only: no API, so no FastAPI
 
     def not_ready() -> str:
         if not health.started or health.stopping:
@@ -105,5 +105,5 @@ def create_app(*, metrics: Metrics, health: Health) -> FastAPI:
             return f"degraded: {health.degraded_reason}"
         return health.inventory()
 
-    add_health_routes(app, registry=metrics.registry, not_ready=not_ready)
+    add_health_routes(app, component="logbridge", registry=metrics.registry, not_ready=not_ready)
     return app

@@ -106,6 +106,7 @@ async def quiet_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+    gc.enable()  # `logbridge run` starts with it off: imports and set-up create no garbage cycles to speak of
     while True:
         await asyncio.sleep(YOUNG_GC_EVERY_S)
         gc.collect(1)

@@ -104,6 +104,7 @@ def create_app(
 
     add_health_routes(
         app,
+        component=app.title,
         registry=metrics.registry,
         not_ready=state.not_ready,
         guard=denied,

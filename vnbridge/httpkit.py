@@ -3,7 +3,10 @@
 Why: operators wire liveness/readiness probes, Prometheus scrapes and credentials
 once for all three services; ``/healthz`` (process alive), ``/readyz`` (503 with a
 reason until ready) and ``/metrics`` (the service's own registry, optionally behind
-auth) must behave identically everywhere, and so must ``listen`` and TLS.
+auth) must behave identically everywhere, and so must ``listen`` and TLS. Written on
+Starlette, which FastAPI extends: a service with an API (discovery, metricsbridge)
+passes its FastAPI app, one with only these routes (logbridge) a plain Starlette app
+and never imports FastAPI (a third of its start-up).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import ssl as _ssl
 from collections.abc import Callable
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
 from prometheus_client import (
     CollectorRegistry,
     Gauge,
@@ -23,6 +25,9 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 
 from vnbridge import package_version
 from vnbridge.clientsettings import ServerTLSSettings
@@ -58,7 +63,7 @@ class Auth:
         return False
 
 
-def http_server(app: FastAPI, *, listen: str, tls: ServerTLSSettings | None = None) -> uvicorn.Server:
+def http_server(app: Starlette, *, listen: str, tls: ServerTLSSettings | None = None) -> uvicorn.Server:
     """A quiet uvicorn server for ``app`` on ``host:port`` (``[::1]:8080`` too), HTTPS
     when ``tls.enabled``; client certificates from ``tls.client_ca_file`` are asked for
     (and required with ``tls.require_client_cert``)."""
@@ -97,8 +102,9 @@ def _standard_metrics(registry: CollectorRegistry, *, component: str) -> None:
 
 
 def add_health_routes(
-    app: FastAPI,
+    app: Starlette,
     *,
+    component: str,
     registry: CollectorRegistry,
     not_ready: Callable[[], str],
     guard: Callable[[Request], Response | None] | None = None,
@@ -106,21 +112,21 @@ def add_health_routes(
     """``not_ready()`` returns "" when ready, else the reason shown with the 503.
     ``guard(request)`` returns a refusal for /metrics (auth), or None to serve it.
     /metrics also carries ``vnbridge_build_info`` and the standard ``process_*`` metrics."""
-    _standard_metrics(registry, component=app.title)
+    _standard_metrics(registry, component=component)
 
-    @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         if guard is not None and (refused := guard(request)) is not None:
             return refused
         return Response(generate_latest(registry), media_type=PROMETHEUS_TEXT)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
+    async def healthz(request: Request) -> Response:
         return Response(b"ok\n", media_type="text/plain")
 
-    @app.get("/readyz")
-    async def readyz() -> Response:
+    async def readyz(request: Request) -> Response:
         reason = not_ready()
         if reason:
             return Response(reason.encode() + b"\n", status_code=503, media_type="text/plain")
         return Response(b"ready\n", media_type="text/plain")
+
+    for path, endpoint in (("/metrics", metrics), ("/healthz", healthz), ("/readyz", readyz)):
+        app.add_route(path, endpoint, methods=["GET"], include_in_schema=False)

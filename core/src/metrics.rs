@@ -144,9 +144,11 @@ fn label_block(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 fn is_float(s: &str) -> bool {
-    let l = s.to_ascii_lowercase();
-    let l = l.trim_start_matches(['+', '-']);
-    matches!(l, "inf" | "infinity" | "nan") || s.parse::<f64>().is_ok()
+    if s.parse::<f64>().is_ok() {
+        return true;
+    }
+    let l = s.trim_start_matches(['+', '-']);
+    ["inf", "infinity", "nan"].iter().any(|w| l.eq_ignore_ascii_case(w))
 }
 
 /// Parse the exposition text; `# TYPE` lines go to `types`.
