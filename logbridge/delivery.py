@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import os
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
@@ -28,36 +29,66 @@ R = TypeVar("R")
 
 
 class Documents:
-    """One cycle's documents as columns, each serialised once by the core: bodies, ES
-    bulk action lines (the profile's ``create`` or ``index``, with a deterministic
-    ``_id`` either way, so a replay never duplicates) and Kafka keys (the pod
-    uid). ``tokens(i)`` says which (source, offset) records document ``i`` consumed;
-    it is looked up only when a sink rejects that document."""
+    """One cycle's documents, each serialised once by the core. For the Elasticsearch
+    sink they are kept as the core wrote them, whole ``_bulk`` bodies (``action\\nbody\\n``
+    per document, the profile's ``create`` or ``index`` with a deterministic ``_id``
+    either way, so a replay never duplicates) with where each document's pair ends; for
+    the sinks that read them one by one, as columns of bodies and Kafka keys (the pod
+    uid). ``tokens(i)`` says which (source, offset) records document ``i`` consumed; it
+    is looked up only when a sink rejects that document."""
 
-    __slots__ = ("_op", "_parts", "_with_actions", "_with_keys", "actions", "bodies", "keys")
+    __slots__ = (
+        "_ends",
+        "_n",
+        "_op",
+        "_parts",
+        "_segments",
+        "_starts",
+        "_with_actions",
+        "_with_bodies",
+        "_with_keys",
+        "bodies",
+        "keys",
+    )
 
-    def __init__(self, *, actions: bool = True, keys: bool = True, op: str = "create") -> None:
-        self.bodies: list[bytes] = []
-        self.actions: list[bytes] = []  # empty unless some sink bulk-indexes
+    def __init__(
+        self, *, actions: bool = True, keys: bool = True, bodies: bool = True, op: str = "create"
+    ) -> None:
+        self.bodies: list[bytes] = []  # empty unless some sink reads bodies one by one
         self.keys: list[bytes] = []  # empty unless some sink produces to Kafka
         self._with_actions = actions
         self._with_keys = keys
+        self._with_bodies = bodies
         self._op = op
         self._parts: list[tuple[int, TokenSource]] = []
+        self._n = 0
+        self._segments: list[bytes] = []  # bulk bodies, one per core batch, end to end
+        self._starts: list[int] = []  # where each segment starts in that concatenation
+        self._ends: list[int] = []  # where each document's action + body pair ends in it
 
     def __len__(self) -> int:
-        return len(self.bodies)
+        return self._n
 
     def add(self, batch: vnbridge_core.Batch) -> None:
-        """Append a core batch's columns; the batch stays (without its bodies) to answer
+        """Append a core batch's documents; the batch stays (without its bodies) to answer
         ``tokens`` for a rejected document."""
-        if len(batch):
-            self._parts.append((len(self.bodies), batch))
+        n = len(batch)
+        if not n:
+            return
+        self._parts.append((self._n, batch))
+        self._n += n
+        if self._with_actions:
+            base = self._ends[-1] if self._ends else 0
+            body, ends = batch.bulk(self._op, True, base)
+            self._segments.append(body)
+            self._starts.append(base)
+            self._ends += ends
+        if self._with_bodies:
             self.bodies += batch.take_bodies()
-            if self._with_actions:
-                self.actions += batch.actions(self._op, True)
-            if self._with_keys:
-                self.keys += batch.keys()
+        else:
+            batch.release_bodies()
+        if self._with_keys:
+            self.keys += batch.keys()
 
     @classmethod
     def of(
@@ -65,9 +96,44 @@ class Documents:
     ) -> Documents:
         """Columns given directly (tests)."""
         docs = cls()
-        docs.bodies, docs.actions, docs.keys = list(bodies), list(actions), list(keys)
+        docs.bodies, docs.keys = list(bodies), list(keys)
+        docs._n = len(bodies)
         docs._parts = [(0, tokens)]
+        if actions:
+            pairs = [a + b"\n" + body + b"\n" for a, body in zip(actions, bodies, strict=True)]
+            docs._segments, docs._starts = [b"".join(pairs)], [0]
+            docs._ends = list(itertools.accumulate(map(len, pairs)))
         return docs
+
+    @property
+    def ends(self) -> list[int]:
+        """Where each document's ``action\\nbody\\n`` ends in the concatenated bulk bodies."""
+        return self._ends
+
+    def bulk_body(self, which: Sequence[int] | range) -> bytes:
+        """The NDJSON ``_bulk`` body for documents ``which``: one copy at most, none when
+        they are exactly one core batch."""
+        if isinstance(which, range) and which.step == 1:
+            if not which:
+                return b""
+            return self._span(self._start(which.start), self._ends[which.stop - 1])
+        return b"".join(self._span(self._start(i), self._ends[i]) for i in which)
+
+    def _start(self, i: int) -> int:
+        return self._ends[i - 1] if i else 0
+
+    def _span(self, a: int, b: int) -> bytes:
+        k = bisect.bisect_right(self._starts, a) - 1
+        seg = self._segments[k]
+        if a == self._starts[k] and b == a + len(seg):
+            return seg
+        views: list[memoryview] = []
+        while a < b:
+            start, seg = self._starts[k], self._segments[k]
+            hi = min(b - start, len(seg))
+            views.append(memoryview(seg)[a - start : hi])
+            a, k = start + hi, k + 1
+        return b"".join(views)
 
     def tokens(self, i: int) -> list[tuple[str, int]]:
         starts = [start for start, _ in self._parts]
@@ -89,6 +155,7 @@ class Sink(Protocol):
     name: str
     uses_actions: bool  # reads Documents.actions (bulk action lines)
     uses_keys: bool  # reads Documents.keys (Kafka message keys)
+    uses_bodies: bool  # reads Documents.bodies one by one (the bulk bodies hold them otherwise)
 
     async def start(self) -> None: ...
 
@@ -147,6 +214,7 @@ class FileSink:
     name = "file"
     uses_actions = False
     uses_keys = False
+    uses_bodies = True
 
     def __init__(self, *, path: Path) -> None:
         self.path = path

@@ -11,6 +11,7 @@ topic. Batches are cut by count and bytes.
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,34 +30,18 @@ def _retriable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def bulk_body(docs: Documents, which: Sequence[int] | range) -> bytes:
-    """The NDJSON body for documents ``which``: the core's action line, then its body."""
-    if isinstance(which, range) and which.step == 1:
-        a, b = which.start, which.stop
-        parts: list[bytes] = [b""] * (2 * (b - a))
-        parts[0::2] = docs.actions[a:b]
-        parts[1::2] = docs.bodies[a:b]
-    else:
-        parts = [x for i in which for x in (docs.actions[i], docs.bodies[i])]
-    parts.append(b"")
-    return b"\n".join(parts)
-
-
 def _chunks(docs: Documents, max_docs: int, max_bytes: int) -> list[range]:
-    """Index ranges of at most ``max_docs`` documents and about ``max_bytes`` each."""
-    n = len(docs)
-    total = sum(map(len, docs.bodies)) + sum(map(len, docs.actions)) + 2 * n
-    if n <= max_docs and total <= max_bytes:
-        return [range(n)] if n else []
+    """Index ranges of at most ``max_docs`` documents and ``max_bytes`` each (a document
+    larger than that alone is a chunk of its own)."""
+    n, ends = len(docs), docs.ends
     out: list[range] = []
-    first, size = 0, 0
-    for i, (action, body) in enumerate(zip(docs.actions, docs.bodies, strict=True)):
-        k = len(action) + len(body) + 2
-        if i > first and (i - first >= max_docs or size + k > max_bytes):
-            out.append(range(first, i))
-            first, size = i, 0
-        size += k
-    out.append(range(first, n))
+    first = 0
+    while first < n:
+        start = ends[first - 1] if first else 0
+        stop = bisect.bisect_right(ends, start + max_bytes, first, min(n, first + max_docs))
+        stop = max(stop, first + 1)
+        out.append(range(first, stop))
+        first = stop
     return out
 
 
@@ -71,6 +56,7 @@ class ElasticsearchSink:
     name = "elasticsearch"
     uses_actions = True
     uses_keys = False
+    uses_bodies = False
 
     def __init__(
         self,
@@ -107,7 +93,7 @@ class ElasticsearchSink:
 
         async def attempt() -> None:
             nonlocal todo
-            resp = await self._bulk(bulk_body(docs, todo))
+            resp = await self._bulk(docs.bulk_body(todo))
             answered = resp.get("items", [])
             if resp.get("errors") is False and len(answered) == len(todo):
                 todo = []

@@ -116,6 +116,7 @@ class Pipeline:
         self.parts: dict[str, Consumed] = {}
         self._actions = any(s.uses_actions for s in sinks)
         self._keys = any(s.uses_keys for s in sinks)
+        self._bodies = any(s.uses_bodies for s in sinks)
         self._bulk_action = bulk_action
         self.cycle = self._new_cycle()
         self.lock = asyncio.Lock()
@@ -131,7 +132,9 @@ class Pipeline:
         self._consumed = 0  # records since start, for the progress report
 
     def _new_cycle(self) -> Cycle:
-        return Cycle(Documents(actions=self._actions, keys=self._keys, op=self._bulk_action))
+        return Cycle(
+            Documents(actions=self._actions, keys=self._keys, bodies=self._bodies, op=self._bulk_action)
+        )
 
     # --- the inventory changed: the core renders those pods' fragments again ---------
     def inventory_changed(self, pod: tuple[str, str] | None) -> None:

@@ -214,6 +214,7 @@ class KafkaSink:
     name = "kafka"
     uses_actions = False
     uses_keys = True
+    uses_bodies = True
 
     def __init__(self, *, txn: Transactions, topic: str) -> None:
         self._txn = txn

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from simulator.model import Cluster
 from simulator.supervising import rss_mb
 from tests.integration.helpers import child, eventually, free_port
@@ -126,6 +128,7 @@ def _logbridge(env: dict[str, str], topic: str, run: str, n: int, sink: str, tmp
         cpu = _cpu_s(proc.pid) - cpu0
     if sink == "es":
         assert es_count(env["ES_URL"], index) == n
+        httpx.delete(f"{env['ES_URL']}/{index}", timeout=60)  # a kept stack must not grow bench after bench
     return {
         "cpu_s": cpu,
         "wall_s": wall,

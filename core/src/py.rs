@@ -178,6 +178,19 @@ impl Render for PyRender<'_> {
     }
 }
 
+/// `{"<op>":{"_index":"<index>","_id":"<id>"}}`, as Elasticsearch's bulk API reads it.
+fn write_action(b: &mut Vec<u8>, op: &str, index: &str, id: Option<&str>) {
+    b.extend_from_slice(b"{");
+    json::write_str(b, op);
+    b.extend_from_slice(b":{\"_index\":");
+    json::write_str(b, index);
+    if let Some(id) = id {
+        b.extend_from_slice(b",\"_id\":");
+        json::write_str(b, id);
+    }
+    b.extend_from_slice(b"}}");
+}
+
 /// The documents and dead letters of one push, as columns.
 #[pyclass(module = "vnbridge_core", unsendable)]
 pub struct Batch {
@@ -221,6 +234,13 @@ impl Batch {
             })
             .collect()
     }
+    /// Forget the document bodies (once `bulk` holds them and no sink reads them one by
+    /// one): the batch may be kept for `tokens` without a second copy.
+    fn release_bodies(&mut self) {
+        for d in &mut self.out.docs {
+            d.body = Vec::new();
+        }
+    }
     /// Kafka record keys: the pod uid (empty when unknown).
     fn keys<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
         self.out.docs.iter().map(|d| PyBytes::new(py, d.frag.pod_uid.as_bytes())).collect()
@@ -251,18 +271,44 @@ impl Batch {
             .zip(ids)
             .map(|(d, id)| {
                 let mut b = Vec::with_capacity(64);
-                b.extend_from_slice(b"{");
-                json::write_str(&mut b, op);
-                b.extend_from_slice(b":{\"_index\":");
-                json::write_str(&mut b, &d.index);
-                if let Some(id) = id {
-                    b.extend_from_slice(b",\"_id\":");
-                    json::write_str(&mut b, &id);
-                }
-                b.extend_from_slice(b"}}");
+                write_action(&mut b, op, &d.index, id.as_deref());
                 PyBytes::new(py, &b)
             })
             .collect()
+    }
+    /// The whole batch as one Elasticsearch `_bulk` body (`action\nbody\n` per document,
+    /// the action as `actions` writes it), and where each document's pair ends in it,
+    /// plus `base`: no Python object per document.
+    #[pyo3(signature = (op, default_ids=true, base=0))]
+    fn bulk<'py>(
+        &self,
+        py: Python<'py>,
+        op: &str,
+        default_ids: bool,
+        base: usize,
+    ) -> PyResult<(Bound<'py, PyBytes>, Vec<usize>)> {
+        let ids = self.ids(default_ids);
+        let mut acts: Vec<u8> = Vec::with_capacity(self.out.docs.len() * 80);
+        let mut act_ends: Vec<usize> = Vec::with_capacity(self.out.docs.len());
+        for (d, id) in self.out.docs.iter().zip(&ids) {
+            write_action(&mut acts, op, &d.index, id.as_deref());
+            act_ends.push(acts.len());
+        }
+        let total = acts.len() + self.out.docs.iter().map(|d| d.body.len() + 2).sum::<usize>();
+        let mut ends = Vec::with_capacity(self.out.docs.len());
+        let body = PyBytes::new_with(py, total, |out| {
+            let (mut at, mut a0) = (0usize, 0usize);
+            for (d, &a1) in self.out.docs.iter().zip(&act_ends) {
+                for part in [&acts[a0..a1], b"\n", &d.body, b"\n"] {
+                    out[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+                a0 = a1;
+                ends.push(base + at);
+            }
+            Ok(())
+        })?;
+        Ok((body, ends))
     }
     /// Inventory source per document: 0 live, 1 tombstone, 2 embedded, 3 none.
     fn sources(&self) -> Vec<u8> {
