@@ -48,13 +48,15 @@ def metrics_bench() -> dict[str, float]:
     )
     text = scrape()
     times: list[float] = []
+    cpu0 = time.process_time()
     for _ in range(1000):
         t0 = time.perf_counter()
         translate_text(text, pod)
         times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0  # CPU, not wall: a neighbour's load on the machine is not ours
     times.sort()
     p50, p99 = times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
-    cpu_share = 1000 / 15 * (sum(times) / len(times))  # CPU-s per s: 1,000 targets every 15 s (mean)
+    cpu_share = 1000 / 15 * (cpu / len(times))  # CPU-s per s: 1,000 targets every 15 s (mean)
     print(
         f"metricsbridge 2,000-series scrape: parse+translate+render p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"(target p50 <= 1 ms, p99 <= 5 ms); 1,000 targets / 15 s ≈ {cpu_share:.3f} CPU cores "
