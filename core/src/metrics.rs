@@ -154,7 +154,14 @@ fn is_float(s: &str) -> bool {
 /// Parse the exposition text; `# TYPE` lines go to `types`.
 pub fn parse<'a>(text: &'a str, types: &mut Vec<(&'a str, &'a str)>, errors: &mut usize) -> Vec<Sample<'a>> {
     let mut out = Vec::with_capacity(text.len() / 64);
-    for raw in text.lines() {
+    // lines cut at each '\n' found by memchr (`str::lines` walks a char searcher); the
+    // trim below also drops a '\r' before it, as `lines` does
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while from < bytes.len() {
+        let to = memchr::memchr(b'\n', &bytes[from..]).map_or(bytes.len(), |k| from + k);
+        let raw = &text[from..to];
+        from = to + 1;
         let line = raw.trim();
         if line.is_empty() {
             continue;
@@ -338,7 +345,7 @@ impl Table {
         // one buffer per output family, in first-seen order: no String per series
         let mut groups = Groups::default();
         let mut produced: Vec<(&str, &str)> = Vec::new();
-        let mut vm: AHashMap<String, Vec<(&str, &str)>> = AHashMap::new();
+        let mut vm: Vm<'_> = AHashMap::new();
         let mut idents: AHashMap<Option<&str>, Vec<(String, String)>> = AHashMap::new();
         for s in &samples {
             let renamed;
@@ -350,7 +357,9 @@ impl Table {
             };
             let Some(rule) = self.rules.get(name) else {
                 if name.starts_with("pod_") {
-                    vm.entry(name.to_string()).or_default().push((s.labels, s.value));
+                    let key =
+                        if std::ptr::eq(name, s.name) { Cow::Borrowed(s.name) } else { Cow::Owned(name.to_string()) };
+                    vm.entry(key).or_default().push((s.labels, s.value));
                 } else {
                     *res.dropped.entry("unknown_metric").or_insert(0) += 1;
                 }
@@ -472,11 +481,14 @@ fn num(v: &str) -> f64 {
     v.parse::<f64>().unwrap_or(f64::NAN)
 }
 
-fn one(vm: &AHashMap<String, Vec<(&str, &str)>>, name: &str) -> Option<f64> {
+/// Sandbox (`pod_*`) samples by name: the name borrowed from the scrape unless renamed.
+type Vm<'a> = AHashMap<Cow<'a, str>, Vec<(&'a str, &'a str)>>;
+
+fn one(vm: &Vm<'_>, name: &str) -> Option<f64> {
     vm.get(name).and_then(|g| g.first()).map(|(_, v)| num(v))
 }
 
-fn compute(f: &Formula, vm: &AHashMap<String, Vec<(&str, &str)>>) -> Option<f64> {
+fn compute(f: &Formula, vm: &Vm<'_>) -> Option<f64> {
     match f {
         Formula::CpuBusy => {
             let got = vm.get("pod_cpu_seconds_total").filter(|g| !g.is_empty())?;
