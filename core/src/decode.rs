@@ -7,7 +7,7 @@
 //! does not carry comes from its context (file name, Kafka headers, `ns/pod/container`
 //! key), asked for only when needed. Nothing here panics on input.
 
-use crate::json::{self, Numbers, Obj, J};
+use crate::json::{self, Numbers, Obj, Top, TopObj, J};
 use crate::time::{format_rfc3339, parse_rfc3339};
 use ahash::AHashMap;
 use std::rc::Rc;
@@ -208,11 +208,7 @@ fn time_from(v: Option<&J>) -> Result<(i64, String), Bad> {
         }
     };
     let ns: i64 = match v {
-        Some(J::Str(s)) => {
-            return parse_rfc3339(s)
-                .map(|ns| (ns, s.clone()))
-                .map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, s)))
-        }
+        Some(J::Str(s)) => return time_from_text(s),
         Some(J::Int(i)) => {
             let scale = scaled((*i as f64).abs()) as i64;
             i.checked_mul(scale).ok_or_else(|| bad(Reason::BadTimestamp, "timestamp out of range"))?
@@ -239,8 +235,27 @@ fn time_from(v: Option<&J>) -> Result<(i64, String), Bad> {
     Ok((ns, format_rfc3339(ns, 9)))
 }
 
+/// An RFC 3339 record timestamp → (ns, the text as it came).
+fn time_from_text(s: &str) -> Result<(i64, String), Bad> {
+    parse_rfc3339(s).map(|ns| (ns, s.to_string())).map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, s)))
+}
+
+/// `time_from` of a top-level member.
+fn time_from_top(v: Option<&Top>) -> Result<(i64, String), Bad> {
+    match v {
+        Some(Top::Str(s)) => time_from_text(s),
+        Some(Top::Val(j)) => time_from(Some(j)),
+        None => time_from(None),
+    }
+}
+
+/// Whether a CRI-style tag (`_p` / `logtag`) says partial.
+fn tagged_partial(tag: Option<&J>) -> bool {
+    matches!(tag, Some(J::Str(t)) if t == "P")
+}
+
 /// The body, moved out of the parsed record (not copied), and whether it is partial.
-fn text_and_partial(text: Option<J>, tag: Option<&J>, docker_style: bool) -> (String, bool) {
+fn text_and_partial(text: Option<J>, tag_partial: bool, docker_style: bool) -> (String, bool) {
     let mut text = match text {
         Some(J::Str(s)) => s,
         None | Some(J::Null) => String::new(),
@@ -256,8 +271,7 @@ fn text_and_partial(text: Option<J>, tag: Option<&J>, docker_style: bool) -> (St
     if text.ends_with('\n') {
         text.pop();
     }
-    let partial = matches!(tag, Some(J::Str(t)) if t == "P");
-    (text, partial)
+    (text, tag_partial)
 }
 
 fn need(namespace: &str, pod: &str) -> Result<(), Bad> {
@@ -332,13 +346,17 @@ impl EksFacts {
 /// What each `kubernetes` object met lately says, keyed by its exact bytes: a
 /// partition interleaves the records of many pods, and each pod's records carry
 /// byte-identical objects, so one entry per live container is enough. Bounded: when
-/// `KUBE_MEMO_MAX` objects are held, the memo starts again empty.
+/// `KUBE_MEMO_MAX` objects are held, the memo starts again empty. The few objects met
+/// last are also kept in order of use: a record that starts its object with one of their
+/// bytes is that object (no delimiting walk, no hash).
 #[derive(Default)]
 pub struct KubeMemo {
-    by_raw: AHashMap<Box<[u8]>, Rc<EksFacts>>,
+    by_raw: AHashMap<Rc<[u8]>, Rc<EksFacts>>,
+    recent: Vec<(Rc<[u8]>, Rc<EksFacts>)>,
 }
 
 pub const KUBE_MEMO_MAX: usize = 4096;
+const KUBE_RECENT: usize = 4;
 
 impl KubeMemo {
     fn get(&self, raw: &[u8]) -> Option<Rc<EksFacts>> {
@@ -352,6 +370,36 @@ impl KubeMemo {
         self.by_raw.insert(raw.into(), facts);
     }
 
+    /// Which recent object `rest` starts with: (its place in `recent`, its length).
+    fn recent_prefix(&self, rest: &[u8]) -> Option<(usize, usize)> {
+        self.recent.iter().position(|(raw, _)| rest.starts_with(raw)).map(|k| (k, self.recent[k].0.len()))
+    }
+
+    /// The facts of the object `raw` (at `recent[known]` when the parse matched one
+    /// there), now the most recent.
+    fn use_raw(&mut self, raw: &[u8], known: Option<usize>) -> Option<Rc<EksFacts>> {
+        if let Some(k) = known {
+            self.recent[..=k].rotate_right(1);
+            return Some(self.recent[0].1.clone());
+        }
+        let facts = match self.get(raw) {
+            Some(f) => f,
+            None => {
+                let f = Rc::new(EksFacts::of(Some(json::parse(raw, Numbers::Strict).ok()?)));
+                self.put(raw, f.clone());
+                f
+            }
+        };
+        // only values that end themselves: a number's bytes can be a prefix of another's
+        if matches!(raw.first(), Some(b'{' | b'[' | b'"')) {
+            if self.recent.len() == KUBE_RECENT {
+                self.recent.pop();
+            }
+            self.recent.insert(0, (raw.into(), facts.clone()));
+        }
+        Some(facts)
+    }
+
     pub fn len(&self) -> usize {
         self.by_raw.len()
     }
@@ -363,10 +411,10 @@ impl KubeMemo {
 
 fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let facts = EksFacts::of(o.remove("kubernetes"));
-    from_eks_facts(o, &facts, ctx)
+    from_eks_facts(TopObj::from_obj(o), &facts, ctx)
 }
 
-fn from_eks_facts(mut o: Obj, f: &EksFacts, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let log = o.remove("log");
     let need_ctx = f.namespace.is_none() || f.pod.is_none() || f.container.is_none() || f.container_id.is_none();
     let c = if need_ctx { ctx() } else { Ident::default() };
@@ -378,10 +426,11 @@ fn from_eks_facts(mut o: Obj, f: &EksFacts, ctx: &mut dyn FnMut() -> Ident) -> R
         container_id: f.container_id.clone().unwrap_or_else(|| bare_id(c.container_id.clone())),
     };
     need(&id.namespace, &id.pod)?;
-    let ts = time_from(if o.contains("time") { o.get("time") } else { o.get("@timestamp") })?;
-    let tag = o.get("_p").or_else(|| o.get("logtag"));
-    let tp = text_and_partial(log, tag, false);
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(f.embedded.clone()), "eks"))
+    let ts = time_from_top(if o.contains("time") { o.get("time") } else { o.get("@timestamp") })?;
+    let tag_partial = matches!(o.get("_p").or_else(|| o.get("logtag")), Some(Top::Str(t)) if t == "P");
+    let tp = text_and_partial(log.map(Top::into_j), tag_partial, false);
+    let stderr = matches!(o.get("stream"), Some(Top::Str(s)) if s == "stderr");
+    Ok(line(ts, stderr, tp, id, Some(f.embedded.clone()), "eks"))
 }
 
 fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
@@ -406,7 +455,7 @@ fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad
     };
     need(&id.namespace, &id.pod)?;
     let ts = time_from(o.get("@timestamp"))?;
-    let tp = text_and_partial(message, None, false);
+    let tp = text_and_partial(message, false, false);
     let image = obj(ecs_c.get("image")).unwrap_or(&empty);
     let node = obj(k8s.get("node")).unwrap_or(&empty);
     let emb = Embedded {
@@ -441,7 +490,7 @@ fn from_cls(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let body = first(o, &["log", "content", "message", "__CONTENT__"]);
     let empty = J::Str(String::new());
     let tag = o.get("_p").or_else(|| o.get("logtag"));
-    let tp = text_and_partial(Some(body.unwrap_or(&empty).clone()), tag, false);
+    let tp = text_and_partial(Some(body.unwrap_or(&empty).clone()), tagged_partial(tag), false);
     let labels =
         o.0.iter()
             .filter_map(|(k, v)| k.strip_prefix("pod_label_").map(|rest| (rest.to_string(), v.to_text())))
@@ -465,7 +514,7 @@ fn from_docker(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> 
     let id = ctx();
     need(&id.namespace, &id.pod)?;
     let ts = time_from(o.get("time"))?;
-    let tp = text_and_partial(o.remove("log"), None, true);
+    let tp = text_and_partial(o.remove("log"), false, true);
     Ok(line(ts, is_stderr(o.get("stream")), tp, id, None, "docker"))
 }
 
@@ -521,24 +570,29 @@ impl K8s {
 }
 
 fn sniff_with(o: &Obj, k8s: K8s) -> Result<Shape, Bad> {
+    sniff_keys(&|k| o.contains(k), &mut o.0.iter().map(|(k, _)| k.as_str()), k8s)
+}
+
+/// The shape from the record's top-level keys: `has` asks for one, `keys` lists them.
+fn sniff_keys(has: &dyn Fn(&str) -> bool, keys: &mut dyn Iterator<Item = &str>, k8s: K8s) -> Result<Shape, Bad> {
     if let K8s::Obj(filebeat_like) = k8s {
-        if filebeat_like && o.contains("message") {
+        if filebeat_like && has("message") {
             return Ok(Shape::Filebeat);
         }
-        if o.contains("log") {
+        if has("log") {
             return Ok(Shape::Eks);
         }
     }
-    if o.contains("pod_name") || (o.contains("namespace") && o.contains("container_name")) {
+    if has("pod_name") || (has("namespace") && has("container_name")) {
         return Ok(Shape::Cls);
     }
-    if o.contains("log") && o.contains("time") {
+    if has("log") && has("time") {
         return Ok(Shape::Docker);
     }
-    if o.contains("log") && o.contains("@timestamp") {
+    if has("log") && has("@timestamp") {
         return Ok(Shape::Eks);
     }
-    let mut keys: Vec<&str> = o.0.iter().map(|(k, _)| k.as_str()).collect();
+    let mut keys: Vec<&str> = keys.collect();
     keys.sort_unstable();
     keys.truncate(8);
     Err(bad(Reason::UnknownShape, format!("JSON object with keys {keys:?} matches no known shape")))
@@ -562,21 +616,13 @@ pub fn decode_memo(
     memo: &mut KubeMemo,
 ) -> Result<Line, Bad> {
     if matches!(shape, Shape::Auto | Shape::Eks) && value.len() <= MAX_RECORD {
-        if let Some((o, Some((s, e)))) = json::parse_object_raw(value, Numbers::Strict, "kubernetes") {
-            let raw = &value[s..e];
-            let facts = match memo.get(raw) {
-                Some(f) => Some(f),
-                None => json::parse(raw, Numbers::Strict).ok().map(|j| {
-                    let f = Rc::new(EksFacts::of(Some(j)));
-                    memo.put(raw, f.clone());
-                    f
-                }),
-            };
+        let known = |rest: &[u8]| memo.recent_prefix(rest);
+        if let Some((o, Some(span))) = json::parse_top_raw(value, Numbers::Strict, "kubernetes", &known) {
+            let facts = memo.use_raw(&value[span.start..span.end], span.known);
             // an invalid object falls through to the full parse, for its error message
             if let Some(f) = facts {
-                let mut o = o;
                 let shape = match shape {
-                    Shape::Auto => match sniff_with(&o, f.kind) {
+                    Shape::Auto => match sniff_keys(&|k| o.contains(k), &mut o.0.iter().map(|(k, _)| &**k), f.kind) {
                         Ok(s) => s,
                         Err(_) => return decode_full(value, shape, ctx), // its message lists every key
                     },
@@ -585,6 +631,7 @@ pub fn decode_memo(
                 if shape == Shape::Eks {
                     return from_eks_facts(o, &f, ctx);
                 }
+                let mut o = o.into_obj();
                 o.insert("kubernetes".to_string(), f.kube.clone()); // the other shapes read it as it is
                 return from_shape(o, shape, ctx);
             }
@@ -707,6 +754,16 @@ mod tests {
             rec("[1,2,{\"a\":3}]", ""),
             rec(r#""\"}""#, ""),
             rec("{}", ""),
+            // a number is no self-delimiting value: "1" must not stand for "12"
+            rec("1", ""),
+            rec("12", ""),
+            rec("1", ""),
+            rec("true", ""),
+            rec("[1]", ""),
+            rec("[1]", ""),
+            rec(k, ""),
+            rec(k2, ""),
+            rec(k, ""),
             rec(k, r#","time":5"#),
             r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"@timestamp":1714564800.5,"log":"x"}"#.into(),
             r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"message":"m","@timestamp":"2024-05-01T12:00:00Z"}"#.into(),

@@ -11,7 +11,6 @@ use crate::genid;
 use crate::json::{self, Numbers, J};
 use crate::time::{format_autosi, format_rfc3339, StrftimeCache, NS};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// A (pod, container)'s pre-rendered metadata for the active profile.
@@ -401,7 +400,21 @@ fn normalized<'r, 'a>(rec: &'r Rec<'a>, dots: bool) -> Vec<(std::borrow::Cow<'r,
 }
 
 fn write_doc(rec: &Rec, dots: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    // room for the usual document in one allocation (escapes and nested values may grow it)
+    let hint: usize = rec
+        .0
+        .iter()
+        .map(|(k, v)| {
+            k.len()
+                + 4
+                + match v {
+                    V::S(s) => s.len() + 8,
+                    V::J(_) => 64,
+                    V::Frag(f) => f.parts.first().map_or(0, Vec::len),
+                }
+        })
+        .sum();
+    let mut out = Vec::with_capacity(hint + 2);
     out.push(b'{');
     for (n, (k, v)) in normalized(rec, dots).iter().enumerate() {
         if n > 0 {
@@ -466,11 +479,9 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
             if !rec.0.iter().any(|(k, _)| *k == key) {
                 let mut t = String::with_capacity(32);
                 t.push_str(fb.time_key_format.get(secs));
-                if fb.time_key_nanos {
-                    let _ = write!(t, ".{ns:09}Z");
-                } else {
-                    let _ = write!(t, ".{:03}Z", ns / 1_000_000);
-                }
+                t.push('.');
+                crate::time::push_frac(&mut t, ns, if fb.time_key_nanos { 9 } else { 3 });
+                t.push('Z');
                 doc.0.push((key, V::S(Cow::Owned(t))));
             }
             if fb.include_tag_key {
@@ -495,7 +506,12 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
                     prefix.truncate(end);
                 }
                 let prefix = if prefix.is_empty() { fb.logstash_prefix.as_str() } else { prefix.as_str() };
-                format!("{prefix}{}{}", fb.logstash_prefix_separator, fb.logstash_dateformat.get(secs))
+                let date = fb.logstash_dateformat.get(secs);
+                let mut name = String::with_capacity(prefix.len() + fb.logstash_prefix_separator.len() + date.len());
+                name.push_str(prefix);
+                name.push_str(&fb.logstash_prefix_separator);
+                name.push_str(date);
+                name
             } else {
                 fb.index.clone()
             };

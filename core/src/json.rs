@@ -8,6 +8,7 @@
 //! a stack overflow. The writer escapes exactly as orjson does (UTF-8 kept, control
 //! characters as `\n`/`\u00XX`), so bytes match what the Python side produced before.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Deepest nesting accepted anywhere (a body deeper than this is not merged; a record
@@ -150,25 +151,95 @@ pub fn parse(input: &[u8], numbers: Numbers) -> Result<J, ParseError> {
     Ok(v)
 }
 
+/// A top-level member's value as `parse_top_raw` reads it: a string borrowed from the
+/// input when it has no escape (most of a record's bytes: no copy until one is needed),
+/// any other value parsed as `parse` would.
+#[derive(Debug, PartialEq)]
+pub enum Top<'a> {
+    Str(Cow<'a, str>),
+    Val(J),
+}
+
+impl Top<'_> {
+    pub fn into_j(self) -> J {
+        match self {
+            Top::Str(s) => J::Str(s.into_owned()),
+            Top::Val(v) => v,
+        }
+    }
+}
+
+/// A top-level object in insertion order, keys and string values borrowed where they
+/// can be; `insert` of an existing key replaces the value in place (as `Obj` does).
+#[derive(Debug, Default, PartialEq)]
+pub struct TopObj<'a>(pub Vec<(Cow<'a, str>, Top<'a>)>);
+
+impl<'a> TopObj<'a> {
+    pub fn get(&self, key: &str) -> Option<&Top<'a>> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+    pub fn remove(&mut self, key: &str) -> Option<Top<'a>> {
+        let i = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(i).1)
+    }
+    fn insert(&mut self, key: Cow<'a, str>, value: Top<'a>) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+    pub fn from_obj(o: Obj) -> TopObj<'static> {
+        let top = |v: J| match v {
+            J::Str(s) => Top::Str(Cow::Owned(s)),
+            v => Top::Val(v),
+        };
+        TopObj(o.0.into_iter().map(|(k, v)| (Cow::Owned(k), top(v))).collect())
+    }
+    pub fn into_obj(self) -> Obj {
+        Obj(self.0.into_iter().map(|(k, v)| (k.into_owned(), v.into_j())).collect())
+    }
+}
+
 /// A top-level object whose `raw_key` value is left unparsed: its byte span is returned
 /// instead (the last one when the key repeats) and the key is absent from the object.
 /// `None` when the input is not one well-formed object: the caller parses it the
 /// ordinary way, for the same document or the same error as always. The skipped value
 /// is only delimited here, not checked: whoever uses the span parses it.
-pub fn parse_object_raw(input: &[u8], numbers: Numbers, raw_key: &str) -> Option<(Obj, Option<(usize, usize)>)> {
+///
+/// `known(rest)` may name a value the caller met before that `rest` starts with, as
+/// (its index, its length): delimiting depends only on the value's own bytes, so those
+/// bytes are that value's span and are not walked again. The index of the one the
+/// returned span came from, if any, is returned too.
+pub fn parse_top_raw<'a>(
+    input: &'a [u8],
+    numbers: Numbers,
+    raw_key: &str,
+    known: KnownPrefix<'_>,
+) -> Option<(TopObj<'a>, Option<RawSpan>)> {
     let mut p = Parser { b: input, i: 0, numbers };
     p.ws();
     if p.peek() != Some(b'{') {
         return None;
     }
     let mut span = None;
-    let Ok(J::Obj(obj)) = p.object_with(0, Some((raw_key, &mut span))) else { return None };
+    let obj = p.object_top(raw_key, known, &mut span).ok()?;
     p.ws();
     (p.i == p.b.len()).then_some((obj, span))
 }
 
-/// A key whose value an object parse leaves unparsed, and where its span goes.
-type RawKey<'k, 's> = Option<(&'k str, &'s mut Option<(usize, usize)>)>;
+/// `known(rest)`: the (index, length) of a value met before that `rest` starts with.
+pub type KnownPrefix<'k> = &'k dyn Fn(&[u8]) -> Option<(usize, usize)>;
+
+/// Where a raw value lies (start, end), and which known value it is, if one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawSpan {
+    pub start: usize,
+    pub end: usize,
+    pub known: Option<usize>,
+}
 
 struct Parser<'a> {
     b: &'a [u8],
@@ -278,9 +349,6 @@ impl<'a> Parser<'a> {
         }
     }
     fn object(&mut self, depth: usize) -> Result<J, ParseError> {
-        self.object_with(depth, None)
-    }
-    fn object_with(&mut self, depth: usize, mut raw: RawKey<'_, '_>) -> Result<J, ParseError> {
         self.i += 1;
         let mut obj = Obj::default();
         self.ws();
@@ -300,23 +368,66 @@ impl<'a> Parser<'a> {
             }
             self.i += 1;
             self.ws();
-            match &mut raw {
-                Some((raw_key, span)) if key == *raw_key => {
-                    let start = self.i;
-                    self.skip_value()?;
-                    **span = Some((start, self.i));
-                }
-                _ => {
-                    let v = self.value(depth + 1)?;
-                    obj.insert(key, v);
-                }
-            }
+            let v = self.value(depth + 1)?;
+            obj.insert(key, v);
             self.ws();
             match self.peek() {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
                     return Ok(J::Obj(obj));
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+    /// `object_with` at the top level, keys and string values borrowed (`TopObj`).
+    fn object_top(
+        &mut self,
+        raw_key: &str,
+        known: KnownPrefix<'_>,
+        span: &mut Option<RawSpan>,
+    ) -> Result<TopObj<'a>, ParseError> {
+        self.i += 1;
+        let mut obj = TopObj(Vec::with_capacity(8));
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(obj);
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.err("expected a key"));
+            }
+            let key = self.string_cow()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("expected ':'"));
+            }
+            self.i += 1;
+            self.ws();
+            if key == raw_key {
+                let start = self.i;
+                let hit = known(&self.b[start..]);
+                match hit {
+                    Some((_, len)) => self.i += len,
+                    None => self.skip_value()?,
+                }
+                *span = Some(RawSpan { start, end: self.i, known: hit.map(|(k, _)| k) });
+            } else if self.peek() == Some(b'"') {
+                let v = self.string_cow()?;
+                obj.insert(key, Top::Str(v));
+            } else {
+                let v = self.value(1)?;
+                obj.insert(key, Top::Val(v));
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(obj);
                 }
                 _ => return Err(self.err("expected ',' or '}'")),
             }
@@ -358,6 +469,10 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
     fn string(&mut self) -> Result<String, ParseError> {
+        self.string_cow().map(Cow::into_owned)
+    }
+    /// A string borrowed from the input when it has no escape; an escaped one decoded.
+    fn string_cow(&mut self) -> Result<Cow<'a, str>, ParseError> {
         self.i += 1; // opening quote
         let start = self.i;
         // fast path: one table-driven pass to the first quote, backslash or control byte
@@ -367,7 +482,7 @@ impl<'a> Parser<'a> {
             Some(b'"') => {
                 let s = std::str::from_utf8(&rest[..off]).map_err(|_| self.err("invalid UTF-8 in string"))?;
                 self.i = start + off + 1;
-                return Ok(s.to_string());
+                return Ok(Cow::Borrowed(s));
             }
             Some(&c) if c < 0x20 => {
                 self.i = start + off;
@@ -381,7 +496,7 @@ impl<'a> Parser<'a> {
             match c {
                 b'"' => {
                     self.i += 1;
-                    return String::from_utf8(out).map_err(|_| self.err("invalid UTF-8 in string"));
+                    return String::from_utf8(out).map(Cow::Owned).map_err(|_| self.err("invalid UTF-8 in string"));
                 }
                 b'\\' => {
                     self.i += 1;
@@ -527,25 +642,33 @@ fn clamped_int_prefix(tok: &str) -> J {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// A JSON string with orjson's escaping.
-/// Bytes a JSON string cannot hold as they are: `"`, `\` and the control characters.
-const SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
-
 /// Index of the first byte a JSON string cannot hold as it is (`"`, `\\`, a control
-/// character), eight bytes at a time: strings are most of a record's bytes, and this scan
-/// runs on each of them when read and again when written.
+/// character). Strings are most of a record's bytes, and this scan runs on each of them
+/// when read and again when written. The first 32 bytes (all of a key or a stream name)
+/// are read eight at a time in a word; past them (a log line) in two vector passes:
+/// memchr's to the first quote or backslash, then the smallest byte before it (a
+/// reduction the compiler vectorizes), walked byte by byte only when it holds a control
+/// character.
 #[inline]
 pub fn find_special(b: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    if b.len() <= SHORT {
+        return find_special_words(b);
+    }
+    if let Some(i) = find_special_words(&b[..SHORT]) {
+        return Some(i);
+    }
+    let rest = &b[SHORT..];
+    let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    let head = &rest[..end];
+    if head.iter().fold(0xff_u8, |m, &c| m.min(c)) < 0x20 {
+        return head.iter().position(|&c| c < 0x20).map(|i| SHORT + i);
+    }
+    (end < rest.len()).then_some(SHORT + end)
+}
+
+/// `find_special` eight bytes at a time in a u64 (no call, no set-up: for short strings).
+fn find_special_words(b: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
@@ -565,9 +688,10 @@ pub fn find_special(b: &[u8]) -> Option<usize> {
         }
         i += 8;
     }
-    b[i..].iter().position(|&c| SPECIAL[c as usize]).map(|p| i + p)
+    b[i..].iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\').map(|p| i + p)
 }
 
+/// A JSON string with orjson's escaping.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let b = s.as_bytes();
@@ -693,16 +817,19 @@ mod tests {
     #[test]
     fn find_special_is_the_first_special_byte_at_every_position() {
         let naive = |b: &[u8]| b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\');
-        // every byte value at every offset of a 20-byte run, behind and ahead of others
-        for fill in [b'a', 0x80, 0xff, 0x21, 0x5b, 0x5d, 0x23] {
-            for pos in 0..20 {
-                for c in 0..=255u8 {
-                    let mut b = vec![fill; 20];
-                    b[pos] = c;
-                    assert_eq!(find_special(&b), naive(&b), "fill {fill:#x} byte {c:#x} at {pos}");
-                    if pos + 3 < 20 {
-                        b[pos + 3] = b'"';
-                        assert_eq!(find_special(&b), naive(&b));
+        // every byte value at every offset of a short run (read in words) and of a long
+        // one (read in vector passes), behind and ahead of others
+        for len in [20, 100] {
+            for fill in [b'a', 0x80, 0xff, 0x21, 0x5b, 0x5d, 0x23] {
+                for pos in 0..len {
+                    for c in 0..=255u8 {
+                        let mut b = vec![fill; len];
+                        b[pos] = c;
+                        assert_eq!(find_special(&b), naive(&b), "len {len} fill {fill:#x} byte {c:#x} at {pos}");
+                        if pos + 3 < len {
+                            b[pos + 3] = b'"';
+                            assert_eq!(find_special(&b), naive(&b));
+                        }
                     }
                 }
             }

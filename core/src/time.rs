@@ -127,6 +127,19 @@ fn push2(out: &mut String, v: u32) {
     out.push((b'0' + (v % 10) as u8) as char);
 }
 
+/// The first `digits` (at most 9) digits of `ns` (0..1e9) written as nine, zero-padded.
+pub fn push_frac(out: &mut String, ns: i64, digits: usize) {
+    let mut buf = [b'0'; 9];
+    let mut v = ns.rem_euclid(NS);
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    for &c in &buf[..digits.min(9)] {
+        out.push(c as char);
+    }
+}
+
 fn push4(out: &mut String, v: i64) {
     if (0..10_000).contains(&v) {
         push2(out, (v / 100) as u32);
@@ -174,8 +187,7 @@ pub fn format_rfc3339(ts_ns: i64, digits: usize) -> String {
     push2(&mut out, t.sec);
     if digits > 0 {
         out.push('.');
-        let frac = format!("{ns:09}");
-        out.push_str(&frac[..digits.min(9)]);
+        push_frac(&mut out, ns, digits);
     }
     out.push('Z');
     out
