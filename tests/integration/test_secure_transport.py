@@ -72,7 +72,12 @@ class Secure:
         }
 
     def count(self, index: str) -> int:
-        resp = httpx.post(f"{self.es}/{index}/_count", auth=self.admin, verify=self.ca, timeout=10)
+        resp = httpx.post(
+            f"{self.es}/{index}/_count",
+            auth=self.admin,
+            verify=ssl.create_default_context(cafile=self.ca),
+            timeout=10,
+        )
         return int(resp.json().get("count", 0)) if resp.status_code == 200 else 0
 
 
@@ -187,7 +192,7 @@ def test_api_key_authenticates_to_elasticsearch(
         f"{secure.es}/_security/api_key",
         json={"name": f"vnbridge-it-{RUN}", "expiration": "1h"},
         auth=secure.writer,
-        verify=secure.ca,
+        verify=ssl.create_default_context(cafile=secure.ca),
         timeout=10,
     )
     assert made.status_code == 200, made.text
