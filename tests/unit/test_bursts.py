@@ -156,3 +156,18 @@ def test_http_sd_answers_gzip_when_asked_and_plain_otherwise() -> None:
     packed = client.get("/targets", headers={"Accept-Encoding": "gzip"})
     assert packed.headers["content-encoding"] == "gzip" and packed.json() == json.loads(plain.content)
     assert gz.decompress(view.json_gzip()) == view.json()
+
+
+def test_full_collections_wait_for_a_quiet_cluster_but_not_forever() -> None:
+    from discovery.running import FULL_EVERY_S, QUIET_S, full_collection_due
+
+    t = 10_000.0
+    # not yet due, however quiet
+    assert not full_collection_due(now=t, last_full=t - FULL_EVERY_S + 1, last_change=t - 3600)
+    # due and quiet
+    assert full_collection_due(now=t, last_full=t - FULL_EVERY_S, last_change=t - QUIET_S)
+    # due but pods keep changing: it waits ...
+    assert not full_collection_due(now=t, last_full=t - FULL_EVERY_S, last_change=t - 0.5)
+    assert not full_collection_due(now=t, last_full=t - 2 * FULL_EVERY_S + 1, last_change=t)
+    # ... for at most another FULL_EVERY_S
+    assert full_collection_due(now=t, last_full=t - 2 * FULL_EVERY_S, last_change=t)
