@@ -349,36 +349,65 @@ impl<'a> Parser<'a> {
         }
     }
     fn object(&mut self, depth: usize) -> Result<J, ParseError> {
-        self.i += 1;
         let mut obj = Obj::default();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.open(b'}') {
             return Ok(J::Obj(obj));
         }
         loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a key"));
-            }
+            self.key_start()?;
             let key = self.string()?;
-            self.ws();
-            if self.peek() != Some(b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.i += 1;
-            self.ws();
+            self.colon()?;
             let v = self.value(depth + 1)?;
             obj.insert(key, v);
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(J::Obj(obj));
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
+            if self.member_end(b'}')? {
+                return Ok(J::Obj(obj));
             }
+        }
+    }
+    /// Steps over the opening bracket; true (and past it) when `close` follows at once.
+    #[inline]
+    fn open(&mut self, close: u8) -> bool {
+        self.i += 1;
+        self.ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.i += 1;
+        }
+        empty
+    }
+    #[inline]
+    fn key_start(&mut self) -> Result<(), ParseError> {
+        self.ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.err("expected a key"));
+        }
+        Ok(())
+    }
+    #[inline]
+    fn colon(&mut self) -> Result<(), ParseError> {
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(self.err("expected ':'"));
+        }
+        self.i += 1;
+        self.ws();
+        Ok(())
+    }
+    /// After a member: past a ',' (false, more follow) or past `close` (true, done).
+    #[inline]
+    fn member_end(&mut self, close: u8) -> Result<bool, ParseError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ if close == b'}' => Err(self.err("expected ',' or '}'")),
+            _ => Err(self.err("expected ',' or ']'")),
         }
     }
     /// `object_with` at the top level, keys and string values borrowed (`TopObj`).
@@ -388,25 +417,14 @@ impl<'a> Parser<'a> {
         known: KnownPrefix<'_>,
         span: &mut Option<RawSpan>,
     ) -> Result<TopObj<'a>, ParseError> {
-        self.i += 1;
         let mut obj = TopObj(Vec::with_capacity(8));
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
+        if self.open(b'}') {
             return Ok(obj);
         }
         loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a key"));
-            }
+            self.key_start()?;
             let key = self.string_cow()?;
-            self.ws();
-            if self.peek() != Some(b':') {
-                return Err(self.err("expected ':'"));
-            }
-            self.i += 1;
-            self.ws();
+            self.colon()?;
             if key == raw_key {
                 let start = self.i;
                 let hit = known(&self.b[start..]);
@@ -422,36 +440,21 @@ impl<'a> Parser<'a> {
                 let v = self.value(1)?;
                 obj.insert(key, Top::Val(v));
             }
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(obj);
-                }
-                _ => return Err(self.err("expected ',' or '}'")),
+            if self.member_end(b'}')? {
+                return Ok(obj);
             }
         }
     }
     fn array(&mut self, depth: usize) -> Result<J, ParseError> {
-        self.i += 1;
         let mut out = Vec::new();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
+        if self.open(b']') {
             return Ok(J::Arr(out));
         }
         loop {
             self.ws();
             out.push(self.value(depth + 1)?);
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(J::Arr(out));
-                }
-                _ => return Err(self.err("expected ',' or ']'")),
+            if self.member_end(b']')? {
+                return Ok(J::Arr(out));
             }
         }
     }
