@@ -6,6 +6,7 @@ usage errors exit 2 with one line, processing errors never stop a run.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -117,8 +118,8 @@ def convert(
         except PodFileError as exc:
             fail_usage(PROG, str(exc))
     for p in inputs or []:
-        if str(p) != "-" and not p.is_file():
-            fail_usage(PROG, f"{p}: no such file")
+        if str(p) != "-" and (problem := _unreadable(p)):
+            fail_usage(PROG, f"{p}: {problem}")
     items = convert_lines(
         iter_inputs(inputs or [], sys.stdin.buffer),
         profile=prof,
@@ -129,6 +130,17 @@ def convert(
     )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk, op=prof.bulk_action)
     sys.stdout.flush()
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why ``convert`` cannot read an input file, or None."""
+    if path.is_dir():
+        return f"is a directory; name its log files ({path}/*.log)"
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "not readable by this user"
+    return None
 
 
 @app.command("run")

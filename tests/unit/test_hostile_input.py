@@ -4,9 +4,13 @@ once stopped ``logbridge convert`` with a traceback)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
+from typer.testing import CliRunner
 
+from logbridge.cli import app as logbridge_app
 from logbridge.decoding import Context
 from logbridge.naming import FileIdentity
 from logbridge.profiles import build
@@ -70,3 +74,14 @@ def test_a_ten_megabyte_line_is_a_document() -> None:
     for profile in PROFILES:
         [doc], [] = _one(profile, line)
         assert len(doc) > 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("nope.log", "no such file"), ("logs", "is a directory; name its log files")],
+)
+def test_convert_names_why_an_input_cannot_be_read(tmp_path: Path, name: str, problem: str) -> None:
+    (tmp_path / "logs").mkdir()
+    result = CliRunner().invoke(logbridge_app, ["convert", str(tmp_path / name)])
+    assert result.exit_code == 2
+    assert problem in result.output and "Traceback" not in result.output
