@@ -6,7 +6,6 @@ usage errors exit 2 with one line, processing errors never stop a run.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from vnbridge.clikit import (
     fail_usage,
     load_or_exit,
 )
+from vnbridge.configuring import IS_A_DIRECTORY, file_problem
 from vnbridge.logs import LogLevel, setup_logging
 from vnbridge.podfiles import PodFileError, load_inventory
 
@@ -118,8 +118,9 @@ def convert(
         except PodFileError as exc:
             fail_usage(PROG, str(exc))
     for p in inputs or []:
-        if str(p) != "-" and (problem := _unreadable(p)):
-            fail_usage(PROG, f"{p}: {problem}")
+        if str(p) != "-" and (problem := file_problem(p)):
+            hint = f"; name its log files ({p}/*.log)" if problem == IS_A_DIRECTORY else ""
+            fail_usage(PROG, f"{p}: {problem}{hint}")
     items = convert_lines(
         iter_inputs(inputs or [], sys.stdin.buffer),
         profile=prof,
@@ -130,17 +131,6 @@ def convert(
     )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk, op=prof.bulk_action)
     sys.stdout.flush()
-
-
-def _unreadable(path: Path) -> str | None:
-    """Why ``convert`` cannot read an input file, or None."""
-    if path.is_dir():
-        return f"is a directory; name its log files ({path}/*.log)"
-    if not path.exists():
-        return "no such file"
-    if not os.access(path, os.R_OK):
-        return "not readable by this user"
-    return None
 
 
 @app.command("run")

@@ -20,8 +20,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from pydantic_settings import SettingsError as EnvSettingsError
 
 __all__ = [
+    "IS_A_DIRECTORY",
     "ComponentSettings",
     "SettingsError",
+    "file_problem",
     "load_settings",
     "masked_dump",
     "schema_json",
@@ -210,6 +212,20 @@ def schema_json(model: type[BaseModel]) -> str:
     return orjson.dumps(model.model_json_schema(), option=orjson.OPT_INDENT_2).decode()
 
 
+IS_A_DIRECTORY = "is a directory"
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a directory, missing, no read permission), or None."""
+    if path.is_dir():
+        return IS_A_DIRECTORY
+    if not path.is_file():
+        return "does not exist or is not a file"
+    if not os.access(path, os.R_OK):
+        return "is not readable by this user"
+    return None
+
+
 def unreadable_files(settings: BaseModel, *, at: str = "") -> list[str]:
     """One line per credential file (TLS certificates, keys, CAs, kubeconfig) that is set
     but cannot be read: ``run`` would otherwise fail deep inside a client library."""
@@ -219,9 +235,6 @@ def unreadable_files(settings: BaseModel, *, at: str = "") -> list[str]:
         key = f"{at}{name}"
         if isinstance(value, BaseModel):
             problems.extend(unreadable_files(value, at=f"{key}."))
-        elif name in CREDENTIAL_FILES and isinstance(value, Path):
-            if not value.is_file():
-                problems.append(f"{key}: {value} does not exist or is not a file")
-            elif not os.access(value, os.R_OK):
-                problems.append(f"{key}: {value} is not readable by this user")
+        elif name in CREDENTIAL_FILES and isinstance(value, Path) and (problem := file_problem(value)):
+            problems.append(f"{key}: {value} {problem}")
     return problems

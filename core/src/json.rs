@@ -406,8 +406,7 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 Ok(true)
             }
-            _ if close == b'}' => Err(self.err("expected ',' or '}'")),
-            _ => Err(self.err("expected ',' or ']'")),
+            _ => Err(self.err(if close == b'}' { "expected ',' or '}'" } else { "expected ',' or ']'" })),
         }
     }
     /// `object_with` at the top level, keys and string values borrowed (`TopObj`).
