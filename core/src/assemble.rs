@@ -282,6 +282,7 @@ mod tests {
             embedded: None,
             first_partial: false,
             shape: "cri",
+            via: Default::default(),
         }
     }
 

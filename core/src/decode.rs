@@ -1,15 +1,21 @@
 //! Provider records → decoded lines, whatever their shape; or a dead letter with a reason.
 //!
-//! Why: providers ship container output to Kafka in their own formats and the exact bytes
-//! are not published (DESIGN §3), so every record is sniffed on its own: Tencent EKS
-//! default (Fluent Bit-like `log`/`stream`/`time`/`kubernetes`), its `filebeat` metadata
-//! format, the CLS flat keys, a raw CRI line, a Docker json-file line. Identity a record
-//! does not carry comes from its context (file name, Kafka headers, `ns/pod/container`
-//! key), asked for only when needed. Nothing here panics on input.
+//! Why: providers ship container output to Kafka in their own formats and no byte-level
+//! sample is published (docs/providers.md), so every record is sniffed on its own:
+//! Tencent's super-node collector (`log` or `message`, pod metadata in `kubernetes` as a
+//! JSON string by default or an object, `@timestamp` as a double) and the same record
+//! from Fargate's Fluent Bit (`log` may hold the raw CRI line), a Filebeat document, the
+//! tag-keyed services (Tencent CLS, Alibaba SLS, Huawei LTS: `tagged.rs`), a raw CRI line,
+//! a Docker json-file line. The operator can pin what the provider console says
+//! (`Spec`). Identity a record does not carry comes from its context (file name, Kafka
+//! headers, `ns/pod/container` key), asked for only when needed. Nothing here panics on
+//! input; what cannot be read names the nearest shape and the key it lacks.
 
 use crate::json::{self, Numbers, Obj, Top, TopObj, J};
+use crate::meta::{bare_id, EksFacts, K8s, MetaFormat};
+pub use crate::meta::{KubeMemo, KUBE_MEMO_MAX};
+use crate::tagged;
 use crate::time::{format_rfc3339, parse_rfc3339};
-use ahash::AHashMap;
 use std::rc::Rc;
 
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -75,7 +81,8 @@ pub enum Shape {
     Auto,
     Eks,
     Filebeat,
-    Cls,
+    /// any tag-keyed service (CLS, SLS, LTS), told apart per record
+    Tagged,
     Docker,
     Cri,
 }
@@ -86,11 +93,74 @@ impl Shape {
             "auto" => Shape::Auto,
             "eks" | "fluent-bit" => Shape::Eks,
             "filebeat" => Shape::Filebeat,
-            "cls" => Shape::Cls,
+            "cls" | "sls" | "lts" => Shape::Tagged,
             "docker" => Shape::Docker,
             "cri" => Shape::Cri,
             _ => return None,
         })
+    }
+}
+
+/// Timestamp encodings of Fluent Bit's kafka output (`Timestamp_Format`), which Tencent's
+/// LogConfig `kafkaDetail.timestampFormat` exposes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TsFormat {
+    Auto,
+    Double,
+    Iso8601,
+}
+
+impl TsFormat {
+    pub fn parse(name: &str) -> Option<TsFormat> {
+        Some(match name {
+            "auto" => TsFormat::Auto,
+            "double" => TsFormat::Double,
+            "iso8601" | "iso8601_ns" => TsFormat::Iso8601,
+            _ => return None,
+        })
+    }
+}
+
+/// How records are read: the shape, and the provider console's own knobs.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub shape: Shape,
+    /// `None`: `log`, else `message` (Tencent's `log-key-as-message`)
+    pub message_key: Option<String>,
+    pub metadata_key: String,
+    pub metadata_format: MetaFormat,
+    /// `None`: `@timestamp` (LogConfig `timestampKey` default)
+    pub timestamp_key: Option<String>,
+    pub timestamp_format: TsFormat,
+}
+
+impl Spec {
+    pub fn of(shape: Shape) -> Spec {
+        Spec {
+            shape,
+            message_key: None,
+            metadata_key: "kubernetes".into(),
+            metadata_format: MetaFormat::Auto,
+            timestamp_key: None,
+            timestamp_format: TsFormat::Auto,
+        }
+    }
+
+    fn message_keys(&self) -> [&str; 2] {
+        match &self.message_key {
+            Some(k) => [k.as_str(), k.as_str()],
+            None => ["log", "message"],
+        }
+    }
+
+    fn timestamp_key(&self) -> &str {
+        self.timestamp_key.as_deref().unwrap_or("@timestamp")
+    }
+}
+
+impl Default for Spec {
+    fn default() -> Spec {
+        Spec::of(Shape::Auto)
     }
 }
 
@@ -115,6 +185,14 @@ pub struct Embedded {
     pub image_id: String,
 }
 
+/// Where a line's identity, message and time were read (`logbridge convert --explain`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Via {
+    pub identity: &'static str,
+    pub message: &'static str,
+    pub time: &'static str,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
     pub ts_ns: i64,
@@ -128,8 +206,9 @@ pub struct Line {
     pub container_id: String,
     pub embedded: Option<Rc<Embedded>>,
     pub first_partial: bool,
-    /// which decoder read it: eks, filebeat, cls, docker, cri
+    /// which decoder read it: eks, filebeat, cls, sls, lts, docker, cri
     pub shape: &'static str,
+    pub via: Via,
 }
 
 impl Line {
@@ -140,43 +219,6 @@ impl Line {
             "stdout"
         }
     }
-}
-
-fn truthy(v: Option<&J>) -> Option<&J> {
-    match v? {
-        J::Null | J::Bool(false) | J::Int(0) | J::UInt(0) => None,
-        J::Float(f) if *f == 0.0 => None,
-        J::Str(s) if s.is_empty() => None,
-        J::Arr(a) if a.is_empty() => None,
-        J::Obj(o) if o.is_empty() => None,
-        v => Some(v),
-    }
-}
-
-fn text_or(v: Option<&J>, fallback: &str) -> String {
-    truthy(v).map(J::to_text).unwrap_or_else(|| fallback.to_string())
-}
-
-fn present_text(v: Option<&J>) -> String {
-    v.map(J::to_text).unwrap_or_default()
-}
-
-fn bare_id(cid: String) -> String {
-    match cid.find("://") {
-        Some(i) => cid[i + 3..].to_string(),
-        None => cid,
-    }
-}
-
-fn str_map(v: Option<&J>) -> Vec<(String, String)> {
-    match v {
-        Some(J::Obj(o)) => o.0.iter().map(|(k, x)| (k.clone(), x.to_text())).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn obj(v: Option<&J>) -> Option<&Obj> {
-    v.and_then(J::as_obj)
 }
 
 fn type_name(v: &J) -> &'static str {
@@ -240,51 +282,110 @@ fn time_from_text(s: &str) -> Result<(i64, String), Bad> {
     parse_rfc3339(s).map(|ns| (ns, s.to_string())).map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, s)))
 }
 
-/// `time_from` of a top-level member.
-fn time_from_top(v: Option<&Top>) -> Result<(i64, String), Bad> {
-    match v {
-        Some(Top::Str(s)) => time_from_text(s),
-        Some(Top::Val(j)) => time_from(Some(j)),
-        None => time_from(None),
+/// The line's time: the CRI `time` the collector's parser kept (nanoseconds, as the node
+/// collector reads it) when the record has one as text, else the provider's timestamp
+/// key in its format. Returns the key read too.
+fn line_time(get: &dyn Fn(&str) -> Option<J>, spec: &Spec) -> Result<((i64, String), &'static str), Bad> {
+    let time = get("time");
+    if let Some(J::Str(s)) = &time {
+        return Ok((time_from_text(s)?, "time"));
+    }
+    let key = spec.timestamp_key();
+    let via: &'static str = if spec.timestamp_key.is_some() { "timestamp_key" } else { "@timestamp" };
+    let Some(v) = get(key) else {
+        return match time {
+            Some(t) => Ok((time_from(Some(&t))?, "time")),
+            None => Err(bad(
+                Reason::BadTimestamp,
+                format!("no time: the record has neither 'time' nor '{key}' (source.record.timestamp_key)"),
+            )),
+        };
+    };
+    match (spec.timestamp_format, &v) {
+        (TsFormat::Double, J::Str(_)) | (TsFormat::Iso8601, J::Int(_) | J::UInt(_) | J::Float(_)) => {
+            let want = if spec.timestamp_format == TsFormat::Double { "double" } else { "iso8601" };
+            return Err(bad(
+                Reason::BadTimestamp,
+                format!("'{key}' is a {} but source.record.timestamp_format is {want}", type_name(&v)),
+            ));
+        }
+        _ => {}
+    }
+    Ok((time_from(Some(&v))?, via))
+}
+
+/// `Top` member → owned value (time and stream are few bytes).
+fn top_j(o: &TopObj<'_>, key: &str) -> Option<J> {
+    match o.get(key)? {
+        Top::Str(s) => Some(J::Str(s.to_string())),
+        Top::Val(v) => Some(v.clone()),
     }
 }
 
-/// Whether a CRI-style tag (`_p` / `logtag`) says partial.
-fn tagged_partial(tag: Option<&J>) -> bool {
-    matches!(tag, Some(J::Str(t)) if t == "P")
-}
-
-/// The body, moved out of the parsed record (not copied), and whether it is partial.
-fn text_and_partial(text: Option<J>, tag_partial: bool, docker_style: bool) -> (String, bool) {
+/// The body as text, moved out of the parsed record (not copied), without the runtime's
+/// trailing newline; whether that newline was there.
+fn body_text(text: Option<J>) -> (String, bool) {
     let mut text = match text {
         Some(J::Str(s)) => s,
         None | Some(J::Null) => String::new(),
         Some(other) => String::from_utf8(json::to_vec(&other)).unwrap_or_default(),
     };
-    if docker_style {
-        if text.ends_with('\n') {
-            text.pop();
-            return (text, false);
-        }
-        return (text, true);
-    }
-    if text.ends_with('\n') {
+    let nl = text.ends_with('\n');
+    if nl {
         text.pop();
     }
-    (text, tag_partial)
+    (text, nl)
 }
 
-fn need(namespace: &str, pod: &str) -> Result<(), Bad> {
+fn need(namespace: &str, pod: &str, via: &str) -> Result<(), Bad> {
     if namespace.is_empty() || pod.is_empty() {
-        return Err(bad(Reason::NoIdentity, "record names no namespace/pod and the context gives none"));
+        return Err(bad(
+            Reason::NoIdentity,
+            format!("record names no namespace/pod ({via}) and the context (file name, headers, key) gives none"),
+        ));
     }
     Ok(())
 }
 
-fn is_stderr(v: Option<&J>) -> bool {
-    matches!(v, Some(J::Str(s)) if s == "stderr")
+/// A CRI line's parts: (time text, stderr, partial, message); `None` when not one.
+fn cri_parts(text: &str) -> Option<(&str, bool, bool, &str)> {
+    let sp = text.find(' ')?;
+    let ttext = &text[..sp];
+    if ttext.is_empty() {
+        return None;
+    }
+    let rest = &text[sp + 1..];
+    let (stderr, rest) = if let Some(r) = rest.strip_prefix("stdout ") {
+        (false, r)
+    } else if let Some(r) = rest.strip_prefix("stderr ") {
+        (true, r)
+    } else {
+        return None;
+    };
+    let partial = match rest.as_bytes().first() {
+        Some(b'P') => true,
+        Some(b'F') => false,
+        _ => return None,
+    };
+    let msg = match &rest[1..] {
+        "" => "",
+        m if m.starts_with(' ') => &m[1..],
+        _ => return None,
+    };
+    Some((ttext, stderr, partial, msg))
 }
 
+/// A body that is itself a CRI line, when its time parses: (ts, stderr, partial, message).
+fn embedded_cri(text: &str) -> Option<((i64, String), bool, bool, String)> {
+    if !text.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let (t, stderr, partial, msg) = cri_parts(text)?;
+    let ns = parse_rfc3339(t).ok()?;
+    Some(((ns, t.to_string()), stderr, partial, msg.to_string()))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn line(
     (ts_ns, time_text): (i64, String),
     stderr: bool,
@@ -292,6 +393,7 @@ fn line(
     id: Ident,
     embedded: Option<Rc<Embedded>>,
     shape: &'static str,
+    via: Via,
 ) -> Line {
     Line {
         ts_ns,
@@ -306,116 +408,38 @@ fn line(
         embedded,
         first_partial: false,
         shape,
+        via,
     }
 }
 
-/// What a record's `kubernetes` object says, derived once per distinct object (see
-/// `KubeMemo`).
-pub struct EksFacts {
-    /// the parsed value, for records of the other shapes that read it as it is
-    kube: J,
-    kind: K8s,
-    namespace: Option<String>,
-    pod: Option<String>,
-    container: Option<String>,
-    container_id: Option<String>,
-    embedded: Rc<Embedded>,
-}
-
-impl EksFacts {
-    fn of(k8s_v: Option<J>) -> EksFacts {
-        let kube = k8s_v.unwrap_or(J::Null);
-        let k8s = obj(Some(&kube));
-        let g = |key: &str| k8s.and_then(|k| k.get(key));
-        let text = |v: Option<&J>| truthy(v).map(J::to_text);
-        let (namespace, pod, container) = (text(g("namespace_name")), text(g("pod_name")), text(g("container_name")));
-        let container_id = text(truthy(g("docker_id")).or(g("container_id"))).map(bare_id);
-        let embedded = Rc::new(Embedded {
-            pod_uid: present_text(g("pod_id")),
-            labels: str_map(g("labels")),
-            annotations: str_map(g("annotations")),
-            host: present_text(g("host")),
-            pod_ip: present_text(g("pod_ip")),
-            image: present_text(g("container_image")),
-            image_id: present_text(g("container_hash")),
-        });
-        EksFacts { kind: K8s::of(Some(&kube)), namespace, pod, container, container_id, embedded, kube }
+fn missing_identity(f: &EksFacts, spec: &Spec) -> String {
+    match spec.metadata_format {
+        MetaFormat::FluentBit | MetaFormat::Filebeat => format!(
+            "{}; source.record.metadata_format is {:?} but the metadata is in the {} layout",
+            f.via,
+            spec.metadata_format,
+            f.found_layout()
+        ),
+        _ => f.via.to_string(),
     }
 }
 
-/// What each `kubernetes` object met lately says, keyed by its exact bytes: a
-/// partition interleaves the records of many pods, and each pod's records carry
-/// byte-identical objects, so one entry per live container is enough. Bounded: when
-/// `KUBE_MEMO_MAX` objects are held, the memo starts again empty. The few objects met
-/// last are also kept in order of use: a record that starts its object with one of their
-/// bytes is that object (no delimiting walk, no hash).
-#[derive(Default)]
-pub struct KubeMemo {
-    by_raw: AHashMap<Rc<[u8]>, Rc<EksFacts>>,
-    recent: Vec<(Rc<[u8]>, Rc<EksFacts>)>,
-}
-
-pub const KUBE_MEMO_MAX: usize = 4096;
-const KUBE_RECENT: usize = 4;
-
-impl KubeMemo {
-    fn get(&self, raw: &[u8]) -> Option<Rc<EksFacts>> {
-        self.by_raw.get(raw).cloned()
-    }
-
-    fn put(&mut self, raw: &[u8], facts: Rc<EksFacts>) {
-        if self.by_raw.len() >= KUBE_MEMO_MAX {
-            self.by_raw.clear();
-        }
-        self.by_raw.insert(raw.into(), facts);
-    }
-
-    /// Which recent object `rest` starts with: (its place in `recent`, its length).
-    fn recent_prefix(&self, rest: &[u8]) -> Option<(usize, usize)> {
-        self.recent.iter().position(|(raw, _)| rest.starts_with(raw)).map(|k| (k, self.recent[k].0.len()))
-    }
-
-    /// The facts of the object `raw` (at `recent[known]` when the parse matched one
-    /// there), now the most recent.
-    fn use_raw(&mut self, raw: &[u8], known: Option<usize>) -> Option<Rc<EksFacts>> {
-        if let Some(k) = known {
-            self.recent[..=k].rotate_right(1);
-            return Some(self.recent[0].1.clone());
-        }
-        let facts = match self.get(raw) {
-            Some(f) => f,
+/// Tencent's super-node collector record (and Fargate's Fluent Bit): message in `log` or
+/// `message`, metadata facts already read.
+fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, spec: &Spec, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    let keys = spec.message_keys();
+    let (mkey, body) = match o.remove(keys[0]) {
+        Some(b) => (keys[0], b),
+        None => match o.remove(keys[1]) {
+            Some(b) => (keys[1], b),
             None => {
-                let f = Rc::new(EksFacts::of(Some(json::parse(raw, Numbers::Strict).ok()?)));
-                self.put(raw, f.clone());
-                f
+                return Err(bad(
+                    Reason::UnknownShape,
+                    format!("eks shape ({}): no message key (tried {})", f.via, keys[0]),
+                ))
             }
-        };
-        // only values that end themselves: a number's bytes can be a prefix of another's
-        if matches!(raw.first(), Some(b'{' | b'[' | b'"')) {
-            if self.recent.len() == KUBE_RECENT {
-                self.recent.pop();
-            }
-            self.recent.insert(0, (raw.into(), facts.clone()));
-        }
-        Some(facts)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_raw.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_raw.is_empty()
-    }
-}
-
-fn from_eks(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    let facts = EksFacts::of(o.remove("kubernetes"));
-    from_eks_facts(TopObj::from_obj(o), &facts, ctx)
-}
-
-fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    let log = o.remove("log");
+        },
+    };
     let need_ctx = f.namespace.is_none() || f.pod.is_none() || f.container.is_none() || f.container_id.is_none();
     let c = if need_ctx { ctx() } else { Ident::default() };
     let pick = |v: &Option<String>, fallback: &str| v.clone().unwrap_or_else(|| fallback.to_string());
@@ -425,249 +449,275 @@ fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, ctx: &mut dyn FnMut() -> Iden
         container: pick(&f.container, &c.container),
         container_id: f.container_id.clone().unwrap_or_else(|| bare_id(c.container_id.clone())),
     };
-    need(&id.namespace, &id.pod)?;
-    let ts = time_from_top(if o.contains("time") { o.get("time") } else { o.get("@timestamp") })?;
-    let tag_partial = matches!(o.get("_p").or_else(|| o.get("logtag")), Some(Top::Str(t)) if t == "P");
-    let tp = text_and_partial(log.map(Top::into_j), tag_partial, false);
+    need(&id.namespace, &id.pod, &missing_identity(f, spec))?;
+    let message: &'static str = match (spec.message_key.is_some(), mkey) {
+        (true, _) => "message_key",
+        (false, "log") => "log",
+        _ => "message",
+    };
+    let (text, _) = body_text(Some(body.into_j()));
+    let tag = o.get("_p").or_else(|| o.get("logtag"));
+    let has_stream = o.contains("stream");
+    // Fargate's log router without a parser: `log` is the raw CRI line
+    if tag.is_none() && !has_stream {
+        if let Some((ts, stderr, partial, msg)) = embedded_cri(&text) {
+            let via = Via { identity: f.via, message: "CRI line in the message", time: "CRI line in the message" };
+            return Ok(line(ts, stderr, (msg, partial), id, Some(f.embedded.clone()), "eks", via));
+        }
+    }
+    let partial = matches!(tag, Some(Top::Str(t)) if t == "P");
+    let (ts, time) = line_time(&|k| top_j(&o, k), spec)?;
     let stderr = matches!(o.get("stream"), Some(Top::Str(s)) if s == "stderr");
-    Ok(line(ts, stderr, tp, id, Some(f.embedded.clone()), "eks"))
+    let via = Via { identity: f.via, message, time };
+    Ok(line(ts, stderr, (text, partial), id, Some(f.embedded.clone()), "eks", via))
 }
 
-fn from_filebeat(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+/// A Filebeat document (ECS), or Tencent's record in the filebeat metadata layout with
+/// the line in `message`.
+fn from_filebeat(
+    mut o: Obj,
+    known: Option<&EksFacts>,
+    spec: &Spec,
+    ctx: &mut dyn FnMut() -> Ident,
+) -> Result<Line, Bad> {
     let message = o.remove("message");
-    let Some(k8s_v) = o.get("kubernetes") else {
-        return Err(bad(Reason::UnknownShape, "KeyError while reading fields"));
+    let read;
+    let facts = match known {
+        Some(f) => f,
+        None => {
+            read = EksFacts::of(o.remove(&spec.metadata_key), spec.metadata_format);
+            &read
+        }
     };
     let empty = Obj::default();
-    let k8s = k8s_v.as_obj().unwrap_or(&empty);
-    let pod = obj(k8s.get("pod")).unwrap_or(&empty);
-    let cont = obj(k8s.get("container")).unwrap_or(&empty);
-    let ecs_c = obj(o.get("container")).unwrap_or(&empty);
+    let ecs_c = o.get("container").and_then(J::as_obj).unwrap_or(&empty);
     let c = ctx();
+    let ecs_id = crate::meta::path(ecs_c, "id").filter(|v| !matches!(v, J::Null)).map(J::to_text);
     let id = Ident {
-        namespace: match k8s.get("namespace") {
-            Some(J::Str(s)) => s.clone(),
-            _ => c.namespace.clone(),
-        },
-        pod: text_or(pod.get("name"), &c.pod),
-        container: text_or(cont.get("name"), &c.container),
-        container_id: bare_id(text_or(ecs_c.get("id"), &c.container_id)),
+        namespace: facts.namespace.clone().unwrap_or(c.namespace),
+        pod: facts.pod.clone().unwrap_or(c.pod),
+        container: facts.container.clone().unwrap_or(c.container),
+        container_id: bare_id(facts.container_id.clone().or(ecs_id).unwrap_or(c.container_id)),
     };
-    need(&id.namespace, &id.pod)?;
-    let ts = time_from(o.get("@timestamp"))?;
-    let tp = text_and_partial(message, false, false);
-    let image = obj(ecs_c.get("image")).unwrap_or(&empty);
-    let node = obj(k8s.get("node")).unwrap_or(&empty);
-    let emb = Embedded {
-        pod_uid: present_text(pod.get("uid")),
-        labels: str_map(k8s.get("labels")),
-        annotations: str_map(k8s.get("annotations")),
-        host: present_text(node.get("name")),
-        pod_ip: present_text(pod.get("ip")),
-        image: match truthy(cont.get("image")) {
-            Some(v) => v.to_text(),
-            None => present_text(image.get("name")),
-        },
-        image_id: String::new(),
-    };
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Rc::new(emb)), "filebeat"))
+    need(&id.namespace, &id.pod, &missing_identity(facts, spec))?;
+    let (ts, time) = line_time(&|k| o.get(k).cloned(), spec)?;
+    let (text, _) = body_text(message);
+    let mut emb = (*facts.embedded).clone();
+    if emb.image.is_empty() {
+        emb.image = crate::meta::path(ecs_c, "image.name").map(J::to_text).unwrap_or_default();
+    }
+    let stderr = matches!(o.get("stream"), Some(J::Str(s)) if s == "stderr");
+    let via = Via { identity: facts.via, message: "message", time };
+    Ok(line(ts, stderr, (text, false), id, Some(Rc::new(emb)), "filebeat", via))
 }
 
-fn first<'a>(o: &'a Obj, keys: &[&str]) -> Option<&'a J> {
-    keys.iter().find_map(|k| o.get(k))
-}
-
-fn from_cls(o: &Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    let c = ctx();
-    let id = Ident {
-        namespace: text_or(o.get("namespace"), &c.namespace),
-        pod: text_or(o.get("pod_name"), &c.pod),
-        container: text_or(o.get("container_name"), &c.container),
-        container_id: bare_id(text_or(o.get("container_id"), &c.container_id)),
-    };
-    need(&id.namespace, &id.pod)?;
-    let ts = time_from(first(o, &["time", "@timestamp", "timestamp", "__TIMESTAMP__"]))?;
-    let body = first(o, &["log", "content", "message", "__CONTENT__"]);
-    let empty = J::Str(String::new());
-    let tag = o.get("_p").or_else(|| o.get("logtag"));
-    let tp = text_and_partial(Some(body.unwrap_or(&empty).clone()), tagged_partial(tag), false);
-    let labels =
-        o.0.iter()
-            .filter_map(|(k, v)| k.strip_prefix("pod_label_").map(|rest| (rest.to_string(), v.to_text())))
-            .collect();
-    let emb = Embedded {
-        pod_uid: present_text(o.get("pod_uid")),
-        labels,
-        annotations: Vec::new(),
-        host: match o.get("node_name") {
-            Some(v) => v.to_text(),
-            None => present_text(o.get("host")),
-        },
-        pod_ip: present_text(o.get("pod_ip")),
-        image: present_text(o.get("image_name")),
-        image_id: String::new(),
-    };
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, Some(Rc::new(emb)), "cls"))
+/// CLS / SLS / LTS: identity from tags (`tagged.rs`).
+fn from_tagged(o: &Obj, names: &'static tagged::Names, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+    let r = tagged::read(o, names, ctx);
+    need(&r.id.namespace, &r.id.pod, &format!("{} tags", names.shape))?;
+    let (text, _) = body_text(r.body.cloned());
+    let tag_p = matches!(o.get("_p").or_else(|| o.get("logtag")), Some(J::Str(t)) if t == "P");
+    let emb = Some(Rc::new(r.embedded));
+    if !r.has_stream {
+        if let Some((ts, stderr, partial, msg)) = embedded_cri(&text) {
+            let via =
+                Via { identity: names.shape, message: "CRI line in the message", time: "CRI line in the message" };
+            return Ok(line(ts, stderr, (msg, partial), r.id, emb, names.shape, via));
+        }
+    }
+    let ts = time_from(r.time).map_err(|e| {
+        let tried = names.time.join(", ");
+        if r.time.is_none() {
+            bad(Reason::BadTimestamp, format!("{} shape: no time key (tried {tried})", names.shape))
+        } else {
+            e
+        }
+    })?;
+    let via = Via { identity: names.shape, message: r.body_key, time: r.time_key };
+    Ok(line(ts, r.stderr, (text, tag_p), r.id, emb, names.shape, via))
 }
 
 fn from_docker(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let id = ctx();
-    need(&id.namespace, &id.pod)?;
+    need(&id.namespace, &id.pod, "docker json-file line")?;
     let ts = time_from(o.get("time"))?;
-    let tp = text_and_partial(o.remove("log"), false, true);
-    Ok(line(ts, is_stderr(o.get("stream")), tp, id, None, "docker"))
+    let (text, nl) = body_text(o.remove("log"));
+    let stderr = matches!(o.get("stream"), Some(J::Str(s)) if s == "stderr");
+    let via = Via { identity: "context", message: "log", time: "time" };
+    // json-file splits long lines at 16 KiB: a fragment is a `log` without its newline
+    Ok(line(ts, stderr, (text, !nl), id, None, "docker", via))
 }
 
 /// `<RFC3339> stdout|stderr P|F[ <message>]`.
 fn from_cri(text: &str, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let not_cri = || bad(Reason::BadCri, "not '<RFC3339> stdout|stderr P|F <message>'");
-    let sp = text.find(' ').ok_or_else(not_cri)?;
-    let ttext = &text[..sp];
-    if ttext.is_empty() || ttext.chars().any(char::is_whitespace) {
+    let (ttext, stderr, partial, msg) = cri_parts(text).ok_or_else(not_cri)?;
+    if ttext.chars().any(char::is_whitespace) {
         return Err(not_cri());
     }
-    let rest = &text[sp + 1..];
-    let (stderr, rest) = if let Some(r) = rest.strip_prefix("stdout ") {
-        (false, r)
-    } else if let Some(r) = rest.strip_prefix("stderr ") {
-        (true, r)
-    } else {
-        return Err(not_cri());
-    };
-    let mut chars = rest.chars();
-    let partial = match chars.next() {
-        Some('P') => true,
-        Some('F') => false,
-        _ => return Err(not_cri()),
-    };
-    let msg = match &rest[1..] {
-        "" => "",
-        m if m.starts_with(' ') => &m[1..],
-        _ => return Err(not_cri()),
-    };
     let id = ctx();
-    need(&id.namespace, &id.pod)?;
+    need(&id.namespace, &id.pod, "CRI line")?;
     let ts = parse_rfc3339(ttext).map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, ttext)))?;
-    Ok(line((ts, ttext.to_string()), stderr, (msg.to_string(), partial), id, None, "cri"))
+    let via = Via { identity: "context", message: "CRI line", time: "CRI line" };
+    Ok(line((ts, ttext.to_string()), stderr, (msg.to_string(), partial), id, None, "cri", via))
 }
 
-/// What sniffing needs of a record's `kubernetes` value.
-#[derive(Clone, Copy)]
-enum K8s {
-    /// absent or not an object
-    None,
-    /// an object; `true` when it has `pod` or `container` (Filebeat's layout)
-    Obj(bool),
+/// Which decoder reads a JSON object, from its keys and its metadata value.
+enum Pick {
+    Eks,
+    Filebeat,
+    Tagged(&'static tagged::Names),
+    Docker,
 }
 
-impl K8s {
-    fn of(v: Option<&J>) -> K8s {
-        match obj(v) {
-            Some(k) => K8s::Obj(k.contains("pod") || k.contains("container")),
-            None => K8s::None,
-        }
+/// `log_text`: whether `log` is a string (in a Filebeat document it is an object).
+fn sniff(
+    has: &dyn Fn(&str) -> bool,
+    log_text: bool,
+    k8s: K8s,
+    spec: &Spec,
+    tagged_of: &dyn Fn() -> Option<&'static tagged::Names>,
+) -> Option<Pick> {
+    let [m0, m1] = spec.message_keys();
+    let has_msg = has(m0) || has(m1);
+    match k8s {
+        K8s::Obj(true) if has("message") && !log_text => return Some(Pick::Filebeat),
+        K8s::Obj(_) if has_msg => return Some(Pick::Eks),
+        _ => {}
     }
-}
-
-fn sniff_with(o: &Obj, k8s: K8s) -> Result<Shape, Bad> {
-    sniff_keys(&|k| o.contains(k), &mut o.0.iter().map(|(k, _)| k.as_str()), k8s)
-}
-
-/// The shape from the record's top-level keys: `has` asks for one, `keys` lists them.
-fn sniff_keys(has: &dyn Fn(&str) -> bool, keys: &mut dyn Iterator<Item = &str>, k8s: K8s) -> Result<Shape, Bad> {
-    if let K8s::Obj(filebeat_like) = k8s {
-        if filebeat_like && has("message") {
-            return Ok(Shape::Filebeat);
-        }
-        if has("log") {
-            return Ok(Shape::Eks);
-        }
+    if let Some(n) = tagged_of() {
+        return Some(Pick::Tagged(n));
     }
-    if has("pod_name") || (has("namespace") && has("container_name")) {
-        return Ok(Shape::Cls);
+    if has(spec.metadata_key.as_str()) && has_msg {
+        return Some(Pick::Eks); // a metadata value we cannot read: identity from the context
     }
     if has("log") && has("time") {
-        return Ok(Shape::Docker);
+        return Some(Pick::Docker);
     }
-    if has("log") && has("@timestamp") {
-        return Ok(Shape::Eks);
+    if has_msg && has(spec.timestamp_key()) {
+        return Some(Pick::Eks);
     }
+    None
+}
+
+/// For a record no shape reads: the shape whose keys it shares most, and what it lacks.
+fn nearest(has: &dyn Fn(&str) -> bool, keys: &mut dyn Iterator<Item = &str>, spec: &Spec) -> Bad {
+    let mk = spec.message_keys()[0];
+    let tk = spec.timestamp_key();
+    let mkey = spec.metadata_key.as_str();
+    let sigs: [(&str, Vec<&str>); 5] = [
+        ("eks (Tencent super-node collector)", vec![mkey, mk, tk]),
+        ("cls (Tencent CLS)", vec!["__CONTENT__", "__TAG__.pod_name", "__TIMESTAMP__"]),
+        ("sls (Alibaba ilogtail)", vec!["content", "_pod_name_", "_namespace_"]),
+        ("lts (Huawei LTS)", vec!["content", "podName", "nameSpace"]),
+        ("docker (json-file)", vec!["log", "time", "stream"]),
+    ];
+    let best = sigs.iter().max_by_key(|(_, ks)| ks.iter().filter(|k| has(k)).count()).expect("non-empty");
+    let missing: Vec<&str> = best.1.iter().copied().filter(|k| !has(k)).collect();
     let mut keys: Vec<&str> = keys.collect();
     keys.sort_unstable();
     keys.truncate(8);
-    Err(bad(Reason::UnknownShape, format!("JSON object with keys {keys:?} matches no known shape")))
+    bad(
+        Reason::UnknownShape,
+        format!("JSON object with keys {keys:?} matches no known shape; nearest: {}, missing {missing:?}", best.0),
+    )
 }
 
 fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-/// One provider record → a line, or why not.
+/// One provider record → a line, or why not (tests and one-off reads: no memo).
 pub fn decode(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    decode_memo(value, shape, ctx, &mut KubeMemo::default())
+    decode_memo(value, &Spec::of(shape), ctx, &mut KubeMemo::default())
 }
 
-/// `decode`, with the `kubernetes` object of EKS-shaped records parsed only when its
-/// bytes differ from the last one's (same lines, same errors as `decode`).
+/// `decode`, with the metadata value of EKS-shaped records read only when its bytes
+/// differ from those of the values met lately (same lines, same errors as without).
 pub fn decode_memo(
     value: &[u8],
-    shape: Shape,
+    spec: &Spec,
     ctx: &mut dyn FnMut() -> Ident,
     memo: &mut KubeMemo,
 ) -> Result<Line, Bad> {
-    if matches!(shape, Shape::Auto | Shape::Eks) && value.len() <= MAX_RECORD {
+    if matches!(spec.shape, Shape::Auto | Shape::Eks) && value.len() <= MAX_RECORD {
         let known = |rest: &[u8]| memo.recent_prefix(rest);
-        if let Some((o, Some(span))) = json::parse_top_raw(value, Numbers::Strict, "kubernetes", &known) {
-            let facts = memo.use_raw(&value[span.start..span.end], span.known);
-            // an invalid object falls through to the full parse, for its error message
-            if let Some(f) = facts {
-                let shape = match shape {
-                    Shape::Auto => match sniff_keys(&|k| o.contains(k), &mut o.0.iter().map(|(k, _)| &**k), f.kind) {
-                        Ok(s) => s,
-                        Err(_) => return decode_full(value, shape, ctx), // its message lists every key
-                    },
-                    s => s,
+        if let Some((o, Some(span))) = json::parse_top_raw(value, Numbers::Strict, &spec.metadata_key, &known) {
+            // an invalid value falls through to the full parse, for its error message
+            if let Some(f) = memo.use_raw(&value[span.start..span.end], span.known, spec.metadata_format) {
+                let pick = match spec.shape {
+                    Shape::Auto => {
+                        let has = |k: &str| k == spec.metadata_key || o.contains(k);
+                        let log_text = matches!(o.get("log"), Some(Top::Str(_)));
+                        match sniff(&has, log_text, f.kind, spec, &|| None) {
+                            Some(Pick::Eks) if f.kind != K8s::None => Pick::Eks,
+                            Some(Pick::Filebeat) => Pick::Filebeat,
+                            // the rarer shapes: the whole record, read as always
+                            _ => return decode_full(value, spec, ctx),
+                        }
+                    }
+                    _ => Pick::Eks,
                 };
-                if shape == Shape::Eks {
-                    return from_eks_facts(o, &f, ctx);
+                if let Pick::Eks = pick {
+                    return from_eks_facts(o, &f, spec, ctx);
                 }
-                let mut o = o.into_obj();
-                o.insert("kubernetes".to_string(), f.kube.clone()); // the other shapes read it as it is
-                return from_shape(o, shape, ctx);
+                return from_filebeat(o.into_obj(), Some(&f), spec, ctx);
             }
         }
     }
-    decode_full(value, shape, ctx)
+    decode_full(value, spec, ctx)
 }
 
-fn decode_full(value: &[u8], shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
+fn decode_full(value: &[u8], spec: &Spec, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let first = value.iter().position(|&c| !is_ws(c));
     let Some(first) = first else { return Err(bad(Reason::Empty, "empty record")) };
     if value.len() > MAX_RECORD {
         return Err(bad(Reason::TooLarge, format!("record of {} bytes exceeds {}", value.len(), MAX_RECORD)));
     }
+    let shape = spec.shape;
     if shape == Shape::Cri || (shape == Shape::Auto && !matches!(value[first], b'{' | b'[')) {
         let text = std::str::from_utf8(value).map_err(|_| bad(Reason::NotUtf8, "record is not valid UTF-8"))?;
         return from_cri(text.trim_end_matches(['\r', '\n']), ctx);
     }
     let parsed = json::parse(value, Numbers::Strict).map_err(|e| bad(Reason::BadJson, format!("invalid JSON: {e}")))?;
-    let J::Obj(o) = parsed else {
+    let J::Obj(mut o) = parsed else {
         return Err(bad(Reason::UnknownShape, format!("JSON {}, expected an object", type_name(&parsed))));
     };
-    let shape = if shape == Shape::Auto { sniff_with(&o, K8s::of(o.get("kubernetes")))? } else { shape };
-    from_shape(o, shape, ctx)
-}
-
-fn from_shape(o: Obj, shape: Shape, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
-    match shape {
-        Shape::Filebeat => from_filebeat(o, ctx),
-        Shape::Cls => from_cls(&o, ctx),
-        Shape::Docker => from_docker(o, ctx),
-        _ => from_eks(o, ctx),
+    let pick = match shape {
+        Shape::Eks => Pick::Eks,
+        Shape::Filebeat => Pick::Filebeat,
+        Shape::Docker => Pick::Docker,
+        Shape::Tagged => Pick::Tagged(tagged::which(&o).unwrap_or(&tagged::CLS)),
+        Shape::Auto | Shape::Cri => {
+            let kind = o.get(&spec.metadata_key).map_or(K8s::None, |v| peek_kind(v, spec));
+            let has = |k: &str| o.contains(k);
+            let tagged_of = || tagged::which(&o).or_else(|| tagged::looks_tagged(&o).then_some(&tagged::CLS));
+            let log_text = matches!(o.get("log"), Some(J::Str(_)));
+            match sniff(&has, log_text, kind, spec, &tagged_of) {
+                Some(p) => p,
+                None => return Err(nearest(&has, &mut o.0.iter().map(|(k, _)| k.as_str()), spec)),
+            }
+        }
+    };
+    match pick {
+        Pick::Eks => {
+            let f = EksFacts::of(o.remove(&spec.metadata_key), spec.metadata_format);
+            from_eks_facts(TopObj::from_obj(o), &f, spec, ctx)
+        }
+        Pick::Filebeat => from_filebeat(o, None, spec, ctx),
+        Pick::Tagged(n) => from_tagged(&o, n, ctx),
+        Pick::Docker => from_docker(o, ctx),
     }
 }
 
-/// Identity from a kubelet file name, then headers, then a `ns/pod/container` key.
+/// The metadata value's kind without keeping what it says (a string is decoded).
+fn peek_kind(v: &J, spec: &Spec) -> K8s {
+    match v {
+        J::Obj(_) | J::Str(_) => EksFacts::of(Some(v.clone()), spec.metadata_format).kind,
+        _ => K8s::None,
+    }
+}
+
 pub fn identity(file: Option<&Ident>, headers: &[(String, Vec<u8>)], key: Option<&[u8]>) -> Ident {
     let mut id = file.cloned().unwrap_or_default();
     let have_file = file.is_some();
@@ -770,14 +820,31 @@ mod tests {
             r#"{"kubernetes": {"pod_name":"p","namespace_name":"n"} , "log":"x","time":"2024-05-01T12:00:00Z"} trailing"#.into(),
             r#"{"kubernetes":tru,"log":"x","time":"2024-05-01T12:00:00Z"}"#.into(),
             rec(k, ""),
+            // Tencent's default: the metadata as a JSON string, the line in log or message
+            rec(&json_string(k), ""),
+            rec(&json_string(k), ""),
+            rec(&json_string(k2), ""),
+            rec(&json_string("not json"), ""),
+            rec(&json_string("[1]"), ""),
+            r#"{"kubernetes":"{\"pod_name\":\"p\",\"namespace_name\":\"n\"}","message":"m","@timestamp":1714564800.5}"#.into(),
+            r#"{"kubernetes":"{\"pod\":{\"name\":\"p\"},\"namespace\":\"n\"}","message":"m","@timestamp":1714564800.5}"#.into(),
+            r#"{"kubernetes":{"pod_name":"p","namespace_name":"n"},"log":"2024-05-01T12:00:00.5Z stderr P raw cri"}"#.into(),
+            r#"{"kubernetes":{"pod":{"name":"p"},"namespace":"n"},"log":{"offset":1},"message":"fb","@timestamp":"2024-05-01T12:00:00Z"}"#.into(),
         ];
         for shape in [Shape::Auto, Shape::Eks] {
             let mut memo = KubeMemo::default();
+            let spec = Spec::of(shape);
             for r in &records {
-                let memoized = decode_memo(r.as_bytes(), shape, &mut file, &mut memo);
-                assert_eq!(memoized, decode_full(r.as_bytes(), shape, &mut file), "{shape:?} {r}");
+                let memoized = decode_memo(r.as_bytes(), &spec, &mut file, &mut memo);
+                assert_eq!(memoized, decode_full(r.as_bytes(), &spec, &mut file), "{shape:?} {r}");
             }
         }
+    }
+
+    fn json_string(s: &str) -> String {
+        let mut out = Vec::new();
+        json::write_str(&mut out, s);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
@@ -791,7 +858,7 @@ mod tests {
         for round in 0..3 {
             for i in 0..50 {
                 let r = rec(i);
-                let line = decode_memo(r.as_bytes(), Shape::Eks, &mut file, &mut memo).unwrap();
+                let line = decode_memo(r.as_bytes(), &Spec::of(Shape::Eks), &mut file, &mut memo).unwrap();
                 assert_eq!(line.pod, format!("p{i}"), "round {round}");
             }
         }
@@ -799,8 +866,8 @@ mod tests {
         for i in 0..KUBE_MEMO_MAX + 10 {
             let r = rec(i);
             assert_eq!(
-                decode_memo(r.as_bytes(), Shape::Eks, &mut file, &mut memo),
-                decode_full(r.as_bytes(), Shape::Eks, &mut file)
+                decode_memo(r.as_bytes(), &Spec::of(Shape::Eks), &mut file, &mut memo),
+                decode_full(r.as_bytes(), &Spec::of(Shape::Eks), &mut file)
             );
             assert!(memo.len() <= KUBE_MEMO_MAX);
         }

@@ -14,9 +14,11 @@ pub mod encode;
 pub mod genid;
 pub mod json;
 pub mod kafka;
+pub mod meta;
 pub mod metrics;
 pub mod partition;
 pub mod route;
+pub mod tagged;
 pub mod time;
 pub mod transform;
 

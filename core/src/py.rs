@@ -6,9 +6,10 @@
 //! letter for that record, never an exception that stops the pipeline.
 
 use crate::assemble::Lang;
-use crate::decode::{self, Embedded, Ident, Line, Reason, Shape};
+use crate::decode::{self, Embedded, Ident, Line, Reason, Shape, Spec, TsFormat as RecordTs};
 use crate::encode::{FbOutput, FbParser, FluentBit, Fragment, Profile, TsFormat};
 use crate::json::{self, Numbers};
+use crate::meta::MetaFormat;
 use crate::time::{self, StrftimeCache};
 use crate::transform::{Config, Out, Render, Transformer};
 use ahash::AHashMap;
@@ -414,6 +415,35 @@ fn push_one(
     }
 }
 
+/// How records are read: the decoder name and `source.record` (every key required, no
+/// other: the settings model fills the defaults).
+fn spec_from(shape: &str, record: Option<&Bound<'_, PyDict>>) -> PyResult<Spec> {
+    let shape_v = Shape::parse(shape).ok_or_else(|| PyValueError::new_err(format!("unknown shape {shape:?}")))?;
+    let mut spec = Spec::of(shape_v);
+    let Some(r) = record else { return Ok(spec) };
+    const KEYS: [&str; 5] = ["message_key", "metadata_key", "metadata_format", "timestamp_key", "timestamp_format"];
+    for k in r.keys() {
+        let k: String = k.extract()?;
+        if !KEYS.contains(&k.as_str()) {
+            return Err(PyValueError::new_err(format!("record: unknown key {k:?}; known: {}", KEYS.join(", "))));
+        }
+    }
+    let text = |k: &str| -> PyResult<String> {
+        r.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("record: missing key {k:?}")))?.extract()
+    };
+    let auto = |v: String| (v != "auto").then_some(v);
+    spec.message_key = auto(text("message_key")?);
+    spec.metadata_key = text("metadata_key")?;
+    let mf = text("metadata_format")?;
+    spec.metadata_format =
+        MetaFormat::parse(&mf).ok_or_else(|| PyValueError::new_err(format!("record: metadata_format {mf:?}")))?;
+    spec.timestamp_key = auto(text("timestamp_key")?);
+    let tf = text("timestamp_format")?;
+    spec.timestamp_format =
+        RecordTs::parse(&tf).ok_or_else(|| PyValueError::new_err(format!("record: timestamp_format {tf:?}")))?;
+    Ok(spec)
+}
+
 #[pymethods]
 impl PyTransformer {
     /// `config`: profile options (the collector's key names, already validated) plus
@@ -427,8 +457,8 @@ impl PyTransformer {
         let kube_value = matches!(&profile, Profile::FluentBit(fb)
             if fb.generate_id || fb.logstash_prefix_key.reads("kubernetes"));
         let shape_name: String = get(config, "shape", "auto".to_string())?;
-        let shape =
-            Shape::parse(&shape_name).ok_or_else(|| PyValueError::new_err(format!("unknown shape {shape_name:?}")))?;
+        let record: Option<Bound<'_, PyDict>> = get(config, "record", None)?;
+        let spec = spec_from(&shape_name, record.as_ref())?;
         let ml: std::collections::HashMap<String, String> = get(config, "multiline_namespaces", Default::default())?;
         let mut multiline = AHashMap::new();
         for (ns, lang) in ml {
@@ -436,7 +466,7 @@ impl PyTransformer {
             multiline.insert(ns, l);
         }
         let cfg = Config {
-            shape,
+            spec,
             max_line_bytes: get(config, "max_line_bytes", 2 * 1024 * 1024)?,
             idle_s: get(config, "partial_idle_s", 4.0)?,
             multiline_namespaces: multiline,
@@ -565,7 +595,7 @@ impl PyTransformer {
 /// Decode one record (for tests and `logbridge explain`): a dict of the line, or
 /// `(reason, detail)`.
 #[pyfunction]
-#[pyo3(signature = (value, shape="auto", file=None, key=None, headers=None))]
+#[pyo3(signature = (value, shape="auto", file=None, key=None, headers=None, record=None))]
 fn decode_one<'py>(
     py: Python<'py>,
     value: &[u8],
@@ -573,12 +603,14 @@ fn decode_one<'py>(
     file: Option<(String, String, String, String)>,
     key: Option<Vec<u8>>,
     headers: Option<Vec<(String, Vec<u8>)>>,
+    record: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let shape = Shape::parse(shape).ok_or_else(|| PyValueError::new_err("unknown shape"))?;
+    let spec = spec_from(shape, record.as_ref())?;
     let file = ident_of(file);
     let headers = headers.unwrap_or_default();
     let mut ctx = || decode::identity(file.as_ref(), &headers, key.as_deref());
-    let res = catch_unwind(AssertUnwindSafe(|| decode::decode(value, shape, &mut ctx)))
+    let mut memo = decode::KubeMemo::default();
+    let res = catch_unwind(AssertUnwindSafe(|| decode::decode_memo(value, &spec, &mut ctx, &mut memo)))
         .map_err(|_| PyRuntimeError::new_err("internal error in the core"))?;
     match res {
         Err(bad) => Ok(PyTuple::new(
@@ -598,6 +630,9 @@ fn decode_one<'py>(
             d.set_item("container", &l.container)?;
             d.set_item("container_id", &l.container_id)?;
             d.set_item("shape", l.shape)?;
+            d.set_item("via_identity", l.via.identity)?;
+            d.set_item("via_message", l.via.message)?;
+            d.set_item("via_time", l.via.time)?;
             match &l.embedded {
                 Some(e) => d.set_item("embedded", emb_dict(py, e)?)?,
                 None => d.set_item("embedded", py.None())?,

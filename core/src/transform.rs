@@ -9,7 +9,7 @@
 //! them; a replay filter skips what a crashed predecessor already delivered.
 
 use crate::assemble::{Assembled, Grouper, Lang, Reassembler, Tok};
-use crate::decode::{decode_memo, Bad, Embedded, Ident, KubeMemo, Line, Reason, Shape};
+use crate::decode::{decode_memo, Bad, Embedded, Ident, KubeMemo, Line, Reason, Spec};
 use crate::encode::{encode, Fragment, Profile};
 use ahash::{AHashMap, AHashSet};
 use std::hash::{Hash, Hasher};
@@ -48,7 +48,7 @@ pub struct Out {
 }
 
 pub struct Config {
-    pub shape: Shape,
+    pub spec: Spec,
     pub max_line_bytes: usize,
     pub idle_s: f64,
     pub multiline_namespaces: AHashMap<String, Lang>,
@@ -181,7 +181,7 @@ impl Transformer {
         out: &mut Out,
     ) {
         self.records_in += 1;
-        let line = match decode_memo(value, self.cfg.shape, ctx, &mut self.kube) {
+        let line = match decode_memo(value, &self.cfg.spec, ctx, &mut self.kube) {
             Ok(l) if matches!(self.profile, Profile::Vector { .. }) => vector_line(l, value),
             Ok(l) => l,
             Err(bad) => {
@@ -418,6 +418,7 @@ const DOCKER_SPLIT: usize = 16 * 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::Shape;
     use crate::encode::Profile;
 
     struct Panicky;
@@ -428,8 +429,12 @@ mod tests {
     }
 
     fn transformer() -> Transformer {
-        let cfg =
-            Config { shape: Shape::Cri, max_line_bytes: 1 << 20, idle_s: 1.0, multiline_namespaces: AHashMap::new() };
+        let cfg = Config {
+            spec: Spec::of(Shape::Cri),
+            max_line_bytes: 1 << 20,
+            idle_s: 1.0,
+            multiline_namespaces: AHashMap::new(),
+        };
         Transformer::new(
             Profile::Filebeat { index: crate::encode::IndexPattern::fixed("filebeat"), lines: Default::default() },
             cfg,
