@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 import yaml
 
 from logbridge.converting import convert_lines, iter_inputs, write_outputs
+from logbridge.decoding import explain as explain_record
 from logbridge.profiles import PROFILES, OptionError, build, checked_options, option_table
 from logbridge.profiles.importing import import_config
 from logbridge.settings import LogbridgeSettings, run_problems
@@ -97,10 +99,19 @@ def convert(
         bool,
         typer.Option(help="Prefix each document with its bulk action line (the profile's create or index)."),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Print, per record, the shape it matched and where identity, message and time came from "
+            "(or why it cannot be read: the nearest shape and the keys it lacks), instead of documents."
+        ),
+    ] = False,
 ) -> None:
     """Convert records to collector documents on stdout; dead letters go to stderr.
 
     Example: logbridge convert --pods examples/pods examples/cri/*.log
+
+    Example: logbridge convert --explain examples/eks-records.jsonl
     """
     settings = load_or_exit(PROG, LogbridgeSettings, config, connecting=False)
     name = profile or settings.profile.name
@@ -121,11 +132,19 @@ def convert(
         if str(p) != "-" and (problem := file_problem(p)):
             hint = f"; name its log files ({p}/*.log)" if problem == IS_A_DIRECTORY else ""
             fail_usage(PROG, f"{p}: {problem}{hint}")
+    record = settings.source.record.core()
+    if explain:
+        for value, (path, n), ctx in iter_inputs(inputs or [], sys.stdin.buffer):
+            got = explain_record(value, ctx, shape=settings.source.decoder, record=record)
+            sys.stdout.buffer.write(orjson.dumps({"input": f"{path}:{n + 1}", **got}) + b"\n")
+        sys.stdout.flush()
+        return
     items = convert_lines(
         iter_inputs(inputs or [], sys.stdin.buffer),
         profile=prof,
         lookup=lookup,
         shape=settings.source.decoder,
+        record=record,
         multiline_namespaces=dict(settings.assembly.multiline_namespaces),
         max_line_bytes=settings.assembly.max_line_bytes,
     )

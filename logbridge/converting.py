@@ -8,7 +8,7 @@ stderr as JSON lines. The same function backs golden tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +47,7 @@ def convert_lines(
     profile: Profile,
     lookup: Lookup | None,
     shape: str = "auto",
+    record: Mapping[str, str] | None = None,
     multiline_namespaces: dict[str, str] | None = None,
     max_line_bytes: int = 2 * 1024 * 1024,
 ) -> Iterator[Output[Token] | dict[str, Any]]:
@@ -55,6 +56,7 @@ def convert_lines(
         profile=profile,
         lookup=lookup,
         shape=shape,
+        record=record,
         multiline_namespaces=multiline_namespaces or {},
         max_line_bytes=max_line_bytes,
     )

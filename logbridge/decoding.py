@@ -9,16 +9,17 @@ not (file name, Kafka key and headers), and turns one record into a ``LogLine`` 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import vnbridge_core
 
 from logbridge.naming import FileIdentity
 from logbridge.records import DeadLetter, Embedded, LogLine, Reason
 
-__all__ = ["MULTILINE_LANGUAGES", "NO_CONTEXT", "SHAPES", "Context", "decode"]
+__all__ = ["MULTILINE_LANGUAGES", "NO_CONTEXT", "SHAPES", "Context", "decode", "explain"]
 
-SHAPES = ("auto", "eks", "fluent-bit", "filebeat", "cls", "docker", "cri")
+SHAPES = ("auto", "eks", "fluent-bit", "filebeat", "cls", "sls", "lts", "docker", "cri")
 MULTILINE_LANGUAGES = ("java", "python", "go")
 
 
@@ -38,9 +39,13 @@ class Context(NamedTuple):
 NO_CONTEXT = Context()
 
 
-def decode(value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto") -> LogLine | DeadLetter:
+def decode(
+    value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto", record: Mapping[str, str] | None = None
+) -> LogLine | DeadLetter:
     """One provider record -> a ``LogLine``, or a ``DeadLetter`` saying why not."""
-    got = vnbridge_core.decode_one(value, shape, ctx.file_tuple(), ctx.key, list(ctx.headers) or None)
+    got = vnbridge_core.decode_one(
+        value, shape, ctx.file_tuple(), ctx.key, list(ctx.headers) or None, dict(record) if record else None
+    )
     if isinstance(got, tuple):
         reason, detail = got
         return DeadLetter(Reason(reason), detail, value)
@@ -58,3 +63,38 @@ def decode(value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto") -> L
         embedded=None if emb is None else Embedded(**emb),
         shape=got["shape"],
     )
+
+
+def explain(
+    value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto", record: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What the decoder understood of one record: the shape it matched and where identity,
+    message and time came from; for a record it cannot read, the reason and the nearest
+    shape with the keys it lacks (in ``detail``)."""
+    got = vnbridge_core.decode_one(
+        value, shape, ctx.file_tuple(), ctx.key, list(ctx.headers) or None, dict(record) if record else None
+    )
+    if isinstance(got, tuple):
+        reason, detail = got
+        return {"ok": False, "reason": reason, "detail": detail}
+    names = dict(record or {})
+    configured = {"message_key": names.get("message_key"), "timestamp_key": names.get("timestamp_key")}
+
+    def named(via: str) -> str:
+        key = configured.get(via)
+        return f"{via} {key!r}" if key else via
+
+    return {
+        "ok": True,
+        "shape": got["shape"],
+        "identity": got["via_identity"],
+        "message": named(got["via_message"]),
+        "time": named(got["via_time"]),
+        "namespace": got["namespace"],
+        "pod": got["pod"],
+        "container": got["container"],
+        "stream": got["stream"],
+        "partial": got["partial"],
+        "time_text": got["time_text"],
+        "text": got["text"][:80],
+    }

@@ -188,6 +188,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
             profile=profile,
             lookup=lookup,
             shape=settings.source.decoder,
+            record=settings.source.record.core(),
             max_line_bytes=a.max_line_bytes,
             partial_idle_s=a.partial_idle_s,
             multiline_namespaces=a.multiline_namespaces,

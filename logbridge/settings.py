@@ -134,12 +134,90 @@ class InventorySettings(BaseModel):
     )
 
 
+# decoders that read the provider's own record (the `record` knobs apply to them)
+RECORD_DECODERS = ("auto", "eks", "fluent-bit", "filebeat")
+
+
+class RecordSettings(BaseModel):
+    """How the provider's record is laid out, by the provider console's own knobs: copy
+    the values of Tencent's LogConfig `kafkaDetail` (timestampKey, timestampFormat,
+    metadata.formatType) and super-node annotations (log-key-as-message,
+    filebeat-metadata-format). `auto` reads every documented variant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    message_key: str = Field(
+        "auto",
+        min_length=1,
+        description="Field that holds the line: auto = `log`, else `message` (Tencent's annotation "
+        "eks.tke.cloud.tencent.com/log-key-as-message: 'true' renames `log` to `message`).",
+    )
+    metadata_key: str = Field(
+        "kubernetes",
+        min_length=1,
+        description="Field that holds the pod metadata, as an object or a JSON-encoded string (Tencent's "
+        "default is the string; the annotation eks.tke.cloud.tencent.com/filebeat-metadata-format: 'true' "
+        "makes it an object). Both are read either way.",
+    )
+    metadata_format: Literal["auto", "default", "fluent-bit", "filebeat"] = Field(
+        "auto",
+        description="Layout of the metadata (LogConfig kafkaDetail.metadata.formatType): fluent-bit = "
+        "pod_name/namespace_name/container_name, filebeat = pod.name/namespace/container.name, default "
+        "(not published) and auto = any of them.",
+    )
+    timestamp_key: str = Field(
+        "auto",
+        min_length=1,
+        description="Field of the provider's timestamp (LogConfig kafkaDetail.timestampKey): auto = "
+        "`@timestamp`. The CRI `time` the collector's parser keeps (nanoseconds) wins when present.",
+    )
+    timestamp_format: Literal["auto", "double", "iso8601", "iso8601_ns"] = Field(
+        "auto",
+        description="Encoding of timestamp_key (LogConfig kafkaDetail.timestampFormat, default double: "
+        "epoch seconds); a record whose timestamp is the other type is dead-lettered bad_timestamp.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> RecordSettings:
+        named = {
+            "message_key": self.message_key,
+            "metadata_key": self.metadata_key,
+            "timestamp_key": self.timestamp_key,
+        }
+        seen: dict[str, str] = {}
+        for k, v in named.items():
+            if v == "auto":
+                continue
+            if v in seen:
+                raise ValueError(f"{seen[v]} and {k} name the same field {v!r}; each must be its own field")
+            seen[v] = k
+        if self.metadata_key in ("log", "message") and self.message_key == "auto":
+            raise ValueError(
+                f"metadata_key {self.metadata_key!r} is a field auto reads the line from; "
+                "set message_key to the line's field"
+            )
+        return self
+
+    def core(self) -> dict[str, str]:
+        """The record spec as the core takes it (every key)."""
+        return self.model_dump()
+
+    @property
+    def is_default(self) -> bool:
+        return self == RecordSettings()
+
+
 class SourceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     topics: list[str] = Field(default_factory=lambda: ["eks-logs"], description="Provider topics to consume.")
     group_id: str = Field("vnbridge-logbridge", description="Consumer group; replicas share partitions.")
-    decoder: Literal["auto", "eks", "fluent-bit", "filebeat", "cls", "docker", "cri"] = Field(
-        "auto", description=f"Record shape; auto sniffs each record. One of: {', '.join(SHAPES)}."
+    decoder: Literal["auto", "eks", "fluent-bit", "filebeat", "cls", "sls", "lts", "docker", "cri"] = Field(
+        "auto",
+        description="Record shape; auto sniffs each record (docs/providers.md). One of: "
+        f"{', '.join(SHAPES)}.",
+    )
+    record: RecordSettings = Field(
+        default_factory=RecordSettings,
+        description="The provider record's layout, by the provider console's knobs (auto reads every variant).",
     )
     start: str = Field(
         "earliest",
@@ -162,6 +240,16 @@ class SourceSettings(BaseModel):
             "as in librdkafka (check.crcs): brokers validate batches on write and TCP checks transit."
         ),
     )
+
+    @model_validator(mode="after")
+    def _record_applies(self) -> SourceSettings:
+        if self.decoder not in RECORD_DECODERS and not self.record.is_default:
+            raise ValueError(
+                f"source.record describes the provider collector's record, but decoder {self.decoder!r} "
+                f"does not read one; use decoder auto or one of {', '.join(RECORD_DECODERS[1:])}, "
+                "or drop source.record"
+            )
+        return self
 
     @field_validator("start")
     @classmethod

@@ -514,18 +514,24 @@ fn from_filebeat(
 /// CLS / SLS / LTS: identity from tags (`tagged.rs`).
 fn from_tagged(o: &Obj, names: &'static tagged::Names, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let r = tagged::read(o, names, ctx);
-    need(&r.id.namespace, &r.id.pod, &format!("{} tags", names.shape))?;
+    need(&r.id.namespace, &r.id.pod, names.via)?;
     let (text, _) = body_text(r.body.cloned());
     let tag_p = matches!(o.get("_p").or_else(|| o.get("logtag")), Some(J::Str(t)) if t == "P");
     let emb = Some(Rc::new(r.embedded));
     if !r.has_stream {
         if let Some((ts, stderr, partial, msg)) = embedded_cri(&text) {
-            let via =
-                Via { identity: names.shape, message: "CRI line in the message", time: "CRI line in the message" };
+            let via = Via { identity: names.via, message: "CRI line in the message", time: "CRI line in the message" };
             return Ok(line(ts, stderr, (msg, partial), r.id, emb, names.shape, via));
         }
     }
-    let ts = time_from(r.time).map_err(|e| {
+    // LTS writes its epoch milliseconds as a string of digits
+    let digits = match r.time {
+        Some(J::Str(s)) if (1..=19).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit()) => {
+            s.parse().ok().map(J::Int)
+        }
+        _ => None,
+    };
+    let ts = time_from(digits.as_ref().or(r.time)).map_err(|e| {
         let tried = names.time.join(", ");
         if r.time.is_none() {
             bad(Reason::BadTimestamp, format!("{} shape: no time key (tried {tried})", names.shape))
@@ -533,7 +539,7 @@ fn from_tagged(o: &Obj, names: &'static tagged::Names, ctx: &mut dyn FnMut() -> 
             e
         }
     })?;
-    let via = Via { identity: names.shape, message: r.body_key, time: r.time_key };
+    let via = Via { identity: names.via, message: r.body_key, time: r.time_key };
     Ok(line(ts, r.stderr, (text, tag_p), r.id, emb, names.shape, via))
 }
 

@@ -15,6 +15,8 @@ use crate::meta::bare_id;
 /// One service's field names. Every name is also looked up under the tag prefixes.
 pub struct Names {
     pub shape: &'static str,
+    /// where identity came from, for `--explain`
+    pub via: &'static str,
     pub namespace: &'static [&'static str],
     pub pod: &'static [&'static str],
     pub container: &'static [&'static str],
@@ -33,6 +35,7 @@ pub struct Names {
 /// prefix too, as CLS's JSON delivery writes tags as plain fields).
 pub const CLS: Names = Names {
     shape: "cls",
+    via: "Tencent CLS tags",
     namespace: &["namespace"],
     pod: &["pod_name"],
     container: &["container_name"],
@@ -50,6 +53,7 @@ pub const CLS: Names = Names {
 /// Alibaba SLS / ilogtail container stdout (`_namespace_`, `_pod_name_`, `_source_`, `_time_`).
 pub const SLS: Names = Names {
     shape: "sls",
+    via: "Alibaba ilogtail tags",
     namespace: &["_namespace_"],
     pod: &["_pod_name_"],
     container: &["_container_name_"],
@@ -64,9 +68,11 @@ pub const SLS: Names = Names {
     stream: &["_source_"],
 };
 
-/// Huawei LTS (`podName`, `nameSpace`, `containerName`, `collectTime` in ms).
+/// Huawei LTS built-in reserved fields (`podName`, `nameSpace`, `containerName`,
+/// `collectTime`: ms, written as a string of digits; no stream field).
 pub const LTS: Names = Names {
     shape: "lts",
+    via: "Huawei LTS fields",
     namespace: &["nameSpace"],
     pod: &["podName"],
     container: &["containerName"],
@@ -74,10 +80,10 @@ pub const LTS: Names = Names {
     pod_uid: &["podUid"],
     pod_ip: &["podIp"],
     image: &["imageName"],
-    host: &["hostName", "hostIP"],
+    host: &["hostName"],
     label_prefix: &[],
-    body: &["content", "message"],
-    time: &["collectTime", "time"],
+    body: &["content"],
+    time: &["collectTime", "__time__"],
     stream: &["stream"],
 };
 
