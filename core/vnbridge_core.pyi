@@ -1,6 +1,6 @@
 """Type stubs of the compiled core (core/src/py.rs, core/src/py_metrics.rs)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __version__: str
@@ -65,6 +65,7 @@ def decode_one(
     file: tuple[str, str, str, str] | None = None,
     key: bytes | None = None,
     headers: Sequence[tuple[str, bytes]] | None = None,
+    record: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | tuple[str, str]: ...
 def parse_rfc3339(text: str) -> int: ...
 def format_rfc3339(ts_ns: int, digits: int = 9) -> str: ...

@@ -217,7 +217,7 @@ class SourceSettings(BaseModel):
     )
     record: RecordSettings = Field(
         default_factory=RecordSettings,
-        description="The provider record's layout, by the provider console's knobs (auto reads every variant).",
+        description="The provider record's layout, by the provider console's knobs (auto: every variant).",
     )
     start: str = Field(
         "earliest",

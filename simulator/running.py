@@ -83,28 +83,46 @@ def finish_cronjobs(v1: Any, cluster: Cluster) -> list[SimPod]:
     return gone
 
 
-def eks_record(pod: SimPod, ts_ns: int, stream: str, tag: str, text: str) -> bytes:
-    """The Tencent EKS default record shape (DESIGN §3)."""
-    return orjson.dumps(
-        {
-            "@timestamp": ts_ns / 1e9,
-            "log": text,
-            "stream": stream,
-            "time": format_rfc3339(ts_ns),
-            "_p": tag,
-            "kubernetes": {
-                "pod_name": pod.name,
-                "namespace_name": pod.namespace,
-                "pod_id": pod.uid,
-                "labels": pod.labels,
-                "annotations": {"tke.cloud.tencent.com/pod-type": "eklet"},
-                "host": pod.node,
-                "container_name": pod.container,
-                "docker_id": pod.container_id,
-                "container_image": pod.image,
-            },
-        }
-    )
+def eks_record(
+    pod: SimPod,
+    ts_ns: int,
+    stream: str,
+    tag: str,
+    text: str,
+    *,
+    metadata: str = "string",
+    message_key: str = "log",
+) -> bytes:
+    """Tencent's super-node collector record (tests/fixtures/providers/README.md).
+
+    Documented: the line in ``log`` (``message`` with the log-key-as-message annotation),
+    the pod metadata in ``kubernetes`` as a JSON string by default (``metadata="object"``:
+    the filebeat-metadata-format annotation), ``@timestamp`` as epoch seconds (LogConfig
+    timestampKey / timestampFormat defaults). Inferred: the Fluent Bit kubernetes
+    filter's keys inside the metadata, ``stream`` and the CRI ``time`` beside the line,
+    the line's trailing newline, and ``_p: "P"`` on a fragment of a split line.
+    """
+    meta = {
+        "pod_name": pod.name,
+        "namespace_name": pod.namespace,
+        "pod_id": pod.uid,
+        "labels": pod.labels,
+        "annotations": {"tke.cloud.tencent.com/pod-type": "eklet"},
+        "host": pod.node,
+        "container_name": pod.container,
+        "docker_id": pod.container_id,
+        "container_image": pod.image,
+    }
+    rec: dict[str, object] = {
+        "@timestamp": ts_ns / 1e9,
+        message_key: text if tag == "P" else text + "\n",
+        "stream": stream,
+        "time": format_rfc3339(ts_ns),
+    }
+    if tag == "P":
+        rec["_p"] = "P"
+    rec["kubernetes"] = orjson.dumps(meta).decode() if metadata == "string" else meta
+    return orjson.dumps(rec)
 
 
 async def produce(bootstrap: str, topic: str, pods: Iterable[SimPod]) -> int:

@@ -42,6 +42,7 @@ def records(n: int, seed: int = 1) -> list[bytes]:
         "labels": {"app": "web"},
         "host": "eklet-0",
     }
+    k8s_text = orjson.dumps(k8s).decode()
     i = 0
     while len(out) < n:
         t += 1000
@@ -60,14 +61,15 @@ def records(n: int, seed: int = 1) -> list[bytes]:
             parts = [(f"GET /api/orders/{i} 200 {'y' * 260}", "F")]
         for text, tag in parts:
             out.append(
+                # Tencent's documented default: the metadata as a JSON string
                 orjson.dumps(
                     {
                         "@timestamp": t / 1e9,
-                        "log": text,
+                        "log": text if tag == "P" else text + "\n",
                         "stream": "stdout",
                         "time": f"2024-05-01T12:00:00.{t % 10**9:09d}Z",
-                        "_p": tag,
-                        "kubernetes": k8s,
+                        **({"_p": "P"} if tag == "P" else {}),
+                        "kubernetes": k8s_text,
                     }
                 )
             )

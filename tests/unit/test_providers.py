@@ -14,11 +14,11 @@ import orjson
 import pytest
 import yaml
 from typer.testing import CliRunner
+from vnbridge_core import format_rfc3339, parse_rfc3339
 
 from logbridge.cli import app as logbridge_app
 from logbridge.decoding import explain
 from logbridge.settings import LogbridgeSettings
-from vnbridge_core import format_rfc3339, parse_rfc3339
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers"
 CASES: dict[str, dict[str, Any]] = json.loads((FIXTURES / "cases.json").read_text())
