@@ -102,5 +102,8 @@ class Translator:
         vm_sources: list[str],
     ) -> None: ...
     def translate(
-        self, text: str, pod: dict[str, object], openmetrics: bool = False
+        self, text: str, pod: dict[str, object], openmetrics: bool = False, pass_vm: bool = False
+    ) -> tuple[str, int, int, dict[str, int]]: ...
+    def translate_node(
+        self, text: str, pods: list[dict[str, object]], openmetrics: bool = False, rules: bool = False
     ) -> tuple[str, int, int, dict[str, int]]: ...

@@ -10,6 +10,7 @@ changed, and bursts of pod events are folded into one publication (debounce).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import logging
 import os
@@ -86,12 +87,22 @@ class TargetsView:
             return None
         return self._state.version, self._state.pods(), self._state.nodes
 
+    def _current_rules(self) -> TargetRules:
+        """The rules with the cluster-wide default annotations of now (eks-config); a
+        change of those drops the group cache (a default path moves every target)."""
+        defaults = self._state.cluster_defaults
+        if defaults != self._rules.exporter.defaults:
+            exporter = dataclasses.replace(self._rules.exporter, defaults=dict(defaults))
+            self._rules = dataclasses.replace(self._rules, exporter=exporter)
+            self._cache = {}
+        return self._rules
+
     def refresh(self) -> bool:
         """Rebuild if the state changed since the last build; True when the list changed."""
         snap = self._snapshot()
         if snap is None:
             return False
-        return self._adopt(snap[0], build_targets(snap[1], snap[2], self._rules))
+        return self._adopt(snap[0], build_targets(snap[1], snap[2], self._current_rules()))
 
     async def refresh_off_loop(self) -> bool:
         """``refresh`` with the build and its JSON in a worker thread: at 10,000 pods that
@@ -102,9 +113,11 @@ class TargetsView:
             return False
 
         cache: GroupCache = {}
+        rules = self._current_rules()
+        old = self._cache
 
         def build() -> tuple[Targets, bytes, bytes]:
-            built = build_targets(snap[1], snap[2], self._rules, cache=self._cache, new_cache=cache)
+            built = build_targets(snap[1], snap[2], rules, cache=old, new_cache=cache)
             data = orjson.dumps(built.groups)
             return built, data, gzip.compress(data, compresslevel=1, mtime=0)
 

@@ -39,6 +39,7 @@ def rules_from(settings: DiscoverySettings) -> TargetRules:
         bridge_path=settings.metricsbridge_path,
         static_labels=dict(settings.static_labels) if settings.metricsbridge_address else {},
         pod_label_keys=tuple(settings.pod_labels),
+        api_server=settings.api_server_address,
     )
 
 
@@ -49,7 +50,8 @@ async def run(settings: DiscoverySettings, *, api: client.ApiClient | None = Non
     # loop (http_sd requests) gets the GIL back every millisecond instead of every five
     sys.setswitchinterval(0.001)
     state = ClusterState(
-        retention_s=settings.tombstone_retention_s, kinds=watched_kinds(settings.watch.namespaces)
+        retention_s=settings.tombstone_retention_s,
+        kinds=watched_kinds(settings.watch.namespaces, settings.targets.endpoint().cluster_defaults),
     )
     view = TargetsView(state=state, rules=rules_from(settings), background=True)
     metrics = DiscoveryMetrics(CollectorRegistry())

@@ -60,6 +60,14 @@ class DiscoverySettings(ComponentSettings):
         "labels; when empty, Prometheus scrapes the sandbox exporter directly.",
     )
     metricsbridge_path: str = Field("/probe", description="metricsbridge's probe path.")
+    api_server_address: str = Field(
+        "kubernetes.default.svc:443",
+        min_length=1,
+        description="host:port where Prometheus reaches the API server: the node-proxy presets "
+        "(aws-fargate, alibaba-eci, azure-aci) scraped directly (metricsbridge_address empty) target "
+        "its /api/v1/nodes/<node>/proxy/... (Prometheus needs the API server's CA and a token with "
+        "nodes/proxy in that scrape job).",
+    )
     static_labels: dict[str, str] = Field(
         default_factory=lambda: {
             "job": "kubelet",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from discovery.sdlabels import TargetGroup, kubernetes_sd_groups, sanitize_label_name
-from vnbridge.exporters import ExporterRule, main_container, virtual_exporters
+from vnbridge.exporters import ExporterRule, exporter_path, main_container, virtual_exporters
 from vnbridge.pods import PodInfo
 
 __all__ = [
@@ -40,9 +40,34 @@ class TargetRules:
     static_labels: Mapping[str, str] = field(default_factory=dict)
     pod_label_keys: tuple[str, ...] = ()  # "*" = every pod label
     labels: Literal["final", "kubernetes_sd"] = "final"  # kubernetes_sd: discovery.sdlabels
+    # where Prometheus reaches the API server, for the node-proxy presets scraped directly
+    api_server: str = "kubernetes.default.svc:443"
+
+
+def _node_group(node: str, rules: TargetRules) -> TargetGroup:
+    """One target per virtual node (aws-fargate, alibaba-eci, azure-aci): the series carry
+    their own namespace / pod / container labels, as the kubelet's do."""
+    ep = rules.exporter.endpoint
+    labels: dict[str, str] = dict(rules.static_labels)
+    labels["node"] = node
+    labels["instance"] = node
+    if rules.bridge_address:
+        labels["__param_target"] = node
+        labels["__metrics_path__"] = rules.bridge_path
+        if rules.exporter.scheme != "http":
+            labels["__scheme__"] = rules.exporter.scheme
+        return {"targets": [rules.bridge_address], "labels": labels}
+    # straight to the kubelet endpoint through the API server's node proxy
+    labels["__metrics_path__"] = f"/api/v1/nodes/{node}/proxy{ep.path}"
+    labels["__scheme__"] = "https"
+    for k, v in ep.query.items():
+        labels[f"__param_{k}"] = v.replace("{node}", node)
+    return {"targets": [rules.api_server], "labels": labels}
 
 
 def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
+    if rules.exporter.endpoint.where != "pod":
+        return _node_group(address, rules)
     labels: dict[str, str] = {}
     keys = pod.labels.keys() if "*" in rules.pod_label_keys else rules.pod_label_keys
     for key in sorted(keys):
@@ -58,8 +83,10 @@ def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
     if rules.bridge_address:
         labels["__param_target"] = address
         labels["__metrics_path__"] = rules.bridge_path
+        if rules.exporter.scheme != "http":
+            labels["__scheme__"] = rules.exporter.scheme
         return {"targets": [rules.bridge_address], "labels": labels}
-    labels["__metrics_path__"] = rules.exporter.path
+    labels["__metrics_path__"] = exporter_path(pod, rules.exporter)
     if rules.exporter.scheme != "http":
         labels["__scheme__"] = rules.exporter.scheme
     return {"targets": [address], "labels": labels}

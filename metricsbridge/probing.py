@@ -10,16 +10,17 @@ scrape (``up`` = 0), never a hung one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
 
-from vnbridge.exporters import ExporterRule, virtual_exporters
+from vnbridge.exporters import ExporterRule, exporter_path, is_virtual, virtual_exporters
 from vnbridge.pods import PodInfo
 from vnbridge.tracking import ClusterState
 
-__all__ = ["AllowList", "FetchError", "fetch", "scrape_timeout"]
+__all__ = ["AllowList", "FetchError", "Target", "fetch", "scrape_timeout"]
 
 MAX_BODY = 32 * 1024 * 1024
 
@@ -33,22 +34,51 @@ class FetchError(Exception):
         self.status = status
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What one allowed probe target is: the pod (a pod exporter) or the node and the
+    inventory's Running virtual pods on it (a node endpoint), and the exporter path."""
+
+    pods: tuple[PodInfo, ...]
+    node: str
+    path: str
+
+
 @dataclass(slots=True)
 class AllowList:
-    """``<podIP>:<port>`` → pod, by the virtual-exporter rule discovery publishes by;
-    rebuilt when the state changes."""
+    """``<podIP>:<port>`` → pod (or, for the node-endpoint presets, node name → its pods),
+    by the virtual-exporter rule discovery publishes by; rebuilt when the state changes."""
 
     state: ClusterState
     rule: ExporterRule
     conflicts: int = 0  # addresses two Running pods claim (resolved to the newest)
     _version: int = -1
-    _index: Mapping[str, PodInfo] | None = None
+    _index: Mapping[str, Target] | None = None
 
-    def lookup(self, target: str) -> PodInfo | None:
+    def lookup(self, target: str) -> Target | None:
         if self._index is None or self._version != self.state.version:
-            found = virtual_exporters(self.state.pods(), self.state.nodes, self.rule)
-            self._index, self.conflicts, self._version = found.by_address, found.conflicts, self.state.version
+            self._index = self._build()
+            self._version = self.state.version
         return self._index.get(target)
+
+    def _build(self) -> dict[str, Target]:
+        rule = self.rule
+        if self.state.cluster_defaults != rule.defaults:
+            rule = self.rule = dataclasses.replace(rule, defaults=dict(self.state.cluster_defaults))
+        pods = self.state.pods()
+        found = virtual_exporters(pods, self.state.nodes, rule)
+        self.conflicts = found.conflicts
+        if rule.endpoint.where == "pod":
+            return {a: Target((p,), p.node_name, exporter_path(p, rule)) for a, p in found.by_address.items()}
+        on_node: dict[str, list[PodInfo]] = {}
+        for p in pods:
+            if (
+                p.phase == "Running"
+                and p.node_name in found.by_address
+                and is_virtual(p, self.state.nodes, rule.selector)
+            ):
+                on_node.setdefault(p.node_name, []).append(p)
+        return {node: Target(tuple(ps), node, rule.endpoint.path) for node, ps in on_node.items()}
 
     def __len__(self) -> int:
         return len(self._index or {})
@@ -65,9 +95,18 @@ def scrape_timeout(header: str | None, default_s: float, *, margin_s: float = 0.
     return max(0.1, value - margin_s)
 
 
-async def fetch(client: httpx.AsyncClient, url: str, *, timeout_s: float) -> str:
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    timeout_s: float,
+    params: Sequence[tuple[str, str]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> str:
     try:
-        async with client.stream("GET", url, timeout=timeout_s) as resp:
+        async with client.stream(
+            "GET", url, params=list(params) or None, headers=headers, timeout=timeout_s
+        ) as resp:
             if resp.status_code != 200:
                 raise FetchError(f"http_{resp.status_code // 100}xx", 502)
             chunks: list[bytes] = []

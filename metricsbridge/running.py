@@ -15,7 +15,7 @@ from vnbridge.checking import answering_api
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.exporters import ExporterRule
 from vnbridge.httpkit import Auth, http_server
-from vnbridge.kube import LiveWatch, WatchCollector
+from vnbridge.kube import ApiHttp, LiveWatch, WatchCollector
 from vnbridge.tracking import ClusterState, watched_kinds
 
 __all__ = ["run"]
@@ -31,7 +31,9 @@ def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
     return ctx
 
 
-def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[FastAPI, httpx.AsyncClient]:
+def build_app(
+    settings: MetricsbridgeSettings, state: ClusterState, api: ApiHttp | None = None
+) -> tuple[FastAPI, httpx.AsyncClient]:
     client = httpx.AsyncClient(verify=_verify(settings), follow_redirects=False, trust_env=False)
     metrics = BridgeMetrics()
     metrics.registry.register(WatchCollector(state, "vnbridge_metricsbridge"))
@@ -40,24 +42,29 @@ def build_app(settings: MetricsbridgeSettings, state: ClusterState) -> tuple[Fas
         allow=AllowList(state=state, rule=ExporterRule.from_settings(settings.targets)),
         client=client,
         metrics=metrics,
-        metrics_path=settings.targets.path,
         default_timeout_s=settings.default_timeout_s,
         scheme=settings.targets.scheme,
         auth=Auth(bearer_token=settings.bearer_token.get_secret_value()),
+        api=api,
+        pass_vm=settings.pass_vm_metrics,
     )
     return app, client
 
 
 async def run(settings: MetricsbridgeSettings) -> None:
-    state = ClusterState(retention_s=0, kinds=watched_kinds(False))  # allows live pods only
-    watch = LiveWatch(
-        api=await answering_api(settings.kube), state=state, watch=WatchSettings(namespaces=False)
-    )
+    endpoint = settings.targets.endpoint()
+    # allows live pods only; Tencent's cluster-wide annotation defaults when it has them
+    state = ClusterState(retention_s=0, kinds=watched_kinds(False, endpoint.cluster_defaults))
+    api_client = await answering_api(settings.kube)
+    watch = LiveWatch(api=api_client, state=state, watch=WatchSettings(namespaces=False))
     watch.start(asyncio.get_running_loop())
-    app, client = build_app(settings, state)
+    api = ApiHttp(api_client) if endpoint.where != "pod" else None
+    app, client = build_app(settings, state, api)
     server = http_server(app, listen=settings.listen, tls=settings.listen_tls)
     try:
         await server.serve()
     finally:
         watch.stop()
         await client.aclose()
+        if api is not None:
+            await api.aclose()

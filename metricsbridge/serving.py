@@ -16,9 +16,10 @@ from fastapi import FastAPI, Query, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from metricsbridge.exposition import OPENMETRICS, TEXT
-from metricsbridge.probing import AllowList, FetchError, fetch, scrape_timeout
-from metricsbridge.translating import translate_text
+from metricsbridge.probing import AllowList, FetchError, Target, fetch, scrape_timeout
+from metricsbridge.translating import Translation, translate_node, translate_text
 from vnbridge.httpkit import Auth, add_health_routes
+from vnbridge.kube import ApiHttp
 from vnbridge.tracking import ClusterState
 
 __all__ = ["BridgeMetrics", "create_app"]
@@ -53,13 +54,36 @@ def create_app(
     allow: AllowList,
     client: httpx.AsyncClient,
     metrics: BridgeMetrics,
-    metrics_path: str,
     default_timeout_s: float,
     scheme: str = "http",
     auth: Auth | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    api: ApiHttp | None = None,
+    pass_vm: bool = False,
 ) -> FastAPI:
-    """``auth`` (bearer token) guards /probe and /metrics; /healthz and /readyz stay open."""
+    """``auth`` (bearer token) guards /probe and /metrics; /healthz and /readyz stay open.
+    ``api``: the API server, for the presets whose metrics sit behind its node proxy."""
+    endpoint = allow.rule.endpoint
+
+    async def scrape(request: Request, target: str, t: Target, timeout: float) -> str:
+        # only the query parameters the provider documents pass on (Tencent's collect[])
+        params = [(k, v) for k, v in request.query_params.multi_items() if k in endpoint.pass_params]
+        if endpoint.where == "pod":
+            return await fetch(client, f"{scheme}://{target}{t.path}", timeout_s=timeout, params=params)
+        if api is None:
+            raise FetchError("no_api_server", 502)
+        params += [(k, v.replace("{node}", t.node)) for k, v in endpoint.query.items()]
+        return await fetch(
+            api.client, api.node_url(t.node, t.path), timeout_s=timeout, params=params, headers=api.headers()
+        )
+
+    def translate(body: str, t: Target, openmetrics: bool) -> Translation:
+        if endpoint.speaks == "sandbox":
+            return translate_text(body, t.pods[0], openmetrics=openmetrics, pass_vm=pass_vm)
+        return translate_node(
+            body, list(t.pods), openmetrics=openmetrics, rules=endpoint.speaks == "resource"
+        )
+
     app = FastAPI(title="metricsbridge", docs_url=None, redoc_url=None, openapi_url=None)
 
     def plain(status: int, text: str) -> Response:
@@ -77,23 +101,23 @@ def create_app(
         if not state.ready:
             metrics.probes.labels("not_ready").inc()
             return plain(503, "inventory not synced yet")
-        pod = allow.lookup(target)
+        found = allow.lookup(target)
         metrics.allowed.set(len(allow))
         metrics.conflicts.set(allow.conflicts)
-        if pod is None:
+        if found is None:
             metrics.probes.labels("forbidden").inc()
             return plain(403, "target is not a current virtual-node pod exporter")
         timeout = scrape_timeout(
             request.headers.get("x-prometheus-scrape-timeout-seconds"), default_timeout_s
         )
         try:
-            body = await fetch(client, f"{scheme}://{target}{metrics_path}", timeout_s=timeout)
+            body = await scrape(request, target, found, timeout)
         except FetchError as exc:
             metrics.probes.labels(exc.code).inc()
             return plain(exc.status, f"sandbox scrape failed: {exc.code}")
         started = clock()
         openmetrics = "application/openmetrics-text" in request.headers.get("accept", "")
-        result = translate_text(body, pod, openmetrics=openmetrics)
+        result = translate(body, found, openmetrics)
         metrics.seconds.observe(clock() - started)
         metrics.parse_errors.inc(result.parse_errors)
         for reason, n in result.dropped.items():

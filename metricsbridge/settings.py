@@ -42,6 +42,12 @@ class MetricsbridgeSettings(ComponentSettings):
         description="Which pods are virtual-node exporter targets: /probe allows exactly their addresses. "
         "Give it the same block as vnbridge-discovery's targets.",
     )
+    pass_vm_metrics: bool = Field(
+        False,
+        description="Also serve the sandbox's VM-level pod_* series (Tencent: node_exporter with node_ "
+        "renamed pod_) as they are, with the pod's namespace and pod labels, for the provider's own "
+        "dashboards. Off: they only feed the derived cAdvisor series.",
+    )
     default_timeout_s: float = Field(
         8.0,
         gt=0,

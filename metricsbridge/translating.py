@@ -25,9 +25,19 @@ import vnbridge_core
 from vnbridge.exporters import main_container
 from vnbridge.pods import PodInfo
 
-__all__ = ["DERIVED", "RULES", "TYPES", "Derived", "Rule", "Translation", "pod_identity", "translate_text"]
+__all__ = [
+    "DERIVED",
+    "RULES",
+    "TYPES",
+    "Derived",
+    "Rule",
+    "Translation",
+    "pod_identity",
+    "translate_node",
+    "translate_text",
+]
 
-Level = Literal["container", "pod"]
+Level = Literal["container", "pod", "namespace"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +111,20 @@ RULES: tuple[Rule, ...] = (
     Rule("pod_disk_written_bytes_total", "container_fs_writes_bytes_total", "counter", **_DISK),  # type: ignore[arg-type]
     Rule("pod_disk_reads_completed_total", "container_fs_reads_total", "counter", **_DISK),  # type: ignore[arg-type]
     Rule("pod_disk_writes_completed_total", "container_fs_writes_total", "counter", **_DISK),  # type: ignore[arg-type]
+    # kubelet resource metrics (Azure ACI's virtual-kubelet /metrics/resource)
+    _c("container_start_time_seconds", "gauge"),
+    # kubelet-compatible PVC volume stats (Tencent's kubelet_*): kubelet /metrics job shape
+    *(
+        Rule(
+            f"kubelet_volume_stats_{m}",
+            f"kubelet_volume_stats_{m}",
+            "gauge",
+            level="namespace",
+            keep=("persistentvolumeclaim",),
+            const={"metrics_path": "/metrics"},
+        )
+        for m in ("available_bytes", "capacity_bytes", "used_bytes", "inodes", "inodes_free", "inodes_used")
+    ),
 )
 
 
@@ -183,7 +207,20 @@ class Translation:
     dropped: dict[str, int]  # reason -> count (bounded: unknown_metric, cfs_without_limit, ...)
 
 
-def translate_text(body: str, pod: PodInfo, *, openmetrics: bool = False) -> Translation:
-    """One scrape of ``pod``'s sandbox exporter, translated and rendered by the core."""
-    text, series, errors, dropped = TRANSLATOR.translate(body, pod_identity(pod), openmetrics)
+def translate_text(
+    body: str, pod: PodInfo, *, openmetrics: bool = False, pass_vm: bool = False
+) -> Translation:
+    """One scrape of ``pod``'s sandbox exporter, translated and rendered by the core;
+    ``pass_vm``: its VM-level ``pod_*`` series are served too, as they are."""
+    text, series, errors, dropped = TRANSLATOR.translate(body, pod_identity(pod), openmetrics, pass_vm)
+    return Translation(text, series, errors, dropped)
+
+
+def translate_node(
+    body: str, pods: list[PodInfo], *, openmetrics: bool = False, rules: bool = False
+) -> Translation:
+    """A virtual-kubelet node's scrape: series of the inventory's pods on it only; ``rules``:
+    kubelet resource metrics mapped by the table (ACI), else cAdvisor as it is."""
+    idents = [pod_identity(p) for p in pods]
+    text, series, errors, dropped = TRANSLATOR.translate_node(body, idents, openmetrics, rules)
     return Translation(text, series, errors, dropped)

@@ -11,14 +11,16 @@ the conflict is counted so both services can raise a warning metric.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vnbridge.pods import PodInfo
+from vnbridge.providers import ALIASES, PRESETS, Endpoint, preset_name
 
 __all__ = [
+    "CUSTOM_ENDPOINT",
     "METRICS_PORT_ANNOTATION",
     "NODE_PRESETS",
     "ExporterRule",
@@ -26,19 +28,28 @@ __all__ = [
     "NodeSelector",
     "TargetSettings",
     "exporter_address",
+    "exporter_path",
     "is_virtual",
     "join_host_port",
     "main_container",
     "virtual_exporters",
 ]
 
-# How each provider marks its virtual nodes (DESIGN §3).
+# How each provider marks its virtual nodes (vnbridge/providers.py; earlier names too).
 NODE_PRESETS: dict[str, dict[str, str]] = {
-    "tencent-eklet": {"node.kubernetes.io/instance-type": "eklet"},
-    "aws-fargate": {"eks.amazonaws.com/compute-type": "fargate"},
-    "virtual-kubelet": {"type": "virtual-kubelet"},
+    **{name: dict(p.node_labels) for name, p in PRESETS.items()},
+    **{old: dict(PRESETS[new].node_labels) for old, new in ALIASES.items()},
 }
 METRICS_PORT_ANNOTATION = "eks.tke.cloud.tencent.com/metrics-port"
+# node_preset custom: a pod exporter, Tencent's annotations (the shape most sandboxes copy)
+CUSTOM_ENDPOINT = Endpoint(
+    "pod",
+    9100,
+    "/metrics",
+    port_annotation=METRICS_PORT_ANNOTATION,
+    path_annotation="eks.tke.cloud.tencent.com/custom-metrics-url",
+)
+PresetName = Literal["tencent-eks", "huawei-cci", "aws-fargate", "alibaba-eci", "azure-aci", "custom"]
 
 
 class TargetSettings(BaseModel):
@@ -46,23 +57,31 @@ class TargetSettings(BaseModel):
     publishes by it, metricsbridge allows by it: give both the same block)."""
 
     model_config = ConfigDict(extra="forbid")
-    node_preset: Literal["tencent-eklet", "aws-fargate", "virtual-kubelet", "custom"] = Field(
-        "tencent-eklet",
-        description="Which nodes are virtual: a provider preset (tencent-eklet = node.kubernetes.io/"
-        "instance-type=eklet, aws-fargate = eks.amazonaws.com/compute-type=fargate, virtual-kubelet = "
-        "type=virtual-kubelet), or custom (node_selector).",
+    node_preset: PresetName = Field(
+        "tencent-eks",
+        description="The provider, which says which nodes are virtual and where their pods' metrics are "
+        "served (README 'Providers: where the metrics are'): tencent-eks (node.kubernetes.io/instance-type="
+        "eklet; <podIP>:9100), huawei-cci (<podIP>:19100), aws-fargate (eks.amazonaws.com/compute-type="
+        "fargate; the API server's node proxy), alibaba-eci and azure-aci (type=virtual-kubelet; the node), "
+        "or custom (node_selector; a pod exporter). tencent-eklet still means tencent-eks.",
     )
     node_selector: dict[str, str] = Field(
-        default_factory=dict, description="Node labels (all must match) when node_preset is custom."
+        default_factory=dict,
+        description="Node labels (all must match) that mark virtual nodes; required for custom, "
+        "replaces the preset's labels otherwise.",
     )
-    port: int = Field(
-        9100,
+    port: int | None = Field(
+        None,
         ge=1,
         le=65535,
-        description=f"Sandbox exporter port unless the pod annotation {METRICS_PORT_ANNOTATION} says "
-        "otherwise.",
+        description="Pod exporter port unless the preset's port annotation (Tencent: "
+        f"{METRICS_PORT_ANNOTATION}) says otherwise; null = the preset's (9100, Huawei 19100).",
     )
-    path: str = Field("/metrics", description="Sandbox exporter path.")
+    path: str | None = Field(
+        None,
+        description="Pod exporter path unless the preset's path annotation (Tencent: "
+        "eks.tke.cloud.tencent.com/custom-metrics-url) says otherwise; null = the preset's.",
+    )
     scheme: Literal["http", "https"] = Field("http", description="Sandbox exporter scheme.")
     labels: Literal["final", "kubernetes_sd"] = Field(
         "final",
@@ -72,18 +91,31 @@ class TargetSettings(BaseModel):
         "existing relabel_configs. metricsbridge ignores it.",
     )
 
+    @field_validator("node_preset", mode="before")
+    @classmethod
+    def _preset(cls, v: object) -> object:
+        return preset_name(v) if isinstance(v, str) else v
+
     @model_validator(mode="after")
     def _check(self) -> TargetSettings:
         if self.node_preset == "custom" and not self.node_selector:
             raise ValueError("node_preset custom needs node_selector (node labels that mark virtual nodes)")
-        if not self.path.startswith("/"):
+        if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"path must start with /, got {self.path!r}")
+        if self.endpoint().where != "pod" and (self.port is not None or self.path is not None):
+            raise ValueError(
+                f"node_preset {self.node_preset} is scraped on its node, not in the pod: port and path "
+                "do not apply (leave them out)"
+            )
         return self
 
     def selector_labels(self) -> dict[str, str]:
-        return (
-            dict(self.node_selector) if self.node_preset == "custom" else dict(NODE_PRESETS[self.node_preset])
-        )
+        if self.node_selector or self.node_preset == "custom":
+            return dict(self.node_selector)
+        return dict(NODE_PRESETS[self.node_preset])
+
+    def endpoint(self) -> Endpoint:
+        return CUSTOM_ENDPOINT if self.node_preset == "custom" else PRESETS[self.node_preset].endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,28 +136,52 @@ class ExporterRule:
     port: int = 9100
     path: str = "/metrics"
     scheme: str = "http"
+    endpoint: Endpoint = CUSTOM_ENDPOINT
+    # cluster-wide default annotations (Tencent's kube-system/eks-config `pod.annotations`)
+    defaults: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: TargetSettings) -> ExporterRule:
+        ep = settings.endpoint()
         return cls(
             selector=NodeSelector(settings.selector_labels()),
-            port=settings.port,
-            path=settings.path,
+            port=settings.port or ep.port,
+            path=settings.path or ep.path,
             scheme=settings.scheme,
+            endpoint=ep,
         )
 
+    def annotation(self, pod: PodInfo, key: str) -> str:
+        """A pod's annotation, else the cluster-wide default, else ""."""
+        if not key:
+            return ""
+        return pod.annotations.get(key) or self.defaults.get(key, "")
 
-def exporter_address(pod: PodInfo, default_port: int) -> str | None:
-    """``<podIP>:<port>`` of the sandbox exporter, or None when the pod has no usable IP/port."""
+
+def exporter_address(
+    pod: PodInfo, default_port: int, annotation: str = METRICS_PORT_ANNOTATION, raw: str | None = None
+) -> str | None:
+    """``<podIP>:<port>`` of the sandbox exporter, or None when the pod has no usable IP/port.
+    ``raw``: the port annotation's value already looked up (with cluster-wide defaults)."""
     if not pod.pod_ip:
         return None
-    raw = pod.annotations.get(METRICS_PORT_ANNOTATION, "")
+    if raw is None:
+        raw = pod.annotations.get(annotation, "") if annotation else ""
     port = default_port
     if raw:
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             return None  # a bad annotation is never guessed
         port = int(raw)
     return join_host_port(pod.pod_ip, port)
+
+
+def exporter_path(pod: PodInfo, rule: ExporterRule) -> str:
+    """The pod's exporter path: the path annotation (a path such as ``/metrics``), else the
+    rule's. A value that is no absolute path is not guessed: the rule's path is used."""
+    raw = rule.annotation(pod, rule.endpoint.path_annotation)
+    if raw.startswith("/") and len(raw) <= 256 and "?" not in raw and "#" not in raw:
+        return raw
+    return rule.path
 
 
 def join_host_port(ip: str, port: int) -> str:
@@ -166,10 +222,20 @@ def virtual_exporters(
     """Every Running pod on a virtual node with a usable exporter address."""
     by_address: dict[str, PodInfo] = {}
     conflicts: set[str] = set()
+    ep = rule.endpoint
     for pod in pods:
         if pod.phase != "Running" or not is_virtual(pod, node_labels, rule.selector):
             continue
-        address = exporter_address(pod, rule.port)
+        if ep.enable_annotation and rule.annotation(pod, ep.enable_annotation).lower() == "false":
+            continue
+        if ep.where != "pod":
+            # served on the node: one target per virtual node that runs a pod (its name)
+            if pod.node_name:
+                newest = by_address.get(pod.node_name)
+                if newest is None or _newest_first(newest) < _newest_first(pod):
+                    by_address[pod.node_name] = pod
+            continue
+        address = exporter_address(pod, rule.port, raw=rule.annotation(pod, ep.port_annotation))
         if address is None:
             continue
         held = by_address.get(address)

@@ -27,7 +27,14 @@ from vnbridge.watching import Backoff, Reflector
 
 __all__ = ["PATHS", "Inbox", "KubeConfigError", "LiveWatch", "WatchCollector", "api_client"]
 
-PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces"}
+PATHS = {
+    "pods": "/api/v1/pods",
+    "nodes": "/api/v1/nodes",
+    "namespaces": "/api/v1/namespaces",
+    # Tencent's cluster-wide pod annotation defaults (one ConfigMap, by field selector)
+    "eks-config": "/api/v1/namespaces/kube-system/configmaps",
+}
+SELECTORS = {"eks-config": "metadata.name=eks-config"}
 
 
 class KubeConfigError(Exception):
@@ -134,7 +141,7 @@ class LiveWatch:
 
             return call
 
-        for kind in sorted(self.state.required, key=("nodes", "namespaces", "pods").index):
+        for kind in sorted(self.state.required, key=("nodes", "namespaces", "eks-config", "pods").index):
             if (only and kind not in only) or kind in self.reflectors:
                 continue
             on_list, on_event = self.state.handlers(kind)
@@ -149,6 +156,7 @@ class LiveWatch:
                 on_error=self._on_error(kind) if self._on_error else None,
                 on_status=hop(lambda status, kind=kind: self.state.watch_status(kind, status)),
                 denied_retry_s=self._watch.denied_retry_s,
+                field_selector=SELECTORS.get(kind, ""),
             )
             self.reflectors[kind] = reflector
             reflector.start()
@@ -183,3 +191,40 @@ class WatchCollector(Collector):
         for kind in sorted(self._state.required):
             family.add_metric([kind], self._state.failing.get(kind, 0))
         yield family
+
+
+class ApiHttp:
+    """The API server as a plain HTTPS endpoint (its node proxy serves the kubelets'
+    metrics to the node-proxy presets), with the ApiClient's own TLS and credentials:
+    the CA, a client certificate, and a bearer token read on every request (a projected
+    service-account token is rotated under us)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        import ssl
+
+        import httpx
+
+        cfg = api.configuration
+        self.base = str(cfg.host).rstrip("/")
+        verify: ssl.SSLContext | bool = bool(cfg.verify_ssl)
+        if cfg.verify_ssl:
+            ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
+            if cfg.cert_file and cfg.key_file:
+                ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+            verify = ctx
+        self._cfg = cfg
+        self.client = httpx.AsyncClient(verify=verify, follow_redirects=False, trust_env=False)
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header the ApiClient would send now, if any."""
+        auth = self._cfg.auth_settings().get("BearerToken") or {}
+        value = auth.get("value")
+        return {"Authorization": str(value)} if value else {}
+
+    def node_url(self, node: str, path: str) -> str:
+        from urllib.parse import quote
+
+        return f"{self.base}/api/v1/nodes/{quote(node, safe='')}/proxy{path}"
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import yaml
+
 from vnbridge.inventory import MemoryInventory
 from vnbridge.pods import ObjectMeta, PodInfo, object_meta, pod_from_object
 
@@ -21,10 +23,29 @@ __all__ = ["KINDS", "ClusterState", "watched_kinds"]
 KINDS = ("nodes", "namespaces", "pods")
 
 
-def watched_kinds(namespaces: bool) -> tuple[str, ...]:
+def watched_kinds(namespaces: bool, cluster_defaults: str = "") -> tuple[str, ...]:
     """What a live watch lists: nodes and pods always; namespaces only when their
-    labels are wanted (it needs get/list/watch on namespaces in RBAC)."""
-    return KINDS if namespaces else ("nodes", "pods")
+    labels are wanted (it needs get/list/watch on namespaces in RBAC); Tencent's
+    kube-system/eks-config when the provider keeps cluster-wide pod annotation defaults
+    there (list/watch on that ConfigMap)."""
+    kinds = KINDS if namespaces else ("nodes", "pods")
+    return (*kinds, "eks-config") if cluster_defaults == "kube-system/eks-config" else kinds
+
+
+def cluster_defaults_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """``data["pod.annotations"]`` of Tencent's eks-config: a YAML (or JSON) mapping of
+    annotation → value (inferred: the doc names the key, not its encoding). Anything
+    else reads as no defaults."""
+    raw = ((obj.get("data") or {}) if isinstance(obj, Mapping) else {}).get("pod.annotations", "")
+    if not isinstance(raw, str) or not raw.strip():
+        return {}
+    try:
+        parsed = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): str(v) for k, v in parsed.items() if isinstance(v, str | int | float | bool)}
 
 
 def _name(obj: Mapping[str, Any]) -> str:
@@ -50,6 +71,8 @@ class ClusterState:
         self.inventory.on_expired = self._expired
         self.node_meta: dict[str, ObjectMeta] = {}
         self.namespace_meta: dict[str, ObjectMeta] = {}
+        # cluster-wide default pod annotations (Tencent's kube-system/eks-config)
+        self.cluster_defaults: dict[str, str] = {}
         self.required = frozenset(kinds)
         self.synced: set[str] = set()
         self.failing: dict[str, int] = {}  # kind -> HTTP status the API refuses it with
@@ -173,6 +196,19 @@ class ClusterState:
         self.namespace_meta[name] = meta
         self._changed(self.inventory.rejoin(self._metas, namespace=name))
 
+    def list_defaults(self, items: list[dict[str, Any]]) -> None:
+        self.cluster_defaults = cluster_defaults_of(items[0]) if items else {}
+        self.synced.add("eks-config")
+        self._changed(())
+
+    def defaults_event(self, etype: str, obj: dict[str, Any]) -> None:
+        self._set_defaults({} if etype == "DELETED" else cluster_defaults_of(obj))
+
+    def _set_defaults(self, defaults: dict[str, str]) -> None:
+        if defaults != self.cluster_defaults:
+            self.cluster_defaults = defaults
+            self._changed(())
+
     def handlers(
         self, kind: str
     ) -> tuple[Callable[[list[dict[str, Any]]], None], Callable[[str, dict[str, Any]], None]]:
@@ -180,6 +216,7 @@ class ClusterState:
             "pods": (self.list_pods, self.pod_event),
             "nodes": (self.list_nodes, self.node_event),
             "namespaces": (self.list_namespaces, self.namespace_event),
+            "eks-config": (self.list_defaults, self.defaults_event),
         }[kind]
 
     # --- the Lookup protocol (logbridge enrichment) ----------------------------------

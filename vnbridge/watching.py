@@ -114,9 +114,11 @@ class Reflector:
         on_error: Callable[[str], None] | None = None,
         on_status: Callable[[int], None] | None = None,
         denied_retry_s: float = 60.0,
+        field_selector: str = "",
     ) -> None:
         self._api = api
         self.path = path
+        self._selector = [("fieldSelector", field_selector)] if field_selector else []
         self._on_list = on_list
         self._on_event = on_event
         self._page = page_size
@@ -159,7 +161,7 @@ class Reflector:
         items: list[dict[str, Any]] = []
         token = ""
         while True:
-            query: list[tuple[str, Any]] = [("limit", self._page)]
+            query: list[tuple[str, Any]] = [("limit", self._page), *self._selector]
             if token:
                 query.append(("continue", token))
             try:
@@ -180,6 +182,7 @@ class Reflector:
             ("allowWatchBookmarks", "true"),
             ("resourceVersion", self.resource_version),
             ("timeoutSeconds", self._watch_timeout),
+            *self._selector,
         ]
         resp = self._get(query, read_timeout=self._watch_timeout + 30.0)
         self._recovered()

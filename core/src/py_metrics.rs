@@ -1,7 +1,7 @@
 //! Python bindings of the metrics translation: one call per probe, the GIL released
 //! while the scrape is parsed, translated and rendered.
 
-use crate::metrics::{Container, Derived, Formula, Pod, Rule, Table};
+use crate::metrics::{Container, Derived, Formula, Level, Pod, Rule, Table};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -41,7 +41,12 @@ impl Translator {
             rs.push(Rule {
                 source: field(r, "source")?,
                 target: field(r, "target")?,
-                pod_level: field::<String>(r, "level")? == "pod",
+                level: match field::<String>(r, "level")?.as_str() {
+                    "container" => Level::Container,
+                    "pod" => Level::Pod,
+                    "namespace" => Level::Namespace,
+                    other => return Err(PyValueError::new_err(format!("unknown level {other:?}"))),
+                },
                 keep: opt(r, "keep")?,
                 rename: rename.into_iter().collect(),
                 konst: konst.into_iter().collect(),
@@ -68,35 +73,62 @@ impl Translator {
         Ok(Translator { table: Table::new(rs, ds, types.into_iter().collect(), vm_sources) })
     }
 
+    /// A virtual-kubelet node's scrape for `pods` (those the inventory runs there):
+    /// `rules` applies the table per pod (resource metrics), else cAdvisor passes as it is.
+    #[pyo3(signature = (text, pods, openmetrics=false, rules=false))]
+    fn translate_node(
+        &self,
+        py: Python<'_>,
+        text: &str,
+        pods: Vec<Bound<'_, PyDict>>,
+        openmetrics: bool,
+        rules: bool,
+    ) -> PyResult<(String, usize, usize, HashMap<String, usize>)> {
+        let pods: Vec<Pod> = pods.iter().map(pod_of).collect::<PyResult<_>>()?;
+        let text = text.to_owned();
+        let res = py.allow_threads(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.table.translate_node(&text, &pods, openmetrics, rules)
+            }))
+        });
+        let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
+        let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Ok((res.text, res.series, res.parse_errors, dropped))
+    }
+
     /// `(text, series, parse_errors, dropped)` for one scrape of `pod`.
-    #[pyo3(signature = (text, pod, openmetrics=false))]
+    #[pyo3(signature = (text, pod, openmetrics=false, pass_vm=false))]
     fn translate(
         &self,
         py: Python<'_>,
         text: &str,
         pod: &Bound<'_, PyDict>,
         openmetrics: bool,
+        pass_vm: bool,
     ) -> PyResult<(String, usize, usize, HashMap<String, usize>)> {
-        let containers: Vec<(String, String, String)> = opt(pod, "containers")?;
-        let p = Pod {
-            namespace: field(pod, "namespace")?,
-            name: field(pod, "name")?,
-            uid: opt(pod, "uid")?,
-            main: opt(pod, "main")?,
-            containers: containers
-                .into_iter()
-                .map(|(name, bare_id, image)| Container { name, bare_id, image })
-                .collect(),
-            cpu_limited: opt(pod, "cpu_limited")?,
-        };
+        let p = pod_of(pod)?;
         let text = text.to_owned();
         let res = py.allow_threads(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.table.translate(&text, &p, openmetrics)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.table.translate(&text, &p, openmetrics, pass_vm)
+            }))
         });
         let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
         let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         Ok((res.text, res.series, res.parse_errors, dropped))
     }
+}
+
+fn pod_of(pod: &Bound<'_, PyDict>) -> PyResult<Pod> {
+    let containers: Vec<(String, String, String)> = opt(pod, "containers")?;
+    Ok(Pod {
+        namespace: field(pod, "namespace")?,
+        name: field(pod, "name")?,
+        uid: opt(pod, "uid")?,
+        main: opt(pod, "main")?,
+        containers: containers.into_iter().map(|(name, bare_id, image)| Container { name, bare_id, image }).collect(),
+        cpu_limited: opt(pod, "cpu_limited")?,
+    })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

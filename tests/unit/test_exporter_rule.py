@@ -74,8 +74,9 @@ def test_metricsbridge_allows_exactly_the_addresses_discovery_publishes(
     candidates |= {"[fd00::1]:9100", "[fd00::1]:9400", "10.0.0.9:9100"}
     allowed = {}
     for address in candidates:
-        pod = allow.lookup(address)
-        if pod is not None:
+        found = allow.lookup(address)
+        if found is not None:
+            (pod,) = found.pods
             allowed[address] = (pod.namespace, pod.name)
     assert allowed == published
     assert allow.conflicts == view.conflicts

@@ -27,3 +27,12 @@ def test_dead_letter_reasons_in_the_readme_equal_the_enum() -> None:
 
 def test_the_core_produces_exactly_the_reasons_python_knows() -> None:
     assert sorted(vnbridge_core.reasons()) == sorted(r.value for r in Reason)
+
+
+def test_the_provider_table_names_every_record_knob() -> None:
+    from logbridge.settings import RecordSettings
+
+    text = README.read_text()
+    table = text[text.index("### Providers") : text.index("**Dead-letter reasons**")]
+    for name in RecordSettings.model_fields:
+        assert f"`{name}`" in table, name

@@ -27,7 +27,7 @@ class Translated(NamedTuple):
     dropped: dict[str, int]
 
 
-_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (-?\d+(?:\.\d+)?))?$")
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -133,7 +133,10 @@ def _expected_target(source: str) -> str:
     return source if source.startswith("container_") else _NODE_EXPORTER_TO_CADVISOR[source]
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.source)
+CADVISOR_RULES = [r for r in RULES if r.level != "namespace"]
+
+
+@pytest.mark.parametrize("rule", CADVISOR_RULES, ids=lambda r: r.source)
 def test_rule(rule: Rule) -> None:
     target = _expected_target(rule.source)
     assert target in CADVISOR, f"{target} is not a series cAdvisor exports"
@@ -256,8 +259,42 @@ def test_parse_and_render_round_trip() -> None:
     assert t.parse_errors == 0 and t.series == 1
     [s] = _read(t.text)
     assert s.value == "1.5e3" and "# TYPE container_memory_rss gauge" in t.text
+    # the sample's timestamp is kept: milliseconds in the text format, seconds in OpenMetrics
+    assert t.text.rstrip("\n").endswith(" 1.5e3 1700000000000")
     om = translate_text(text, POD, openmetrics=True).text
     assert om.endswith("# EOF\n") and "# TYPE container_memory_rss gauge" in om
+    assert " 1.5e3 1700000000.000\n" in om
+
+
+# kubelet's own /metrics (pkg/kubelet/metrics/collectors/volume_stats.go): gauges
+# labelled namespace and persistentvolumeclaim; kube-prometheus selects them with
+# job="kubelet", metrics_path="/metrics" (KubePersistentVolumeFillingUp)
+KUBELET_VOLUME = (
+    "kubelet_volume_stats_available_bytes",
+    "kubelet_volume_stats_capacity_bytes",
+    "kubelet_volume_stats_used_bytes",
+    "kubelet_volume_stats_inodes",
+    "kubelet_volume_stats_inodes_free",
+    "kubelet_volume_stats_inodes_used",
+)
+
+
+@pytest.mark.parametrize("name", KUBELET_VOLUME)
+def test_kubelet_volume_stats_come_out_in_the_kubelet_metrics_shape(name: str) -> None:
+    src = Sample(name, {"namespace": "spoofed", "persistentvolumeclaim": "data", "pod_name": "x"}, "9")
+    t = translate_text(_render([src]) + "", POD)
+    [s] = _read(t.text)
+    assert s == Sample(
+        name, {"namespace": "batch", "persistentvolumeclaim": "data", "metrics_path": "/metrics"}, "9"
+    )
+    assert f"# TYPE {name} gauge" in t.text
+
+
+def test_vm_series_are_served_as_they_are_only_when_asked() -> None:
+    text = 'pod_load1{namespace="spoof"} 0.5\n'
+    assert translate_text(text, POD).series == 0
+    [s] = _read(translate_text(text, POD, pass_vm=True).text)
+    assert s == Sample("pod_load1", {"namespace": "batch", "pod": "report-1-x"}, "0.5")
 
 
 def test_malformed_lines_are_counted_not_fatal() -> None:
