@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -155,36 +156,64 @@ def write_cri_files(root: Path, pods: Iterable[SimPod]) -> list[Path]:
     return out
 
 
-def sandbox_metrics(pod: SimPod, tick: float) -> str:
-    """Tencent-style sandbox exporter text. Deployment pods: cAdvisor-like container_*
-    with provider labels plus node_exporter renamed pod_*; CronJob pods: an older image
-    with only VM-level node_* series (both dialects exist in the field, DESIGN §3)."""
+# Tencent's own scrape config leaves these collectors out with collect[] (its doc's reading:
+# the named collectors are dropped; node_exporter's own reading is the opposite) — inferred
+SANDBOX_COLLECTORS = ("ipvs",)
+
+
+def sandbox_metrics(
+    pod: SimPod, tick: float, *, stamp_ms: int | None = None, leave_out: Iterable[str] = ()
+) -> str:
+    """Tencent-style sandbox exporter text (cloud.tencent.com/document/product/457/44173;
+    imroc/tke-guide prometheus-scrape-config.md). Deployment pods: cAdvisor data as
+    ``container_*`` with provider labels and the refresh's timestamp (data refreshed every
+    cri-stats-interval, scraped with honor_timestamps), node_exporter renamed ``pod_*``,
+    ``kubelet_volume_stats_*`` of the pod's claim and an ``ipvs`` collector that
+    ``collect[]`` leaves out; CronJob pods: an older image with only VM-level ``node_*``
+    series (both dialects exist in the field: inferred, the labels are not published)."""
     prov = (
         f'pod_name="{pod.name}",namespace="{pod.namespace}",node="{pod.node}",'
         f'unInstanceId="eks-{pod.uid[:8]}",workload_kind="{pod.owner_kind}",workload_name="{pod.owner_name}"'
     )
+    ts = f" {stamp_ms}" if stamp_ms is not None else ""
     vm = "node" if pod.cronjob else "pod"
     lines: list[str] = []
     if not pod.cronjob:
         c = f'container="{pod.container}",image="{pod.image}",{prov}'
         lines += [
             "# TYPE container_cpu_usage_seconds_total counter",
-            f'container_cpu_usage_seconds_total{{{c},cpu="total"}} {1.5 + tick * 0.25}',
+            f'container_cpu_usage_seconds_total{{{c},cpu="total"}} {1.5 + tick * 0.25}{ts}',
             "# TYPE container_cpu_cfs_periods_total counter",
-            f"container_cpu_cfs_periods_total{{{c}}} {100 + tick * 10:.0f}",
+            f"container_cpu_cfs_periods_total{{{c}}} {100 + tick * 10:.0f}{ts}",
             "# TYPE container_cpu_cfs_throttled_periods_total counter",
-            f"container_cpu_cfs_throttled_periods_total{{{c}}} {10 + tick:.0f}",
+            f"container_cpu_cfs_throttled_periods_total{{{c}}} {10 + tick:.0f}{ts}",
             "# TYPE container_memory_working_set_bytes gauge",
-            f"container_memory_working_set_bytes{{{c}}} {52428800 + int(tick) * 4096}",
+            f"container_memory_working_set_bytes{{{c}}} {52428800 + int(tick) * 4096}{ts}",
             "# TYPE container_memory_rss gauge",
-            f"container_memory_rss{{{c}}} 41943040",
+            f"container_memory_rss{{{c}}} 41943040{ts}",
             "# TYPE container_memory_cache gauge",
-            f"container_memory_cache{{{c}}} 8388608",
+            f"container_memory_cache{{{c}}} 8388608{ts}",
             "# TYPE container_memory_swap gauge",
-            f"container_memory_swap{{{c}}} 0",
+            f"container_memory_swap{{{c}}} 0{ts}",
             "# TYPE container_sandbox_specific_thing gauge",
-            f"container_sandbox_specific_thing{{{c}}} 1",
+            f"container_sandbox_specific_thing{{{c}}} 1{ts}",
         ]
+        claim = f'namespace="{pod.namespace}",persistentvolumeclaim="data-{pod.owner_name}"'
+        volume: tuple[tuple[str, int], ...] = (
+            ("capacity_bytes", 10737418240),
+            ("available_bytes", 107374182),  # 1 % left: KubePersistentVolumeFillingUp fires
+            ("used_bytes", 10630044058),
+            ("inodes", 655360),
+            ("inodes_free", 600000),
+            ("inodes_used", 55360),
+        )
+        for vname, size in volume:
+            lines += [
+                f"# TYPE kubelet_volume_stats_{vname} gauge",
+                f"kubelet_volume_stats_{vname}{{{claim}}} {size}{ts}",
+            ]
+        if "ipvs" not in set(leave_out):
+            lines += ["# TYPE pod_ipvs_connections_total counter", f"pod_ipvs_connections_total{{{prov}}} 3"]
     lines.append(f"# TYPE {vm}_cpu_seconds_total counter")
     for mode, v in (("user", 1.0), ("system", 0.5), ("idle", 100.0), ("iowait", 0.1), ("steal", 0.0)):
         lines.append(f'{vm}_cpu_seconds_total{{cpu="0",mode="{mode}",{prov}}} {v + tick * 0.1}')
@@ -299,9 +328,21 @@ class Exporters:
             f"  metrics_path: /metrics/cadvisor\n  static_configs: [{groups}]\n"
         )
 
-    def __init__(self, cluster: Cluster, *, sandbox_port: int = 9100) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        sandbox_port: int = 9100,
+        stats_interval_s: float = 1.0,
+        paths: dict[str, str] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.port = sandbox_port
+        # the sandbox refreshes its cAdvisor data this often (Tencent: cri-stats-interval,
+        # 30 s by default) and stamps each refresh; tests use 1 s
+        self.stats_interval_s = stats_interval_s
+        self.paths = paths or {}  # pod name -> its exporter path (custom-metrics-url)
+        self.asked: dict[str, list[list[str]]] = {}  # pod name -> collect[] of each scrape
         self.servers: list[ThreadingHTTPServer] = []
         self.started = time.monotonic()
         self.kubelets: dict[str, int] = {}  # standard node -> port of its kubelet stand-in
@@ -312,13 +353,23 @@ class Exporters:
         """Seconds since start: counters grow with time, as real ones do."""
         return time.monotonic() - self.started
 
+    def sandbox(self, pod: SimPod, path: str) -> str:
+        """One scrape of ``pod``'s sandbox: its path only, collect[] recorded and applied."""
+        url = urlsplit(path)
+        if url.path != self.paths.get(pod.name, "/metrics"):
+            return ""
+        collect = parse_qs(url.query).get("collect[]", [])
+        self.asked.setdefault(pod.name, []).append(collect)
+        # the data of the last refresh, stamped with its time
+        now = time.time()
+        refreshed = now - (now % self.stats_interval_s)
+        tick = self.tick - (now - refreshed)
+        return sandbox_metrics(pod, tick, stamp_ms=int(refreshed * 1000), leave_out=collect)
+
     def start(self) -> None:
         for pod in self.cluster.pods:
             if pod.virtual:
-                self._serve(
-                    (pod.ip, self.port),
-                    lambda path, p=pod: sandbox_metrics(p, self.tick) if path == "/metrics" else "",
-                )
+                self._serve((pod.ip, self.port), lambda path, p=pod: self.sandbox(p, path))
         for node in sorted({p.node for p in self.cluster.pods if not p.virtual}):
             on_node = [p for p in self.cluster.pods if p.node == node]
             srv = self._serve(

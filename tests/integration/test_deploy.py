@@ -14,7 +14,16 @@ import pytest
 from simulator.running import kube
 from tests.integration.conftest import ROOT, Stack
 
-OVERLAYS = {"tencent": "tencent-eklet", "fargate": "aws-fargate", "virtual-kubelet": "virtual-kubelet"}
+OVERLAYS = {p: p for p in ("tencent-eks", "huawei-cci", "aws-fargate", "alibaba-eci", "azure-aci")}
+# least privilege per preset: nodes/proxy only where the metrics sit behind the node proxy,
+# the eks-config ConfigMap only for Tencent
+EXTRA_RBAC = {
+    "tencent-eks": {"role.rbac.authorization.k8s.io/vnbridge-eks-config-reader"},
+    "aws-fargate": {"clusterrole.rbac.authorization.k8s.io/vnbridge-node-proxy-reader"},
+    "alibaba-eci": {"clusterrole.rbac.authorization.k8s.io/vnbridge-node-proxy-reader"},
+    "azure-aci": {"clusterrole.rbac.authorization.k8s.io/vnbridge-node-proxy-reader"},
+}
+ALL_EXTRA = set().union(*EXTRA_RBAC.values())
 
 
 def _kubectl(stack: Stack) -> str:
@@ -58,8 +67,11 @@ def test_kustomize_overlay_passes_server_side_dry_run(stack: Stack, overlay: str
         "deployment.apps/vnbridge-metricsbridge",
         "statefulset.apps/vnbridge-logbridge",
         "poddisruptionbudget.policy/vnbridge-metricsbridge",
+        *EXTRA_RBAC.get(overlay, ()),
     ):
         assert kind in proc.stdout
+    for kind in ALL_EXTRA - EXTRA_RBAC.get(overlay, set()):
+        assert kind not in proc.stdout, f"{overlay} must not get {kind}"
 
 
 def test_kibana_data_views_are_saved_objects() -> None:
