@@ -7,22 +7,26 @@ the API server at it; discovery, metricsbridge and Prometheus run as in producti
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from kubernetes.client.exceptions import ApiException
 
 from simulator.kubelet import netns, self_signed
 from simulator.model import Cluster
-from simulator.running import kube, register
+from simulator.running import Exporters, kube, register
 from simulator.supervising import spawned
 from tests.integration.conftest import Stack
 from tests.integration.helpers import child, eventually, free_port, prometheus_jobs
@@ -32,6 +36,20 @@ PREFIX = f"it-n{RUN}-"
 NODE = f"vk-{RUN}"
 PRESETS = ("aws-fargate", "alibaba-eci", "azure-aci")
 CADVISOR_LABELS = {"container", "cpu", "id", "image", "name", "namespace", "pod"}
+REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
+
+
+def _container_rules() -> list[dict[str, Any]]:
+    """kube-prometheus' recording rules over cAdvisor CPU and working-set series."""
+    doc = yaml.safe_load((REF / "recording-rules.yaml").read_text())
+    groups = doc["spec"]["groups"] if "spec" in doc else doc["groups"]
+    return [
+        r
+        for g in groups
+        if g["name"].startswith("k8s.rules.container_")
+        for r in g["rules"]
+        if re.search(r"container_(cpu_usage_seconds_total|memory_working_set_bytes)", r["expr"])
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +129,11 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
             (tmp / f"{preset}-m.yaml").write_text(
                 json.dumps({**common, "listen": f"127.0.0.1:{m}", "default_timeout_s": 5})
             )
-        jobs = "".join(
+        ksm = Exporters(cluster)  # kube-state-metrics' kube_pod_info, which the rules join on
+        ksm.start()
+        jobs = "- job_name: vnb-node-ksm\n  honor_labels: true\n  scrape_interval: 2s\n"
+        jobs += f"  static_configs: [{{targets: ['127.0.0.1:{ksm.ksm_port}']}}]\n"
+        jobs += "".join(
             f"- job_name: vnb-node-{preset}\n  honor_labels: true\n  scrape_interval: 2s\n"
             f"  http_sd_configs: [{{url: 'http://127.0.0.1:{d}/targets', refresh_interval: 1s}}]\n"
             f"  relabel_configs: [{{source_labels: [node], regex: '{NODE}', action: keep}},"
@@ -127,14 +149,24 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
             child(["discovery", "run", "-c", str(tmp / "azure-aci-d.yaml")], log=tmp / "a-d.log"),
             child(["metricsbridge", "run", "-c", str(tmp / "azure-aci-m.yaml")], log=tmp / "a-m.log"),
             prometheus_jobs(stack.prom_url, stack.prom_config, jobs),
+            contextlib.closing(_Stopper(ksm)),
         ):
             yield {
+                "ksm": ksm,
                 "cluster": cluster,
                 "prom": stack.prom_url,
                 "asked": asked,
                 "mb": {p: f"http://127.0.0.1:{m}" for p, (_, m) in ports.items()},
                 "sd": {p: f"http://127.0.0.1:{d}" for p, (d, _) in ports.items()},
             }
+
+
+class _Stopper:
+    def __init__(self, exporters: Exporters) -> None:
+        self._e = exporters
+
+    def close(self) -> None:
+        self._e.stop()
 
 
 def _query(prom: str, expr: str) -> list[dict[str, Any]]:
@@ -195,3 +227,27 @@ def test_a_node_that_is_not_virtual_or_unknown_is_refused(world: dict[str, Any])
     for target in ("std-node-0", "no-such-node", "", "../../api/v1/secrets"):
         resp = httpx.get(f"{world['mb']['aws-fargate']}/probe", params={"target": target}, timeout=10)
         assert resp.status_code == 403, target
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_kube_prometheus_cpu_and_memory_rules_cover_the_pod(world: dict[str, Any], preset: str) -> None:
+    """Each recording rule's expression, scoped to one preset's series, returns the pod
+    with the labels the rule records for a standard pod (the kubelet stand-in's cAdvisor
+    is the standard shape; ACI's is mapped to it)."""
+    pod = world["cluster"].pods[0]
+    rules = _container_rules()
+    assert len(rules) >= 2
+    for rule in rules:
+        expr = rule["expr"].replace('job="kubelet"', f'job="kubelet", vnb_preset="{preset}"')
+        scoped = (
+            f'({expr}) and on(namespace, pod) kube_pod_info{{namespace="{pod.namespace}", pod="{pod.name}"}}'
+        )
+        got = eventually(
+            lambda e=scoped: _query(world["prom"], e),
+            timeout=90,
+            interval=1,
+            what=f"{preset}: {rule['record']}",
+        )
+        for r in got:
+            assert {"namespace", "pod"} <= set(r["metric"]), (rule["record"], r["metric"])
+            assert r["metric"]["pod"] == pod.name
