@@ -112,9 +112,10 @@ def transform_bench() -> dict[str, float]:
         ("vector", {}, 400_000),
     ):
         # as the pipeline drives it: a fetched batch at a time, document bytes out; the
-        # median of three runs (a run is ~0.2 CPU-s, short enough for the machine's noise)
+        # median of seven runs (a run is ~0.2 CPU-s: a neighbour's burst spoils one run, not
+        # the median)
         runs: list[float] = []
-        for _ in range(3):
+        for _ in range(7):
             core = core_transformer(profile=build(name, opts), lookup=inv)
             start = time.process_time()
             docs = 0
@@ -123,7 +124,7 @@ def transform_bench() -> dict[str, float]:
                 docs += len(batch.take_bodies())
             docs += len(core.flush_all().take_bodies())
             runs.append(time.process_time() - start)
-        elapsed = sorted(runs)[1]
+        elapsed = sorted(runs)[len(runs) // 2]
         key = f"transform_{name.replace('-', '_')}_records_per_cpu_s"
         results[key] = round(N / elapsed)
         print(

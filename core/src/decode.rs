@@ -282,44 +282,72 @@ fn time_from_text(s: &str) -> Result<(i64, String), Bad> {
     parse_rfc3339(s).map(|ns| (ns, s.to_string())).map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, s)))
 }
 
+/// A member read in place: text (borrowed from the input where it can be) or a value.
+#[derive(Clone, Copy)]
+enum V<'a> {
+    S(&'a str),
+    J(&'a J),
+}
+
+impl<'a> V<'a> {
+    fn of_top(t: &'a Top<'_>) -> V<'a> {
+        match t {
+            Top::Str(s) => V::S(s),
+            Top::Val(J::Str(s)) => V::S(s),
+            Top::Val(j) => V::J(j),
+        }
+    }
+    fn of_j(j: &'a J) -> V<'a> {
+        match j {
+            J::Str(s) => V::S(s),
+            j => V::J(j),
+        }
+    }
+    fn time(self) -> Result<(i64, String), Bad> {
+        match self {
+            V::S(s) => time_from_text(s),
+            V::J(j) => time_from(Some(j)),
+        }
+    }
+    fn type_name(self) -> &'static str {
+        match self {
+            V::S(_) => "str",
+            V::J(j) => type_name(j),
+        }
+    }
+}
+
 /// The line's time: the CRI `time` the collector's parser kept (nanoseconds, as the node
 /// collector reads it) when the record has one as text, else the provider's timestamp
 /// key in its format. Returns the key read too.
-fn line_time(get: &dyn Fn(&str) -> Option<J>, spec: &Spec) -> Result<((i64, String), &'static str), Bad> {
+fn line_time<'a>(get: impl Fn(&str) -> Option<V<'a>>, spec: &Spec) -> Result<((i64, String), &'static str), Bad> {
     let time = get("time");
-    if let Some(J::Str(s)) = &time {
-        return Ok((time_from_text(s)?, "time"));
+    if let Some(t @ V::S(_)) = time {
+        return Ok((t.time()?, "time"));
     }
     let key = spec.timestamp_key();
     let via: &'static str = if spec.timestamp_key.is_some() { "timestamp_key" } else { "@timestamp" };
     let Some(v) = get(key) else {
         return match time {
-            Some(t) => Ok((time_from(Some(&t))?, "time")),
+            Some(t) => Ok((t.time()?, "time")),
             None => Err(bad(
                 Reason::BadTimestamp,
                 format!("no time: the record has neither 'time' nor '{key}' (source.record.timestamp_key)"),
             )),
         };
     };
-    match (spec.timestamp_format, &v) {
-        (TsFormat::Double, J::Str(_)) | (TsFormat::Iso8601, J::Int(_) | J::UInt(_) | J::Float(_)) => {
-            let want = if spec.timestamp_format == TsFormat::Double { "double" } else { "iso8601" };
-            return Err(bad(
-                Reason::BadTimestamp,
-                format!("'{key}' is a {} but source.record.timestamp_format is {want}", type_name(&v)),
-            ));
-        }
-        _ => {}
+    let wrong = match (spec.timestamp_format, v) {
+        (TsFormat::Double, V::S(_)) => Some("double"),
+        (TsFormat::Iso8601, V::J(J::Int(_) | J::UInt(_) | J::Float(_))) => Some("iso8601"),
+        _ => None,
+    };
+    if let Some(want) = wrong {
+        return Err(bad(
+            Reason::BadTimestamp,
+            format!("'{key}' is a {} but source.record.timestamp_format is {want}", v.type_name()),
+        ));
     }
-    Ok((time_from(Some(&v))?, via))
-}
-
-/// `Top` member → owned value (time and stream are few bytes).
-fn top_j(o: &TopObj<'_>, key: &str) -> Option<J> {
-    match o.get(key)? {
-        Top::Str(s) => Some(J::Str(s.to_string())),
-        Top::Val(v) => Some(v.clone()),
-    }
+    Ok((v.time()?, via))
 }
 
 /// The body as text, moved out of the parsed record (not copied), without the runtime's
@@ -337,11 +365,12 @@ fn body_text(text: Option<J>) -> (String, bool) {
     (text, nl)
 }
 
-fn need(namespace: &str, pod: &str, via: &str) -> Result<(), Bad> {
+/// `via` says where identity was looked for; made only when it is missing.
+fn need<S: std::fmt::Display>(namespace: &str, pod: &str, via: impl FnOnce() -> S) -> Result<(), Bad> {
     if namespace.is_empty() || pod.is_empty() {
         return Err(bad(
             Reason::NoIdentity,
-            format!("record names no namespace/pod ({via}) and the context (file name, headers, key) gives none"),
+            format!("record names no namespace/pod ({}) and the context (file name, headers, key) gives none", via()),
         ));
     }
     Ok(())
@@ -449,7 +478,7 @@ fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, spec: &Spec, ctx: &mut dyn Fn
         container: pick(&f.container, &c.container),
         container_id: f.container_id.clone().unwrap_or_else(|| bare_id(c.container_id.clone())),
     };
-    need(&id.namespace, &id.pod, &missing_identity(f, spec))?;
+    need(&id.namespace, &id.pod, || missing_identity(f, spec))?;
     let message: &'static str = match (spec.message_key.is_some(), mkey) {
         (true, _) => "message_key",
         (false, "log") => "log",
@@ -466,7 +495,7 @@ fn from_eks_facts(mut o: TopObj<'_>, f: &EksFacts, spec: &Spec, ctx: &mut dyn Fn
         }
     }
     let partial = matches!(tag, Some(Top::Str(t)) if t == "P");
-    let (ts, time) = line_time(&|k| top_j(&o, k), spec)?;
+    let (ts, time) = line_time(|k| o.get(k).map(V::of_top), spec)?;
     let stderr = matches!(o.get("stream"), Some(Top::Str(s)) if s == "stderr");
     let via = Via { identity: f.via, message, time };
     Ok(line(ts, stderr, (text, partial), id, Some(f.embedded.clone()), "eks", via))
@@ -499,8 +528,8 @@ fn from_filebeat(
         container: facts.container.clone().unwrap_or(c.container),
         container_id: bare_id(facts.container_id.clone().or(ecs_id).unwrap_or(c.container_id)),
     };
-    need(&id.namespace, &id.pod, &missing_identity(facts, spec))?;
-    let (ts, time) = line_time(&|k| o.get(k).cloned(), spec)?;
+    need(&id.namespace, &id.pod, || missing_identity(facts, spec))?;
+    let (ts, time) = line_time(|k| o.get(k).map(V::of_j), spec)?;
     let (text, _) = body_text(message);
     let mut emb = (*facts.embedded).clone();
     if emb.image.is_empty() {
@@ -514,7 +543,7 @@ fn from_filebeat(
 /// CLS / SLS / LTS: identity from tags (`tagged.rs`).
 fn from_tagged(o: &Obj, names: &'static tagged::Names, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let r = tagged::read(o, names, ctx);
-    need(&r.id.namespace, &r.id.pod, names.via)?;
+    need(&r.id.namespace, &r.id.pod, || names.via)?;
     let (text, _) = body_text(r.body.cloned());
     let tag_p = matches!(o.get("_p").or_else(|| o.get("logtag")), Some(J::Str(t)) if t == "P");
     let emb = Some(Rc::new(r.embedded));
@@ -545,7 +574,7 @@ fn from_tagged(o: &Obj, names: &'static tagged::Names, ctx: &mut dyn FnMut() -> 
 
 fn from_docker(mut o: Obj, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
     let id = ctx();
-    need(&id.namespace, &id.pod, "docker json-file line")?;
+    need(&id.namespace, &id.pod, || "docker json-file line")?;
     let ts = time_from(o.get("time"))?;
     let (text, nl) = body_text(o.remove("log"));
     let stderr = matches!(o.get("stream"), Some(J::Str(s)) if s == "stderr");
@@ -562,7 +591,7 @@ fn from_cri(text: &str, ctx: &mut dyn FnMut() -> Ident) -> Result<Line, Bad> {
         return Err(not_cri());
     }
     let id = ctx();
-    need(&id.namespace, &id.pod, "CRI line")?;
+    need(&id.namespace, &id.pod, || "CRI line")?;
     let ts = parse_rfc3339(ttext).map_err(|e| bad(Reason::BadTimestamp, format!("{}: {:.40}", e.0, ttext)))?;
     let via = Via { identity: "context", message: "CRI line", time: "CRI line" };
     Ok(line((ts, ttext.to_string()), stderr, (msg.to_string(), partial), id, None, "cri", via))

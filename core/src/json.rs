@@ -492,7 +492,10 @@ impl<'a> Parser<'a> {
             }
             _ => {}
         }
-        let mut out: Vec<u8> = Vec::new();
+        // the run before the first escape was checked by `find_special`: copied as it is
+        let mut out: Vec<u8> = Vec::with_capacity(off + 16);
+        out.extend_from_slice(&rest[..off]);
+        self.i = start + off;
         loop {
             let Some(c) = self.peek() else { return Err(self.err("unterminated string")) };
             match c {
