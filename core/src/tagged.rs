@@ -29,6 +29,9 @@ pub struct Names {
     pub body: &'static [&'static str],
     pub time: &'static [&'static str],
     pub stream: &'static [&'static str],
+    /// keys that alone say a record is this service's (so one without identity is a
+    /// `no_pod_identity` of this shape, not an unknown shape)
+    pub marks: &'static [&'static str],
 }
 
 /// Tencent CLS (`__CONTENT__`, `__TAG__.pod_name`, ...; the flat names without the
@@ -48,6 +51,7 @@ pub const CLS: Names = Names {
     body: &["log", "content", "message", "__CONTENT__"],
     time: &["time", "@timestamp", "timestamp", "__TIMESTAMP__"],
     stream: &["stream"],
+    marks: &["__CONTENT__", "__TIMESTAMP__"],
 };
 
 /// Alibaba SLS / ilogtail container stdout (`_namespace_`, `_pod_name_`, `_source_`, `_time_`).
@@ -66,6 +70,7 @@ pub const SLS: Names = Names {
     body: &["content"],
     time: &["_time_", "__time__"],
     stream: &["_source_"],
+    marks: &["_namespace_", "_pod_name_", "_container_name_", "_pod_uid_", "_image_name_", "_source_", "_time_"],
 };
 
 /// Huawei LTS built-in reserved fields (`podName`, `nameSpace`, `containerName`,
@@ -85,6 +90,7 @@ pub const LTS: Names = Names {
     body: &["content"],
     time: &["collectTime", "__time__"],
     stream: &["stream"],
+    marks: &["podName", "nameSpace", "containerName", "collectTime"],
 };
 
 pub const ALL: [&Names; 3] = [&CLS, &SLS, &LTS];
@@ -118,10 +124,12 @@ fn text(o: &Obj, names: &[&str]) -> Option<String> {
     }
 }
 
-/// Which service's identity keys the record carries.
+/// Which service's record this is: by its identity keys, else by the keys only that
+/// service writes (so one without identity is that shape's `no_pod_identity`).
 pub fn which(o: &Obj) -> Option<&'static Names> {
     ALL.into_iter()
         .find(|n| any(o, n.pod).is_some() || (any(o, n.namespace).is_some() && any(o, n.container).is_some()))
+        .or_else(|| ALL.into_iter().find(|n| any(o, n.marks).is_some()))
 }
 
 /// Whether the record looks like one of these services' even without identity keys.
@@ -216,6 +224,8 @@ mod tests {
         assert_eq!(which(&obj(r#"{"__tag__:_pod_name_":"p"}"#)).unwrap().shape, "sls");
         assert_eq!(which(&obj(r#"{"podName":"p","content":"x"}"#)).unwrap().shape, "lts");
         assert!(which(&obj(r#"{"content":"x"}"#)).is_none());
+        // no identity, but keys only ilogtail writes: its shape, so the reason is the identity
+        assert_eq!(which(&obj(r#"{"content":"x","_source_":"stdout","_time_":"t"}"#)).unwrap().shape, "sls");
     }
 
     #[test]
