@@ -66,6 +66,9 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return Err(TimeError("field out of range"));
     }
+    if d > days_in_month(y, mo) {
+        return Err(TimeError("no such day in that month"));
+    }
     let mut i = 19;
     let mut ns: i64 = 0;
     if b.get(i) == Some(&b'.') {
@@ -92,6 +95,16 @@ pub fn parse_rfc3339(text: &str) -> Result<i64, TimeError> {
     secs.checked_mul(NS).and_then(|v| v.checked_add(ns)).ok_or(TimeError("out of range"))
 }
 
+/// Days in month `mo` (1-12) of year `y`, leap years Gregorian.
+fn days_in_month(y: u32, mo: u32) -> u32 {
+    match mo {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// `±hh:mm` or `±hhmm`, the whole of `b`, in seconds east of UTC.
 fn zone_offset(b: &[u8]) -> Option<i64> {
     let (sign, [h1, h2, m1, m2]) = match b {
@@ -102,7 +115,11 @@ fn zone_offset(b: &[u8]) -> Option<i64> {
         return None;
     }
     let d = |c: u8| (c - b'0') as i64;
-    let off = (d(h1) * 10 + d(h2)) * 3600 + (d(m1) * 10 + d(m2)) * 60;
+    let (hh, mm) = (d(h1) * 10 + d(h2), d(m1) * 10 + d(m2));
+    if hh > 23 || mm > 59 {
+        return None; // RFC 3339 time-numoffset: hours 00-23, minutes 00-59
+    }
+    let off = hh * 3600 + mm * 60;
     match sign {
         b'+' => Some(off),
         b'-' => Some(-off),
@@ -336,5 +353,28 @@ mod tests {
         assert_eq!(strftime("%j %F %T %%", 1_714_564_800), "122 2024-05-01 12:00:00 %");
         assert!(check_strftime("%Y.%m.%d").is_ok());
         assert_eq!(check_strftime("%Y-%b"), Err("%b".into()));
+    }
+}
+
+#[cfg(test)]
+mod calendar_tests {
+    use super::*;
+
+    #[test]
+    fn days_that_do_not_exist_and_offsets_out_of_range_are_refused() {
+        for bad in [
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-05-01T00:00:00+99:99",
+            "2024-05-01T00:00:00+24:00",
+            "2024-05-01T00:00:00-05:60",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        for good in ["2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2024-12-31T23:59:59+23:59"] {
+            assert!(parse_rfc3339(good).is_ok(), "{good}");
+        }
+        assert!(parse_rfc3339("1900-02-29T00:00:00Z").is_err());
     }
 }

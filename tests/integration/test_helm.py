@@ -138,13 +138,30 @@ def test_each_rendering_passes_a_server_side_dry_run(helm: str, cluster: Stack, 
     kinds = {d["kind"] for d in docs}
     assert "Namespace" not in kinds  # the namespace is never the chart's to delete
     assert KINDS.get(name, set()) <= kinds, kinds
-    applied = _run(
-        [cluster.env["KUBECTL"], "apply", "-n", NAMESPACE, "--dry-run=server", "-f", "-"],
-        cluster,
-        stdin=rendered.stdout,
+    # objects the chart places in another namespace (the kube-system eks-config reader of
+    # tencent-eks) go with their own namespace; the rest into the release's
+    by_ns: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        by_ns.setdefault(d["metadata"].get("namespace") or NAMESPACE, []).append(d)
+    dry_runs = 0
+    for ns, group in by_ns.items():
+        applied = _run(
+            [cluster.env["KUBECTL"], "apply", "-n", ns, "--dry-run=server", "-f", "-"],
+            cluster,
+            stdin=yaml.safe_dump_all(group),
+        )
+        assert applied.returncode == 0, applied.stderr
+        dry_runs += applied.stdout.count("(server dry run)")
+    assert dry_runs == len(docs)
+    rbac = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    preset = next(
+        (v.split("=", 1)[1] for v in VALUE_SETS[name] if v.startswith("targets.node_preset=")), "tencent-eks"
     )
-    assert applied.returncode == 0, applied.stderr
-    assert applied.stdout.count("(server dry run)") == len(docs)
+    node_proxy = ("ClusterRole", "vnbridge-node-proxy-reader") in rbac
+    eks_config = ("Role", "vnbridge-eks-config-reader") in rbac
+    if "rbac.create=false" not in VALUE_SETS[name]:
+        assert node_proxy == (preset in ("aws-fargate", "alibaba-eci", "azure-aci")), (preset, rbac)
+        assert eks_config == (preset == "tencent-eks"), (preset, rbac)
     _check_configs(docs, name)
 
 
