@@ -80,6 +80,8 @@ def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
         labels["container"] = main_container(pod)
     labels["node"] = pod.node_name
     labels["instance"] = address
+    for k, v in rules.exporter.params.items():  # Prometheus adds them to the scrape's query
+        labels[f"__param_{k}"] = v
     if rules.bridge_address:
         labels["__param_target"] = address
         labels["__metrics_path__"] = rules.bridge_path

@@ -48,6 +48,7 @@ CUSTOM_ENDPOINT = Endpoint(
     "/metrics",
     port_annotation=METRICS_PORT_ANNOTATION,
     path_annotation="eks.tke.cloud.tencent.com/custom-metrics-url",
+    pass_params=("collect[]",),
 )
 PresetName = Literal["tencent-eks", "huawei-cci", "aws-fargate", "alibaba-eci", "azure-aci", "custom"]
 
@@ -83,6 +84,13 @@ class TargetSettings(BaseModel):
         "eks.tke.cloud.tencent.com/custom-metrics-url) says otherwise; null = the preset's.",
     )
     scheme: Literal["http", "https"] = Field("http", description="Sandbox exporter scheme.")
+    params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Query parameters for every scrape of a pod exporter, published as __param_<name> "
+        "(Tencent: {'collect[]': ipvs}, as its own scrape job leaves ipvs out). Only the preset's "
+        "documented parameters (collect[] for tencent-eks) may be set. One value per name: for several "
+        "values, put `params:` in the Prometheus job instead (metricsbridge passes them on).",
+    )
     labels: Literal["final", "kubernetes_sd"] = Field(
         "final",
         description="(vnbridge-discovery) final: targets carry the labels a standard pod's series "
@@ -102,6 +110,12 @@ class TargetSettings(BaseModel):
             raise ValueError("node_preset custom needs node_selector (node labels that mark virtual nodes)")
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError(f"path must start with /, got {self.path!r}")
+        allowed = self.endpoint().pass_params
+        if unknown := sorted(set(self.params) - set(allowed)):
+            known = list(allowed) or "none"
+            raise ValueError(
+                f"params {unknown} are not parameters {self.node_preset} documents; allowed: {known}"
+            )
         if self.endpoint().where != "pod" and (self.port is not None or self.path is not None):
             raise ValueError(
                 f"node_preset {self.node_preset} is scraped on its node, not in the pod: port and path "
@@ -137,6 +151,7 @@ class ExporterRule:
     path: str = "/metrics"
     scheme: str = "http"
     endpoint: Endpoint = CUSTOM_ENDPOINT
+    params: Mapping[str, str] = field(default_factory=dict)
     # cluster-wide default annotations (Tencent's kube-system/eks-config `pod.annotations`)
     defaults: Mapping[str, str] = field(default_factory=dict)
 
@@ -149,6 +164,7 @@ class ExporterRule:
             path=settings.path or ep.path,
             scheme=settings.scheme,
             endpoint=ep,
+            params=dict(settings.params),
         )
 
     def annotation(self, pod: PodInfo, key: str) -> str:

@@ -257,3 +257,18 @@ def test_pods_carry_their_node_and_namespace_objects() -> None:
     assert init is not None and init.container_id == "containerd://abc"  # init statuses are read too
     state.node_event("DELETED", {"metadata": {"name": "eklet-0"}})
     assert "eklet-0" not in state.nodes
+
+
+def test_documented_query_parameters_are_published_and_others_refused() -> None:
+    from discovery.targeting import TargetRules, build_targets
+    from vnbridge.pods import PodInfo
+
+    settings = TargetSettings(node_preset="tencent-eks", params={"collect[]": "ipvs"})
+    rule = ExporterRule.from_settings(settings)
+    pod = PodInfo(namespace="n", name="p", uid="u", node_name="eklet-0", pod_ip="10.0.0.5", phase="Running")
+    nodes = {"eklet-0": {"node.kubernetes.io/instance-type": "eklet"}}
+    for bridge in ("", "mb:9101"):
+        [group] = build_targets([pod], nodes, TargetRules(exporter=rule, bridge_address=bridge)).groups
+        assert group["labels"]["__param_collect[]"] == "ipvs"  # type: ignore[index]
+    with pytest.raises(ValueError, match="not parameters huawei-cci documents"):
+        TargetSettings(node_preset="huawei-cci", params={"collect[]": "ipvs"})
