@@ -164,6 +164,8 @@ def run(m: Mutation, *, control: bool = False) -> bool:
             capture_output=True,
             text=True,
         )
+        if control and proc.returncode != 0:
+            print(proc.stdout[-3000:], proc.stderr[-2000:], file=sys.stderr)
         return proc.returncode == 0
 
 

@@ -605,10 +605,12 @@ enum Pick {
     Docker,
 }
 
-/// `log_text`: whether `log` is a string (in a Filebeat document it is an object).
+/// `log_text`: whether `log` is a string (in a Filebeat document it is an object);
+/// `body_cri`: whether it is a whole CRI line.
 fn sniff(
     has: &dyn Fn(&str) -> bool,
     log_text: bool,
+    body_cri: bool,
     k8s: K8s,
     spec: &Spec,
     tagged_of: &dyn Fn() -> Option<&'static tagged::Names>,
@@ -631,6 +633,9 @@ fn sniff(
     }
     if has_msg && has(spec.timestamp_key()) {
         return Some(Pick::Eks);
+    }
+    if body_cri {
+        return Some(Pick::Eks); // Fargate's log router without its kubernetes filter
     }
     None
 }
@@ -684,7 +689,7 @@ pub fn decode_memo(
                     Shape::Auto => {
                         let has = |k: &str| k == spec.metadata_key || o.contains(k);
                         let log_text = matches!(o.get("log"), Some(Top::Str(_)));
-                        match sniff(&has, log_text, f.kind, spec, &|| None) {
+                        match sniff(&has, log_text, false, f.kind, spec, &|| None) {
                             Some(Pick::Eks) if f.kind != K8s::None => Pick::Eks,
                             Some(Pick::Filebeat) => Pick::Filebeat,
                             // the rarer shapes: the whole record, read as always
@@ -728,7 +733,8 @@ fn decode_full(value: &[u8], spec: &Spec, ctx: &mut dyn FnMut() -> Ident) -> Res
             let has = |k: &str| o.contains(k);
             let tagged_of = || tagged::which(&o).or_else(|| tagged::looks_tagged(&o).then_some(&tagged::CLS));
             let log_text = matches!(o.get("log"), Some(J::Str(_)));
-            match sniff(&has, log_text, kind, spec, &tagged_of) {
+            let body_cri = matches!(o.get("log"), Some(J::Str(s)) if embedded_cri(s).is_some());
+            match sniff(&has, log_text, body_cri, kind, spec, &tagged_of) {
                 Some(p) => p,
                 None => return Err(nearest(&has, &mut o.0.iter().map(|(k, _)| k.as_str()), spec)),
             }
