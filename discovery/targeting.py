@@ -44,6 +44,15 @@ class TargetRules:
     api_server: str = "kubernetes.default.svc:443"
 
 
+def _bridged(labels: dict[str, str], target: str, rules: TargetRules) -> TargetGroup:
+    """The group that routes ``target`` through metricsbridge's /probe."""
+    labels["__param_target"] = target
+    labels["__metrics_path__"] = rules.bridge_path
+    if rules.exporter.scheme != "http":
+        labels["__scheme__"] = rules.exporter.scheme
+    return {"targets": [rules.bridge_address], "labels": labels}
+
+
 def _node_group(node: str, rules: TargetRules) -> TargetGroup:
     """One target per virtual node (aws-fargate, alibaba-eci, azure-aci): the series carry
     their own namespace / pod / container labels, as the kubelet's do."""
@@ -52,11 +61,7 @@ def _node_group(node: str, rules: TargetRules) -> TargetGroup:
     labels["node"] = node
     labels["instance"] = node
     if rules.bridge_address:
-        labels["__param_target"] = node
-        labels["__metrics_path__"] = rules.bridge_path
-        if rules.exporter.scheme != "http":
-            labels["__scheme__"] = rules.exporter.scheme
-        return {"targets": [rules.bridge_address], "labels": labels}
+        return _bridged(labels, node, rules)
     # straight to the kubelet endpoint through the API server's node proxy
     labels["__metrics_path__"] = f"/api/v1/nodes/{node}/proxy{ep.path}"
     labels["__scheme__"] = "https"
@@ -83,11 +88,7 @@ def _group(pod: PodInfo, address: str, rules: TargetRules) -> TargetGroup:
     for k, v in rules.exporter.params.items():  # Prometheus adds them to the scrape's query
         labels[f"__param_{k}"] = v
     if rules.bridge_address:
-        labels["__param_target"] = address
-        labels["__metrics_path__"] = rules.bridge_path
-        if rules.exporter.scheme != "http":
-            labels["__scheme__"] = rules.exporter.scheme
-        return {"targets": [rules.bridge_address], "labels": labels}
+        return _bridged(labels, address, rules)
     labels["__metrics_path__"] = exporter_path(pod, rules.exporter)
     if rules.exporter.scheme != "http":
         labels["__scheme__"] = rules.exporter.scheme

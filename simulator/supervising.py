@@ -69,6 +69,14 @@ def prometheus_jobs(prom_url: str, prom_config: Path, jobs_yaml: str) -> Iterato
         httpx.post(f"{prom_url}/-/reload", timeout=10)
 
 
+def prom_query(prom_url: str, expr: str) -> list[dict[str, Any]]:
+    """An instant query's result vector (the query must succeed)."""
+    resp = httpx.get(f"{prom_url}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert resp["status"] == "success", (expr, resp)
+    result: list[dict[str, Any]] = resp["data"]["result"]
+    return result
+
+
 def active_targets(prom_url: str, pool: str) -> list[dict[str, Any]]:
     data = httpx.get(f"{prom_url}/api/v1/targets", params={"state": "active"}, timeout=10).json()
     return [t for t in data["data"]["activeTargets"] if t["scrapePool"] == pool]

@@ -1,7 +1,7 @@
 //! Python bindings of the metrics translation: one call per probe, the GIL released
 //! while the scrape is parsed, translated and rendered.
 
-use crate::metrics::{Container, Derived, Formula, Level, Pod, Rule, Table};
+use crate::metrics::{Container, Derived, Formula, Level, Pod, Rule, Table, Translated};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -83,17 +83,10 @@ impl Translator {
         pods: Vec<Bound<'_, PyDict>>,
         openmetrics: bool,
         rules: bool,
-    ) -> PyResult<(String, usize, usize, HashMap<String, usize>)> {
+    ) -> PyResult<Answer> {
         let pods: Vec<Pod> = pods.iter().map(pod_of).collect::<PyResult<_>>()?;
         let text = text.to_owned();
-        let res = py.allow_threads(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.table.translate_node(&text, &pods, openmetrics, rules)
-            }))
-        });
-        let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
-        let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok((res.text, res.series, res.parse_errors, dropped))
+        unlocked(py, || self.table.translate_node(&text, &pods, openmetrics, rules))
     }
 
     /// `(text, series, parse_errors, dropped)` for one scrape of `pod`.
@@ -105,18 +98,21 @@ impl Translator {
         pod: &Bound<'_, PyDict>,
         openmetrics: bool,
         pass_vm: bool,
-    ) -> PyResult<(String, usize, usize, HashMap<String, usize>)> {
+    ) -> PyResult<Answer> {
         let p = pod_of(pod)?;
         let text = text.to_owned();
-        let res = py.allow_threads(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.table.translate(&text, &p, openmetrics, pass_vm)
-            }))
-        });
-        let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
-        let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        Ok((res.text, res.series, res.parse_errors, dropped))
+        unlocked(py, || self.table.translate(&text, &p, openmetrics, pass_vm))
     }
+}
+
+type Answer = (String, usize, usize, HashMap<String, usize>);
+
+/// A translation with the GIL released; a panic is an error value, never a crash.
+fn unlocked(py: Python<'_>, f: impl FnOnce() -> Translated + Send) -> PyResult<Answer> {
+    let res = py.allow_threads(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    let res = res.map_err(|_| PyValueError::new_err("internal error in the core while translating"))?;
+    let dropped = res.dropped.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    Ok((res.text, res.series, res.parse_errors, dropped))
 }
 
 fn pod_of(pod: &Bound<'_, PyDict>) -> PyResult<Pod> {

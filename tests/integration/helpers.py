@@ -6,8 +6,18 @@ from simulator.supervising import (
     child,
     eventually,
     free_port,
+    prom_query,
     prometheus_jobs,
     spawned,
 )
 
-__all__ = ["ROOT", "active_targets", "child", "eventually", "free_port", "prometheus_jobs", "spawned"]
+__all__ = [
+    "ROOT",
+    "active_targets",
+    "child",
+    "eventually",
+    "free_port",
+    "prom_query",
+    "prometheus_jobs",
+    "spawned",
+]

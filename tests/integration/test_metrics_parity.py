@@ -20,7 +20,7 @@ import yaml
 from simulator.model import Cluster, SimPod, log_lines
 from simulator.running import Exporters, eks_record, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import ROOT, child, eventually, free_port, prometheus_jobs
+from tests.integration.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs
 from tests.integration.kafkatools import create_topic, produce
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
@@ -134,11 +134,7 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         exporters.stop()
 
 
-def _query(prom: str, expr: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert resp["status"] == "success", (expr, resp)
-    result: list[dict[str, Any]] = resp["data"]["result"]
-    return result
+_query = prom_query
 
 
 def _subst(expr: str, pod: SimPod) -> str:

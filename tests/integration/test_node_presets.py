@@ -29,7 +29,7 @@ from simulator.model import Cluster
 from simulator.running import Exporters, kube, register
 from simulator.supervising import spawned
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prometheus_jobs
+from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs
 
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-n{RUN}-"
@@ -169,11 +169,7 @@ class _Stopper:
         self._e.stop()
 
 
-def _query(prom: str, expr: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert resp["status"] == "success", (expr, resp)
-    result: list[dict[str, Any]] = resp["data"]["result"]
-    return result
+_query = prom_query
 
 
 @pytest.mark.parametrize("preset", PRESETS)

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from simulator.model import Cluster, SimPod
 from simulator.running import Exporters, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prometheus_jobs
+from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs
 
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-p{RUN}-"
@@ -125,11 +125,7 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
         huawei.stop()
 
 
-def _query(prom: str, expr: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
-    assert resp["status"] == "success", (expr, resp)
-    result: list[dict[str, Any]] = resp["data"]["result"]
-    return result
+_query = prom_query
 
 
 def _instances(sd: str) -> dict[str, str]:
