@@ -196,3 +196,24 @@ def test_the_explain_cli_prints_one_line_per_record(tmp_path: Path) -> None:
     assert result.exit_code == 0
     got = orjson.loads(result.stdout)
     assert got["shape"] == "eks" and got["input"].endswith("default.jsonl:1")
+
+
+@pytest.mark.parametrize(
+    ("variant", "layout", "namespace"),
+    [
+        ("default", "fluent-bit", "batch"),
+        ("formattype-filebeat", "filebeat", "batch"),
+        ("default", "default", "batch"),
+        ("formattype-filebeat", "fluent-bit", None),  # pinned to the other layout: not read
+    ],
+)
+def test_each_pinned_layout_reads_its_own_keys(variant: str, layout: str, namespace: str | None) -> None:
+    value = (FIXTURES / "tencent-eks" / f"{variant}.jsonl").read_bytes().rstrip(b"\n")
+    record = LogbridgeSettings.model_validate(
+        {"source": {"record": {"metadata_format": layout}}}
+    ).source.record
+    got = explain(value, record=record.core())
+    if namespace is None:
+        assert got["reason"] == "no_pod_identity", got
+    else:
+        assert got["ok"] and got["namespace"] == namespace and got["pod"] == "report-28470000-abcde", got
