@@ -259,12 +259,9 @@ fn has_dotted_key(v: &J) -> bool {
 pub fn dedot(v: J) -> J {
     match v {
         J::Obj(o) => {
-            let mut out = json::Obj::default();
-            for (k, x) in o.0 {
-                let k = if k.contains('.') { k.replace('.', "_") } else { k };
-                out.insert(k, dedot(x));
-            }
-            J::Obj(out)
+            let renamed =
+                o.0.into_iter().map(|(k, x)| (if k.contains('.') { k.replace('.', "_") } else { k }, dedot(x)));
+            J::Obj(json::Obj(json::dedup_last_wins(renamed.collect())))
         }
         J::Arr(a) => J::Arr(a.into_iter().map(dedot).collect()),
         other => other,
@@ -350,11 +347,16 @@ fn merge<'a>(fb: &FluentBit, rec: Rec<'a>) -> Rec<'a> {
         return out;
     }
     body.remove("kubernetes"); // anti-spoofing: a body never sets metadata
-    let mut out = Rec(rec.0.into_iter().filter(|(k, _)| !body.contains(k) && (keep || k != "log")).collect());
+                               // the body's keys are unique (the parser keeps a repeated key once) and the record's
+                               // keys it names are left out: a push each, no search (linear in a 100k-key body)
+    let names: ahash::AHashSet<&str> = body.0.iter().map(|(k, _)| k.as_str()).collect();
+    let mut out: Vec<(Cow<'a, str>, V<'a>)> =
+        rec.0.into_iter().filter(|(k, _)| !names.contains(k.as_ref()) && (keep || k != "log")).collect();
+    drop(names);
     for (k, v) in body.0 {
-        out.insert(Cow::Owned(k), V::J(if fb.merge_log_trim { trim(v) } else { v }));
+        out.push((Cow::Owned(k), V::J(if fb.merge_log_trim { trim(v) } else { v })));
     }
-    out
+    Rec(out)
 }
 
 fn write_v(out: &mut Vec<u8>, v: &V, dots: bool) {
@@ -381,22 +383,24 @@ fn pack_v(out: &mut Vec<u8>, v: &V, dots: bool) {
 /// The document's entries with Replace_Dots applied to the top-level keys: two keys that
 /// collapse to one keep the first position and the later value, as a Python dict does.
 fn normalized<'r, 'a>(rec: &'r Rec<'a>, dots: bool) -> Vec<(std::borrow::Cow<'r, str>, &'r V<'a>)> {
-    let mut out: Vec<(std::borrow::Cow<'r, str>, &'r V<'a>)> = Vec::with_capacity(rec.0.len());
-    for (k, v) in &rec.0 {
-        let key: std::borrow::Cow<'r, str> = if dots && k.contains('.') {
-            std::borrow::Cow::Owned(k.replace('.', "_"))
-        } else {
-            std::borrow::Cow::Borrowed(k)
-        };
-        if dots {
-            if let Some(slot) = out.iter_mut().find(|(x, _)| *x == key) {
-                slot.1 = v;
-                continue;
-            }
-        }
-        out.push((key, v));
+    let out: Vec<(std::borrow::Cow<'r, str>, &'r V<'a>)> = rec
+        .0
+        .iter()
+        .map(|(k, v)| {
+            let key: std::borrow::Cow<'r, str> = if dots && k.contains('.') {
+                std::borrow::Cow::Owned(k.replace('.', "_"))
+            } else {
+                std::borrow::Cow::Borrowed(k)
+            };
+            (key, v)
+        })
+        .collect();
+    // Replace_Dots can make two keys one (`a.b`, `a_b`): the later wins, first place
+    if dots {
+        json::dedup_last_wins(out)
+    } else {
+        out
     }
-    out
 }
 
 fn write_doc(rec: &Rec, dots: bool) -> Vec<u8> {
@@ -487,9 +491,8 @@ fn fluent_bit(fb: &mut FluentBit, line: &Line, frag: &Fragment) -> Doc {
             if fb.include_tag_key {
                 doc.insert(Cow::Borrowed(fb.tag_key.as_str()), V::S(Cow::Owned(tag(fb, line))));
             }
-            for (k, v) in rec.0 {
-                doc.insert(k, v);
-            }
+            doc.0.extend(rec.0);
+            doc.0 = json::dedup_last_wins(std::mem::take(&mut doc.0));
             let dots = fb.replace_dots;
             let index = if fb.logstash_format {
                 let mut prefix = if fb.logstash_prefix_key.is_empty() {

@@ -27,6 +27,42 @@ pub enum J {
     Obj(Obj),
 }
 
+/// Members gathered in order, with a repeated key's last value kept at its first place
+/// (what `insert` one by one gives), in time linear in the count: small objects by a scan,
+/// large ones (a hostile body can hold 100k keys) through a hash of the keys.
+pub fn dedup_last_wins<K: AsRef<str>, V>(items: Vec<(K, V)>) -> Vec<(K, V)> {
+    const SCAN: usize = 32;
+    if items.len() <= SCAN {
+        // the usual record: no repeated key, nothing to move
+        let repeated =
+            items.iter().enumerate().any(|(i, (k, _))| items[..i].iter().any(|(x, _)| x.as_ref() == k.as_ref()));
+        if !repeated {
+            return items;
+        }
+    }
+    let mut out: Vec<(K, V)> = Vec::with_capacity(items.len());
+    if items.len() <= SCAN {
+        for (k, v) in items {
+            match out.iter_mut().find(|(x, _)| x.as_ref() == k.as_ref()) {
+                Some(slot) => slot.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        return out;
+    }
+    let mut at: ahash::AHashMap<String, usize> = ahash::AHashMap::with_capacity(items.len());
+    for (k, v) in items {
+        match at.get(k.as_ref()) {
+            Some(&i) => out[i].1 = v,
+            None => {
+                at.insert(k.as_ref().to_string(), out.len());
+                out.push((k, v));
+            }
+        }
+    }
+    out
+}
+
 /// An object in insertion order; `insert` of an existing key replaces the value in place.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Obj(pub Vec<(String, J)>);
@@ -184,12 +220,6 @@ impl<'a> TopObj<'a> {
     pub fn remove(&mut self, key: &str) -> Option<Top<'a>> {
         let i = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(i).1)
-    }
-    fn insert(&mut self, key: Cow<'a, str>, value: Top<'a>) {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = value,
-            None => self.0.push((key, value)),
-        }
     }
     pub fn from_obj(o: Obj) -> TopObj<'static> {
         let top = |v: J| match v {
@@ -349,18 +379,27 @@ impl<'a> Parser<'a> {
         }
     }
     fn object(&mut self, depth: usize) -> Result<J, ParseError> {
-        let mut obj = Obj::default();
+        let mut members: Vec<(String, J)> = Vec::new();
         if self.open(b'}') {
-            return Ok(J::Obj(obj));
+            return Ok(J::Obj(Obj(members)));
         }
         loop {
             self.key_start()?;
             let key = self.string()?;
             self.colon()?;
             let v = self.value(depth + 1)?;
-            obj.insert(key, v);
+            // a repeated key: its last value at its first place; past a few keys the
+            // search is one hashed pass at the end (linear in a 100k-key object)
+            let seen = if members.len() <= 32 { members.iter_mut().find(|(k, _)| *k == key) } else { None };
+            match seen {
+                Some(slot) => slot.1 = v,
+                None => members.push((key, v)),
+            }
             if self.member_end(b'}')? {
-                return Ok(J::Obj(obj));
+                if members.len() > 32 {
+                    members = dedup_last_wins(members);
+                }
+                return Ok(J::Obj(Obj(members)));
             }
         }
     }
@@ -434,12 +473,13 @@ impl<'a> Parser<'a> {
                 *span = Some(RawSpan { start, end: self.i, known: hit.map(|(k, _)| k) });
             } else if self.peek() == Some(b'"') {
                 let v = self.string_cow()?;
-                obj.insert(key, Top::Str(v));
+                obj.0.push((key, Top::Str(v)));
             } else {
                 let v = self.value(1)?;
-                obj.insert(key, Top::Val(v));
+                obj.0.push((key, Top::Val(v)));
             }
             if self.member_end(b'}')? {
+                obj.0 = dedup_last_wins(obj.0); // linear, whatever the key count
                 return Ok(obj);
             }
         }
@@ -840,5 +880,25 @@ mod tests {
             }
         }
         assert_eq!(find_special(b""), None);
+    }
+}
+
+#[cfg(test)]
+mod linear_tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_last_value_at_any_size() {
+        for n in [3usize, 40, 5000] {
+            let mut body: Vec<String> = (0..n).map(|i| format!("\"k{i}\":{i}")).collect();
+            body.push("\"k1\":\"again\"".into());
+            let doc = format!("{{{}}}", body.join(","));
+            let J::Obj(o) = parse(doc.as_bytes(), Numbers::Strict).unwrap() else { panic!() };
+            assert_eq!(o.len(), n);
+            assert_eq!(o.0[1], ("k1".to_string(), J::Str("again".into())));
+            let (top, _) = parse_top_raw(doc.as_bytes(), Numbers::Strict, "none", &|_| None).unwrap();
+            assert_eq!(top.0.len(), n);
+            assert_eq!(top.0[1].0, "k1");
+        }
     }
 }
