@@ -63,10 +63,15 @@ def fluent_bit_filter_options(conf: Path) -> dict[str, str]:
 
 
 def hand_derived_documents(spec: dict[str, Any], profile: str, tmp: Path) -> list[dict[str, Any]]:
+    """The documents of a hand-derived golden case (see ``hand_derived_outputs``)."""
+    return [o.doc for o in hand_derived_outputs(spec, profile, tmp)]
+
+
+def hand_derived_outputs(spec: dict[str, Any], profile: str, tmp: Path) -> list[Any]:
     """Run a hand-derived golden case (tests/golden/<profile>/*.json) through
     ``logbridge convert``'s code path: the pod (tombstoned when ``deleted``) and any
     Node / Namespace ``objects`` become a pod directory, the lines a kubelet-named file.
-    Dead letters fail the case."""
+    Dead letters fail the case. The outputs carry document, index and id."""
     from logbridge.converting import convert_lines, iter_inputs
     from logbridge.profiles import build
     from logbridge.transforming import Output
@@ -91,7 +96,7 @@ def hand_derived_documents(spec: dict[str, Any], profile: str, tmp: Path) -> lis
     )
     letters = [o for o in outs if not isinstance(o, Output)]
     assert letters == [], letters
-    return [o.doc for o in outs if isinstance(o, Output)]
+    return [o for o in outs if isinstance(o, Output)]
 
 
 GOLDEN = ROOT / "tests" / "golden"

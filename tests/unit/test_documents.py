@@ -30,7 +30,14 @@ def _batches(n_batches: int, per: int, *, op: str = "create") -> tuple[list[obje
         actions = batch.actions(op, True)
         twin = core_transformer(profile=build("fluent-bit", {}), lookup=None)
         bodies = twin.push_values(f"t-{b}", values, 100 * b).take_bodies()
-        pairs += [a + b"\n" + body + b"\n" for a, body in zip(actions, bodies, strict=True)]
+        # not only the core against itself: each pair is, on its own terms, the record's
+        # document (its line, its pod) under the action naming its record
+        for i, (a, body) in enumerate(zip(actions, bodies, strict=True)):
+            action, doc = orjson.loads(a), orjson.loads(body)
+            assert action[op]["_id"] == f"t-{b}-{100 * b + i}"
+            assert doc["log"] == f'line {b}-{i} é "q"'
+            assert doc["kubernetes"]["pod_name"] == pods[i % len(pods)].name
+            pairs.append(a + b"\n" + body + b"\n")
         batches.append(batch)
     return batches, pairs
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.goldens import hand_derived_documents
+from logbridge.profiles import build
+from tests.goldens import hand_derived_outputs
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "vector").glob("*.json"))
 
@@ -23,6 +24,13 @@ def _keys_sorted(value: Any) -> bool:
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.stem)
 def test_vector_golden(case: Path, tmp_path: Path) -> None:
     spec = json.loads(case.read_text())
-    docs = hand_derived_documents(spec, "vector", tmp_path)
+    outs = hand_derived_outputs(spec, "vector", tmp_path)
+    docs = [o.doc for o in outs]
     assert docs == spec["expected"], spec["describe"]
     assert all(_keys_sorted(d) for d in docs)
+    # the action line, from Vector's elasticsearch sink defaults (src/sinks/elasticsearch/
+    # config.rs: bulk.action "index", index "vector-%Y.%m.%d" of the event's timestamp, UTC)
+    assert build("vector", spec.get("options", {})).bulk_action == "index"
+    for o, doc in zip(outs, docs, strict=True):
+        day = doc["timestamp"][:10].replace("-", ".")
+        assert o.index == f"vector-{day}", (o.index, doc["timestamp"])
