@@ -69,6 +69,19 @@ def prometheus_jobs(prom_url: str, prom_config: Path, jobs_yaml: str) -> Iterato
         httpx.post(f"{prom_url}/-/reload", timeout=10)
 
 
+def sd_job(name: str, sd_port: int, *, interval: str = "2s", keep: str = "", extra: str = "") -> str:
+    """A Prometheus job scraping what an http_sd endpoint lists (honor_labels, as
+    kube-prometheus' kubelet job); ``keep``: only targets whose namespace matches it;
+    ``extra``: more YAML lines of the job, indented by two."""
+    job = (
+        f"- job_name: {name}\n  honor_labels: true\n  scrape_interval: {interval}\n{extra}"
+        f"  http_sd_configs: [{{url: 'http://127.0.0.1:{sd_port}/targets', refresh_interval: 1s}}]\n"
+    )
+    if keep:
+        job += f"  relabel_configs: [{{source_labels: [namespace], regex: '{keep}', action: keep}}]\n"
+    return job
+
+
 def prom_query(prom_url: str, expr: str) -> list[dict[str, Any]]:
     """An instant query's result vector (the query must succeed)."""
     resp = httpx.get(f"{prom_url}/api/v1/query", params={"query": expr}, timeout=10).json()

@@ -8,6 +8,7 @@ from simulator.supervising import (
     free_port,
     prom_query,
     prometheus_jobs,
+    sd_job,
     spawned,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "free_port",
     "prom_query",
     "prometheus_jobs",
+    "sd_job",
     "spawned",
 ]

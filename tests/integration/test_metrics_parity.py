@@ -20,7 +20,7 @@ import yaml
 from simulator.model import Cluster, SimPod, log_lines
 from simulator.running import Exporters, eks_record, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs
+from tests.integration.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs, sd_job
 from tests.integration.kafkatools import create_topic, produce
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
@@ -112,9 +112,7 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     rules.parent.mkdir(exist_ok=True)
     rules.write_text(yaml.safe_dump({"groups": _groups()}))
     jobs = (
-        f"- job_name: vnb-parity-virtual\n  honor_labels: true\n  scrape_interval: 2s\n"
-        f"  http_sd_configs: [{{url: 'http://127.0.0.1:{dport}/targets', refresh_interval: 1s}}]\n"
-        f"  relabel_configs: [{{source_labels: [namespace], regex: '{PREFIX}.*', action: keep}}]\n"
+        sd_job("vnb-parity-virtual", dport, keep=f"{PREFIX}.*")
         + exporters.kubelet_scrape_config("vnb-parity-kubelet", "1s")
         + f"- job_name: kube-state-metrics\n  honor_labels: true\n  scrape_interval: 1s\n"
         f"  static_configs: [{{targets: ['127.0.0.1:{exporters.ksm_port}']}}]\n"

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from simulator.model import Cluster, SimPod
 from simulator.running import Exporters, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs
+from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs, sd_job
 
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-p{RUN}-"
@@ -87,14 +87,15 @@ def world(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     huawei.start()
     t_sd, _ = _services(tmp, stack, "tencent", "tencent-eks", {"pass_vm_metrics": True})
     h_sd, h_mb = _services(tmp, stack, "huawei", "huawei-cci", {})
-    keep = f"relabel_configs: [{{source_labels: [namespace], regex: '{PREFIX}.*', action: keep}}]"
     jobs = (
         # Tencent's own scrape job keeps honor_timestamps and leaves ipvs out with collect[]
-        f"- job_name: vnb-providers-tencent\n  honor_labels: true\n  honor_timestamps: true\n"
-        f"  scrape_interval: 2s\n  params: {{'collect[]': [ipvs]}}\n"
-        f"  http_sd_configs: [{{url: 'http://127.0.0.1:{t_sd}/targets', refresh_interval: 1s}}]\n  {keep}\n"
-        f"- job_name: vnb-providers-huawei\n  honor_labels: true\n  scrape_interval: 2s\n"
-        f"  http_sd_configs: [{{url: 'http://127.0.0.1:{h_sd}/targets', refresh_interval: 1s}}]\n  {keep}\n"
+        sd_job(
+            "vnb-providers-tencent",
+            t_sd,
+            keep=f"{PREFIX}.*",
+            extra="  honor_timestamps: true\n  params: {'collect[]': [ipvs]}\n",
+        )
+        + sd_job("vnb-providers-huawei", h_sd, keep=f"{PREFIX}.*")
     )
     try:
         with (
