@@ -99,7 +99,8 @@ class ClusterState:
         """ "" when every watched kind is synced and none is refused, else why not."""
         if self.failing:
             return "Kubernetes API refuses " + ", ".join(
-                f"{kind} (HTTP {status})" for kind, status in sorted(self.failing.items())
+                f"{kind} (HTTP {status})" if status > 0 else f"{kind} (the watch broke: see the log)"
+                for kind, status in sorted(self.failing.items())
             )
         missing = sorted(self.required - self.synced)
         return f"waiting for the first complete list of {', '.join(missing)}" if missing else ""

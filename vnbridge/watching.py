@@ -25,10 +25,12 @@ import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-__all__ = ["DENIED", "Backoff", "Gone", "Reflector", "WatchError"]
+__all__ = ["BROKEN", "DENIED", "Backoff", "Gone", "Reflector", "WatchError"]
 
 log = logging.getLogger("vnbridge.watch")
 GONE = 410
+# the watch loop itself failed (not the API): readiness false until a list succeeds again
+BROKEN = -1
 # answers that retrying soon cannot change: the credentials, the RBAC or the API itself
 # must be fixed first (retried slowly, so a fix is picked up without a restart)
 # status -> (what it means, what to fix)
@@ -198,6 +200,9 @@ class Reflector:
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     self._on_error("bad_event")
                     continue
+                if not isinstance(etype, str) or not isinstance(obj, dict):
+                    self._on_error("bad_event")  # e.g. "object": null: skipped, counted
+                    continue
                 if etype == "ERROR":
                     code = obj.get("code", 0) if isinstance(obj, dict) else 0
                     if code == GONE:
@@ -217,7 +222,8 @@ class Reflector:
 
     def _recovered(self) -> None:
         if self.denied:
-            log.warning("%s: the API server answers again (was HTTP %d)", self.path, self.denied)
+            was = "a broken watch" if self.denied == BROKEN else f"HTTP {self.denied}"
+            log.warning("%s: the API server answers again (was %s)", self.path, was)
             self.denied = 0
             self._on_status(0)
 
@@ -267,6 +273,17 @@ class Reflector:
                 self._on_error("http" if exc.status else "connection")
                 delay = self._backoff.next_delay()
                 log.warning("watch %s failed: %s; retrying in %.1fs", self.path, exc, delay)
+                self._stop.wait(delay)
+            except Exception:  # a bug or a shape no one foresaw: the thread
+                # must not die and leave readiness true over a frozen inventory; readiness
+                # false (BROKEN), counted ("internal"), logged with its traceback, relisted
+                self._on_error("internal")
+                if self.denied != BROKEN:
+                    self.denied = BROKEN
+                    self._on_status(BROKEN)
+                delay = self._backoff.next_delay()
+                log.exception("watch %s broke; relisting in %.1fs", self.path, delay)
+                need_list = True
                 self._stop.wait(delay)
 
     def start(self) -> None:

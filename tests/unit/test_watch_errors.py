@@ -123,3 +123,32 @@ def test_a_refusal_inside_the_watch_stream_is_a_refusal_too() -> None:
     event = b'{"type": "ERROR", "object": {"kind": "Status", "code": 403}}\n'
     _reflector(_Api([empty, event]), state, stop, errors).run()
     assert stop.waits == [60.0] and errors == ["http_403"] and state.failing == {"pods": 403}
+
+
+def test_an_event_without_an_object_is_skipped_and_counted() -> None:
+    """`"object": null` once raised inside the watch thread, which died while readiness
+    stayed true over a frozen inventory."""
+    state, stop, errors = ClusterState(kinds=("pods",)), _Stop(1), []
+    empty = b'{"items": [], "metadata": {"resourceVersion": "7"}}'
+    events = b'{"type": "ADDED", "object": null}\n{"type": 5, "object": {}}\n'
+    _reflector(_Api([empty, events]), state, stop, errors).run()
+    assert errors[:2] == ["bad_event", "bad_event"]
+    assert "pods" in state.synced and state.failing.get("pods") != -1  # skipped, not broken
+
+
+def test_a_failure_no_one_foresaw_keeps_the_thread_alive_and_readiness_false(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    state, stop, errors = ClusterState(kinds=("pods",)), _Stop(2), []
+
+    def boom(items: list[dict[str, Any]]) -> None:
+        raise RuntimeError("a bug in the list handler")
+
+    empty = b'{"items": [], "metadata": {"resourceVersion": "7"}}'
+    r = _reflector(_Api([empty, empty]), state, stop, errors)
+    r._on_list = boom  # type: ignore[method-assign,assignment]
+    with caplog.at_level(logging.ERROR, logger="vnbridge.watch"):
+        r.run()  # returns only when stopped: the loop survived both failures
+    assert errors == ["internal", "internal"] and len(stop.waits) == 2
+    assert state.failing == {"pods": -1} and "the watch broke" in state.not_ready()
+    assert any("a bug in the list handler" in (r.exc_text or "") for r in caplog.records)
