@@ -1,7 +1,7 @@
 """Which Kafka offsets may be committed, and what a restart must not send twice.
 
 Why: the committed offset must never pass a record that some sink has not
-acknowledged, including fragments held back for reassembly (DESIGN §6). A cycle
+acknowledged, including fragments held back for reassembly (docs/architecture.md §6). A cycle
 delivers everything it consumed except what the core still holds (a partial line,
 an open stack trace), so the committable offset is the lowest held one, or one past
 the last consumed: offsets are ranges, not a token per record. Records *above* a

@@ -1,6 +1,6 @@
 """The consume → transform → deliver → commit cycle of ``logbridge run``.
 
-Why: this is where the delivery contract (DESIGN §6) is kept. A cycle consumes up
+Why: this is where the delivery contract (docs/architecture.md §6) is kept. A cycle consumes up
 to a bounded number of records/bytes (the in-flight bound), hands each fetched
 partition batch to the core as it is (documents, dead letters and held offsets come
 back as columns), hands the documents to every sink at once, writes dead letters,

@@ -64,7 +64,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 1048588  # the broker's message.max.bytes default
 def dead_letter_record(
     *, key: bytes | None, value: bytes, headers: Iterable[Header], reason: str, detail: str, token: Token
 ) -> DeadLetterRecord:
-    """Original key, value and headers plus why and where from (DESIGN §6). A value
+    """Original key, value and headers plus why and where from (docs/architecture.md §6). A value
     beyond ``MAX_DEAD_LETTER_VALUE`` is cut, and ``vnbridge.truncated`` says its size."""
     extra: list[Header] = []
     if len(value) > MAX_DEAD_LETTER_VALUE:

@@ -212,7 +212,7 @@ class SourceSettings(BaseModel):
     group_id: str = Field("vnbridge-logbridge", description="Consumer group; replicas share partitions.")
     decoder: Literal["auto", "eks", "fluent-bit", "filebeat", "cls", "sls", "lts", "docker", "cri"] = Field(
         "auto",
-        description="Record shape; auto sniffs each record (docs/providers.md). One of: "
+        description="Record shape; auto sniffs each record (tests/fixtures/providers/README.md). One of: "
         f"{', '.join(SHAPES)}.",
     )
     record: RecordSettings = Field(

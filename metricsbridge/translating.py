@@ -133,7 +133,7 @@ class Derived:
     """A container-level cAdvisor series computed from VM-level sandbox series, used only
     when the scrape has no direct ``target`` series for the pod's containers. ``formula``
     names one of the core's computations: ``cpu_busy`` (every mode of
-    ``pod_cpu_seconds_total`` except idle, iowait, steal — DESIGN §5), ``working_set``
+    ``pod_cpu_seconds_total`` except idle, iowait, steal — docs/architecture.md §5), ``working_set``
     (MemTotal - MemFree - Inactive_file, else MemTotal - MemAvailable), ``swap``
     (SwapTotal - SwapFree), or ``value:<series>``."""
 

@@ -1,7 +1,7 @@
 //! Reassemble lines: CRI `P`…`F` fragments, then optional stack-trace grouping.
 //!
 //! Why: runtimes split lines over 16 KiB into `P` fragments and providers do not merge
-//! them (DESIGN §3); Fluent Bit's `multiline.parser cri` does, keeping the first
+//! them (docs/architecture.md §3); Fluent Bit's `multiline.parser cri` does, keeping the first
 //! fragment's `time` and `_p`. Stack traces become one document only where the platform
 //! asked for it. Both are state machines keyed by (namespace, pod, container, stream);
 //! each emitted line carries the tokens (source, offset) of every input it consumed, so

@@ -1,7 +1,7 @@
 //! Provider records → decoded lines, whatever their shape; or a dead letter with a reason.
 //!
 //! Why: providers ship container output to Kafka in their own formats and no byte-level
-//! sample is published (docs/providers.md), so every record is sniffed on its own:
+//! sample is published (tests/fixtures/providers/README.md), so every record is sniffed on its own:
 //! Tencent's super-node collector (`log` or `message`, pod metadata in `kubernetes` as a
 //! JSON string by default or an object, `@timestamp` as a double) and the same record
 //! from Fargate's Fluent Bit (`log` may hold the raw CRI line), a Filebeat document, the

@@ -1,6 +1,6 @@
 //! vnbridge's compiled core: every log line and every sample is touched here.
 //!
-//! Why: per-record Python was the cost ceiling (DESIGN, issue 11). Python keeps
+//! Why: per-record Python was the cost ceiling (docs/performance.md). Python keeps
 //! settings, the Kubernetes watch, the inventory and fragment rendering, I/O and
 //! orchestration; this crate is the single implementation of decoding, reassembly,
 //! multiline grouping, Merge_Log / Replace_Dots, time formats, Generate_ID, document

@@ -101,7 +101,7 @@ CADVISOR_CONSTANT = {"container_cpu_usage_seconds_total": {"cpu": "total"}}
 
 
 # Independent expectations, not read from the table under test: a sandbox series that
-# already has a cAdvisor name keeps it; node_exporter names map as DESIGN §5 says.
+# already has a cAdvisor name keeps it; node_exporter names map as docs/architecture.md §5 says.
 _NODE_EXPORTER_TO_CADVISOR = {
     **{
         f"pod_network_{d}_{src}_total": f"container_network_{d}_{dst}_total"
