@@ -4,7 +4,7 @@
 The goldens (tests/golden/<collector>/real, README there) are facts: the collectors'
 own pods, log files, configs and captured ``_bulk`` bodies, never edited by hand. The
 options each case passes are the case config's keys, by the collector's own names.
-One documented deviation (README, "Deviations"): both collectors join a ``P`` fragment
+One documented deviation (docs/profiles.md, "Deviations"): both collectors join a ``P`` fragment
 with the next line of the *file*, whatever its stream; logbridge joins per stream.
 Those documents are compared with the per-stream join instead.
 """
