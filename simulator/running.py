@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -342,7 +343,8 @@ class Exporters:
         # 30 s by default) and stamps each refresh; tests use 1 s
         self.stats_interval_s = stats_interval_s
         self.paths = paths or {}  # pod name -> its exporter path (custom-metrics-url)
-        self.asked: dict[str, list[list[str]]] = {}  # pod name -> collect[] of each scrape
+        # pod name -> collect[] of its last scrapes (bounded: a demo may run for hours)
+        self.asked: dict[str, deque[list[str]]] = {}
         self.servers: list[ThreadingHTTPServer] = []
         self.started = time.monotonic()
         self.kubelets: dict[str, int] = {}  # standard node -> port of its kubelet stand-in
@@ -359,7 +361,7 @@ class Exporters:
         if url.path != self.paths.get(pod.name, "/metrics"):
             return ""
         collect = parse_qs(url.query).get("collect[]", [])
-        self.asked.setdefault(pod.name, []).append(collect)
+        self.asked.setdefault(pod.name, deque(maxlen=100)).append(collect)
         # the data of the last refresh, stamped with its time
         now = time.time()
         refreshed = now - (now % self.stats_interval_s)

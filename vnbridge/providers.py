@@ -58,7 +58,11 @@ class Provider:
     # metric families served, and what vnbridge makes of them
     families: str
     doc: str
-    needs_node_proxy: bool = False
+
+    @property
+    def needs_node_proxy(self) -> bool:
+        """Its metrics sit behind the API server's node proxy (RBAC nodes/proxy)."""
+        return self.endpoint.where != "pod"
 
 
 PRESETS: dict[str, Provider] = {
@@ -103,7 +107,6 @@ PRESETS: dict[str, Provider] = {
             Endpoint("node_proxy", 0, "/metrics/cadvisor", speaks="cadvisor"),
             "the kubelet's own cAdvisor (one Fargate node per pod): served as it is",
             "aws-otel docs, container-insights/eks-fargate (cAdvisor through the API server's node proxy)",
-            needs_node_proxy=True,
         ),
         Provider(
             "alibaba-eci",
@@ -111,7 +114,6 @@ PRESETS: dict[str, Provider] = {
             Endpoint("node", 10250, "/metrics/cadvisor", query={"nodeName": "{node}"}, speaks="cadvisor"),
             "cAdvisor of every ECI pod on the virtual node: served as it is",
             "Alibaba ECI: virtual-kubelet serves cAdvisor at <nodeIP>:10250/metrics/cadvisor?nodeName=<node>",
-            needs_node_proxy=True,
         ),
         Provider(
             "azure-aci",
@@ -121,7 +123,6 @@ PRESETS: dict[str, Provider] = {
             "container_memory_working_set_bytes, container_start_time_seconds) → cAdvisor's labels added; "
             "pod_* / node_* dropped; no network / filesystem / CFS series",
             "virtual-kubelet/azure-aci pkg/metrics/collectors/kubelet_resource_metrics.go",
-            needs_node_proxy=True,
         ),
     )
 }
