@@ -147,6 +147,8 @@ def convert(
         record=record,
         multiline_namespaces=dict(settings.assembly.multiline_namespaces),
         max_line_bytes=settings.assembly.max_line_bytes,
+        multiline_max_lines=settings.assembly.multiline_max_lines,
+        multiline_max_bytes=settings.assembly.multiline_max_bytes,
     )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk, op=prof.bulk_action)
     sys.stdout.flush()

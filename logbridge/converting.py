@@ -50,6 +50,8 @@ def convert_lines(
     record: Mapping[str, str] | None = None,
     multiline_namespaces: dict[str, str] | None = None,
     max_line_bytes: int = 2 * 1024 * 1024,
+    multiline_max_lines: int = 500,
+    multiline_max_bytes: int = 2 * 1024 * 1024,
 ) -> Iterator[Output[Token] | dict[str, Any]]:
     """Outputs in input order; dead letters as ``{"reason", "detail", "record"}`` dicts."""
     tr: Transformer[Token] = Transformer(
@@ -59,6 +61,8 @@ def convert_lines(
         record=record,
         multiline_namespaces=multiline_namespaces or {},
         max_line_bytes=max_line_bytes,
+        multiline_max_lines=multiline_max_lines,
+        multiline_max_bytes=multiline_max_bytes,
     )
     for value, token, ctx in records:
         outs, dead = tr.push(value, token, ctx)

@@ -36,6 +36,11 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.truncated = Counter(
+            f"{p}lines_truncated",
+            "Lines cut at assembly.max_line_bytes (delivered truncated, as the collectors do).",
+            registry=r,
+        )
         self.sink_retries = Counter(
             f"{p}sink_retries", "Retries by sink and error_code.", ["sink", "error_code"], registry=r
         )

@@ -228,6 +228,8 @@ class Pipeline:
             self.metrics.filtered.labels("replayed_delivered").inc(batch.replayed)
         if batch.excluded:
             self.metrics.filtered.labels("excluded").inc(batch.excluded)
+        if batch.truncated:
+            self.metrics.truncated.inc(batch.truncated)
         for source, offset, reason, detail in batch.dead():
             self._dead_letter(source, offset, reason, detail, cyc.dead, cyc.dead_tokens)
             self.metrics.dead_lettered.labels(reason).inc()

@@ -192,6 +192,8 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
             max_line_bytes=a.max_line_bytes,
             partial_idle_s=a.partial_idle_s,
             multiline_namespaces=a.multiline_namespaces,
+            multiline_max_lines=a.multiline_max_lines,
+            multiline_max_bytes=a.multiline_max_bytes,
         )
 
     txn = Transactions(

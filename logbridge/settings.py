@@ -82,8 +82,20 @@ class AssemblySettings(BaseModel):
     max_line_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,
-        description="Cap of a reassembled line; beyond it "
-        "the line is truncated and its remaining fragments discarded.",
+        description="Cap of every line, reassembled or not; beyond it the line is truncated "
+        "(counted in vnbridge_logbridge_lines_truncated_total) and its remaining fragments discarded.",
+    )
+    multiline_max_lines: int = Field(
+        500,
+        ge=1,
+        description="Lines in one stack-trace document (Filebeat's multiline.max_lines); a longer "
+        "trace is flushed in documents of this many lines, never dropped.",
+    )
+    multiline_max_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Bytes in one stack-trace document (Fluent Bit's multiline_buffer_limit, 2MB); "
+        "a longer trace is flushed in documents of at most this size, never dropped.",
     )
     partial_idle_s: float = Field(
         4.0, gt=0, description="Emit a stranded partial line after this many seconds."

@@ -79,6 +79,8 @@ def core_transformer(
     max_line_bytes: int = 2 * 1024 * 1024,
     partial_idle_s: float = 4.0,
     multiline_namespaces: Mapping[str, str] | None = None,
+    multiline_max_lines: int = 500,
+    multiline_max_bytes: int = 2 * 1024 * 1024,
 ) -> vnbridge_core.Transformer:
     config: dict[str, object] = {
         **profile.core_config(),
@@ -87,6 +89,8 @@ def core_transformer(
         "max_line_bytes": max_line_bytes,
         "partial_idle_s": partial_idle_s,
         "multiline_namespaces": dict(multiline_namespaces or {}),
+        "multiline_max_lines": multiline_max_lines,
+        "multiline_max_bytes": multiline_max_bytes,
     }
     return vnbridge_core.Transformer(config, renderer(profile, lookup))
 
@@ -122,6 +126,8 @@ class Transformer(Generic[T]):
         max_line_bytes: int = 2 * 1024 * 1024,
         partial_idle_s: float = 4.0,
         multiline_namespaces: Mapping[str, str] | None = None,
+        multiline_max_lines: int = 500,
+        multiline_max_bytes: int = 2 * 1024 * 1024,
     ) -> None:
         self.profile = profile
         self.core = core_transformer(
@@ -132,6 +138,8 @@ class Transformer(Generic[T]):
             max_line_bytes=max_line_bytes,
             partial_idle_s=partial_idle_s,
             multiline_namespaces=multiline_namespaces,
+            multiline_max_lines=multiline_max_lines,
+            multiline_max_bytes=multiline_max_bytes,
         )
         self._tokens: dict[int, T] = {}
         self._values: dict[int, bytes] = {}

@@ -47,7 +47,10 @@ def cadvisor_text(pods: list[dict[str, Any]], tick: float, stamp_ms: int) -> str
         add("container_cpu_usage_seconds_total", c + ',cpu="total"', 1.5 + tick * 0.25)
         add("container_memory_working_set_bytes", c, 52428800 + int(tick) * 4096)
         add("container_memory_rss", c, 41943040)
-        net = f'id="/kubepods/pod{p["uid"]}",interface="eth0",namespace="{p["namespace"]}",pod="{p["name"]}"'
+        net = (
+            f'container="",id="/kubepods/pod{p["uid"]}",image="",interface="eth0",name="",'
+            f'namespace="{p["namespace"]}",pod="{p["name"]}"'
+        )
         add("container_network_receive_bytes_total", net, int(1024 * (tick + 1)))
     out: list[str] = []
     for name, lines in fams.items():

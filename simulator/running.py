@@ -245,12 +245,15 @@ def sandbox_metrics(
     return "\n".join(lines) + "\n"
 
 
-def cadvisor_metrics(pods: Iterable[SimPod], tick: float) -> str:
-    """The kubelet /metrics/cadvisor stand-in for standard pods (cAdvisor's label set)."""
+def cadvisor_metrics(pods: Iterable[SimPod], tick: float, stamp_ms: int | None = None) -> str:
+    """The kubelet /metrics/cadvisor stand-in for standard pods: a real kubelet's label
+    set (blank `container`/`image`/`name` on pod-cgroup series) and its millisecond
+    timestamp on every sample (tests/reference/kubelet/)."""
     fams: dict[str, list[str]] = {}
+    stamp = int(time.time() * 1000) if stamp_ms is None else stamp_ms
 
     def add(name: str, labels: str, value: float) -> None:
-        fams.setdefault(name, []).append(f"{name}{{{labels}}} {value}")
+        fams.setdefault(name, []).append(f"{name}{{{labels}}} {value} {stamp}")
 
     for p in pods:
         c = (
@@ -266,7 +269,10 @@ def cadvisor_metrics(pods: Iterable[SimPod], tick: float) -> str:
         add("container_memory_swap", c, 0)
         for m in ("reads_bytes", "writes_bytes", "reads", "writes"):
             add(f"container_fs_{m}_total", c + ',device="/dev/vda"', int(4096 * (tick + 1)))
-        net = f'id="/kubepods/pod{p.uid}",interface="eth0",namespace="{p.namespace}",pod="{p.name}"'
+        net = (
+            f'container="",id="/kubepods/pod{p.uid}",image="",interface="eth0",name="",'
+            f'namespace="{p.namespace}",pod="{p.name}"'
+        )
         for d in ("receive", "transmit"):
             for m in ("bytes", "packets", "packets_dropped", "errors"):
                 add(f"container_network_{d}_{m}_total", net, int(1024 * (tick + 1)))

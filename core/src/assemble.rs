@@ -43,10 +43,32 @@ fn take_stale<V>(map: &mut AHashMap<Key, V>, now: f64, idle: f64, seen: impl Fn(
     stale.into_iter().filter_map(|(_, k)| map.remove(&k)).collect()
 }
 
+/// Streams (namespace, pod, container, stream) that may hold a partial line or a stack
+/// trace at once; past it the longest-idle one is emitted (never dropped), so state is
+/// bounded however many containers a hostile record stream claims.
+pub const MAX_STREAMS: usize = 4096;
+
+/// The key of the entry seen least recently (a scan: only when the map is full).
+fn oldest<V>(map: &AHashMap<Key, V>, seen: impl Fn(&V) -> (f64, Option<Tok>)) -> Option<Key> {
+    map.iter()
+        .min_by(|a, b| seen(a.1).partial_cmp(&seen(b.1)).unwrap_or(std::cmp::Ordering::Equal))
+        .map(|(k, _)| k.clone())
+}
+
 pub struct Reassembler {
     max: usize,
     idle: f64,
     pending: AHashMap<Key, Pending>,
+}
+
+/// A line that is not joined with others, capped at `max` bytes like every line.
+pub fn whole(mut line: Line, tok: Tok, max: usize) -> Assembled {
+    let truncated = line.text.len() > max;
+    if truncated {
+        let n = cut(&line.text, max).len();
+        line.text.truncate(n);
+    }
+    Assembled { line, toks: vec![tok], truncated }
 }
 
 /// Largest prefix of `s` that is at most `n` bytes and ends on a char boundary.
@@ -63,10 +85,17 @@ impl Reassembler {
         Reassembler { max: max_bytes, idle: idle_s, pending: AHashMap::new() }
     }
 
-    pub fn push(&mut self, line: Line, tok: Tok, now: f64) -> Option<Assembled> {
+    /// One line in; the line it completes out (or a whole line as it is). `evicted`
+    /// receives the longest-idle pending line when a new stream would pass `MAX_STREAMS`.
+    pub fn push(&mut self, line: Line, tok: Tok, now: f64, evicted: &mut Vec<Assembled>) -> Option<Assembled> {
         let k = key(&line);
         if !self.pending.contains_key(&k) && !line.partial {
-            return Some(Assembled { line, toks: vec![tok], truncated: false });
+            return Some(whole(line, tok, self.max)); // max_line_bytes caps every line
+        }
+        if !self.pending.contains_key(&k) && self.pending.len() >= MAX_STREAMS {
+            if let Some(old) = oldest(&self.pending, |p| (p.last_seen, p.toks.first().copied())) {
+                evicted.extend(self.pending.remove(&old).map(finish));
+            }
         }
         let max = self.max;
         let pend = self.pending.entry(k.clone()).or_insert_with(|| Pending {
@@ -181,21 +210,38 @@ impl Default for Rules {
 struct Group {
     first: Line,
     lines: Vec<String>,
+    bytes: usize,
     toks: Vec<Tok>,
     last_seen: f64,
     lang: Lang,
     closing: bool,
 }
 
+/// A stack trace's caps, with the collectors' own defaults: Filebeat's
+/// `multiline.max_lines` (500) and Fluent Bit's `multiline_buffer_limit` (2 MiB,
+/// `FLB_ML_BUFFER_LIMIT_DEFAULT` in include/fluent-bit/multiline/flb_ml.h).
+#[derive(Clone, Copy, Debug)]
+pub struct GroupLimits {
+    pub max_lines: usize,
+    pub max_bytes: usize,
+}
+
+impl Default for GroupLimits {
+    fn default() -> Self {
+        GroupLimits { max_lines: 500, max_bytes: 2 * 1024 * 1024 }
+    }
+}
+
 pub struct Grouper {
     idle: f64,
+    limits: GroupLimits,
     rules: Rules,
     groups: AHashMap<Key, Group>,
 }
 
 impl Grouper {
-    pub fn new(idle_s: f64) -> Self {
-        Grouper { idle: idle_s, rules: Rules::new(), groups: AHashMap::new() }
+    pub fn new(idle_s: f64, limits: GroupLimits) -> Self {
+        Grouper { idle: idle_s, limits, rules: Rules::new(), groups: AHashMap::new() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -203,12 +249,28 @@ impl Grouper {
     }
 
     /// Feed one assembled line; `lang` is the pod's configured language, if any.
+    /// A group that reaches `max_lines` or `max_bytes` is emitted as it is and the trace
+    /// goes on in a new group from the next continuation line: flushed, never dropped,
+    /// and a 200k-line trace holds at most one capped group at a time.
     pub fn push(&mut self, item: Assembled, lang: Option<Lang>, now: f64, out: &mut Vec<Assembled>) {
         let k = key(&item.line);
         if let Some(grp) = self.groups.get_mut(&k) {
             let (start, cont) = self.rules.get(grp.lang);
             let text = &item.line.text;
             if !grp.closing && cont.is_match(text) && !(grp.lang == Lang::Python && start.is_match(text)) {
+                let full =
+                    grp.lines.len() >= self.limits.max_lines || grp.bytes + 1 + text.len() > self.limits.max_bytes;
+                if full {
+                    let l = grp.lang;
+                    let closing =
+                        grp.lang == Lang::Python && !text.is_empty() && !text.starts_with(char::is_whitespace);
+                    if let Some(g) = self.groups.remove(&k) {
+                        out.push(finish_group(g));
+                    }
+                    self.open(k, item, l, now, closing);
+                    return;
+                }
+                grp.bytes += 1 + text.len();
                 grp.lines.push(text.clone());
                 grp.toks.extend_from_slice(&item.toks);
                 grp.last_seen = now;
@@ -223,22 +285,34 @@ impl Grouper {
         }
         if let Some(l) = lang {
             if self.rules.get(l).0.is_match(&item.line.text) {
-                let text = item.line.text.clone();
-                self.groups.insert(
-                    k,
-                    Group {
-                        first: item.line,
-                        lines: vec![text],
-                        toks: item.toks,
-                        last_seen: now,
-                        lang: l,
-                        closing: false,
-                    },
-                );
+                if self.groups.len() >= MAX_STREAMS {
+                    if let Some(old) = oldest(&self.groups, |g| (g.last_seen, g.toks.first().copied())) {
+                        out.extend(self.groups.remove(&old).map(finish_group));
+                    }
+                }
+                self.open(k, item, l, now, false);
                 return;
             }
         }
         out.push(item);
+    }
+
+    fn open(&mut self, k: Key, item: Assembled, lang: Lang, now: f64, closing: bool) {
+        let text = item.line.text.clone();
+        let group = Group {
+            first: item.line,
+            bytes: text.len(),
+            lines: vec![text],
+            toks: item.toks,
+            last_seen: now,
+            lang,
+            closing,
+        };
+        self.groups.insert(k, group);
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
     }
 
     pub fn flush_idle(&mut self, now: f64) -> Vec<Assembled> {
@@ -289,9 +363,10 @@ mod tests {
     #[test]
     fn joins_partials_with_a_cap() {
         let mut r = Reassembler::new(5, 4.0);
-        assert!(r.push(l("abc", true), (0, 1), 0.0).is_none());
+        let mut ev = Vec::new();
+        assert!(r.push(l("abc", true), (0, 1), 0.0, &mut ev).is_none());
         assert_eq!(r.held().count(), 1);
-        let done = r.push(l("défg", false), (0, 2), 0.0).unwrap();
+        let done = r.push(l("défg", false), (0, 2), 0.0, &mut ev).unwrap();
         assert_eq!(done.line.text, "abcd"); // 'é' would cross the 5-byte cap
         assert!(done.truncated && done.line.first_partial && !done.line.partial);
         assert_eq!(done.toks, vec![(0, 1), (0, 2)]);
@@ -299,7 +374,7 @@ mod tests {
 
     #[test]
     fn groups_a_python_traceback() {
-        let mut g = Grouper::new(4.0);
+        let mut g = Grouper::new(4.0, GroupLimits::default());
         let mut out = Vec::new();
         for (i, t) in
             ["Traceback (most recent call last):", "  File \"x\", line 1", "ValueError: bad", "next"].iter().enumerate()

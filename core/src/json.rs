@@ -464,6 +464,11 @@ impl<'a> Parser<'a> {
             let key = self.string_cow()?;
             self.colon()?;
             if key == raw_key {
+                if span.is_some() {
+                    // a repeated metadata key: the whole record goes to the full parse,
+                    // which checks every value (the skipped one may not be JSON at all)
+                    return Err(self.err("repeated metadata key"));
+                }
                 let start = self.i;
                 let hit = known(&self.b[start..]);
                 match hit {

@@ -22,6 +22,9 @@ pub mod tagged;
 pub mod time;
 pub mod transform;
 
+#[cfg(test)]
+mod differential;
+
 /// Records are many small allocations (strings of a parsed record, document buffers):
 /// mimalloc's thread-local free lists serve them faster than the system allocator.
 #[cfg(feature = "python")]

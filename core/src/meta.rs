@@ -263,9 +263,15 @@ impl EksFacts {
 pub struct KubeMemo {
     by_raw: AHashMap<Rc<[u8]>, Rc<EksFacts>>,
     recent: Vec<(Rc<[u8]>, Rc<EksFacts>)>,
+    /// bytes of the values `by_raw` holds: the memo is bounded in bytes, not only entries
+    bytes: usize,
 }
 
 pub const KUBE_MEMO_MAX: usize = 4096;
+/// The memo's byte budget (keys; the facts are a fraction of their key) and the largest
+/// value worth remembering: a bigger one is decoded every time, never held.
+pub const KUBE_MEMO_BYTES: usize = 8 * 1024 * 1024;
+pub const KUBE_MEMO_VALUE_MAX: usize = 64 * 1024;
 const KUBE_RECENT: usize = 4;
 
 impl KubeMemo {
@@ -285,9 +291,14 @@ impl KubeMemo {
             Some(f) => f.clone(),
             None => {
                 let f = Rc::new(EksFacts::of(Some(json::parse(raw, Numbers::Strict).ok()?), format));
-                if self.by_raw.len() >= KUBE_MEMO_MAX {
-                    self.by_raw.clear();
+                if raw.len() > KUBE_MEMO_VALUE_MAX {
+                    return Some(f);
                 }
+                if self.by_raw.len() >= KUBE_MEMO_MAX || self.bytes + raw.len() > KUBE_MEMO_BYTES {
+                    self.by_raw.clear();
+                    self.bytes = 0;
+                }
+                self.bytes += raw.len();
                 self.by_raw.insert(raw.into(), f.clone());
                 f
             }
@@ -309,11 +320,31 @@ impl KubeMemo {
     pub fn is_empty(&self) -> bool {
         self.by_raw.is_empty()
     }
+
+    /// Bytes of the values held (bounded by `KUBE_MEMO_BYTES`).
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memo_is_bounded_in_bytes() {
+        let mut m = KubeMemo::default();
+        let pad = "x".repeat(60 * 1024);
+        for i in 0..400 {
+            let v = format!(r#"{{"namespace_name":"n","pod_name":"p{i}","pad":"{pad}"}}"#);
+            assert!(m.use_raw(v.as_bytes(), None, MetaFormat::Auto).is_some());
+            assert!(m.bytes() <= KUBE_MEMO_BYTES);
+        }
+        let big = format!(r#"{{"pod_name":"p","pad":"{}"}}"#, "y".repeat(KUBE_MEMO_VALUE_MAX));
+        let before = m.bytes();
+        assert!(m.use_raw(big.as_bytes(), None, MetaFormat::Auto).is_some());
+        assert_eq!(m.bytes(), before, "a value over KUBE_MEMO_VALUE_MAX is decoded, never held");
+    }
 
     fn facts(v: &str, f: MetaFormat) -> EksFacts {
         EksFacts::of(Some(json::parse(v.as_bytes(), Numbers::Strict).unwrap()), f)

@@ -405,7 +405,11 @@ impl Table {
     fn container_identity(&self, pod: &Pod, container: Option<&str>, l: &mut Vec<(String, String)>) {
         match container {
             None => {
+                // the kubelet supplies blank strings for the labels a pod cgroup lacks
+                // (kubernetes pkg/kubelet/server/server.go containerPrometheusLabelsFunc)
                 l.push(("container".into(), String::new()));
+                l.push(("image".into(), String::new()));
+                l.push(("name".into(), String::new()));
                 l.push(("id".into(), escape(&format!("/kubepods/pod{}", pod.uid))));
             }
             Some(c) => {

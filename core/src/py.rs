@@ -5,7 +5,7 @@
 //! cross as values: a record that panics the core becomes an `internal_error` dead
 //! letter for that record, never an exception that stops the pipeline.
 
-use crate::assemble::Lang;
+use crate::assemble::{GroupLimits, Lang};
 use crate::decode::{self, Embedded, Ident, Line, Reason, Shape, Spec, TsFormat as RecordTs};
 use crate::encode::{FbOutput, FbParser, FluentBit, Fragment, Profile, TsFormat};
 use crate::json::{self, Numbers};
@@ -447,7 +447,8 @@ fn spec_from(shape: &str, record: Option<&Bound<'_, PyDict>>) -> PyResult<Spec> 
 #[pymethods]
 impl PyTransformer {
     /// `config`: profile options (the collector's key names, already validated) plus
-    /// `profile`, `shape`, `max_line_bytes`, `partial_idle_s`, `multiline_namespaces`.
+    /// `profile`, `shape`, `max_line_bytes`, `partial_idle_s`, `multiline_namespaces`,
+    /// `multiline_max_lines`, `multiline_max_bytes`.
     /// `render(namespace, pod, container, container_id, embedded)` returns
     /// `(source, pod_uid, lang, parts)` for a pod: called once per pod change.
     #[new]
@@ -470,7 +471,14 @@ impl PyTransformer {
             max_line_bytes: get(config, "max_line_bytes", 2 * 1024 * 1024)?,
             idle_s: get(config, "partial_idle_s", 4.0)?,
             multiline_namespaces: multiline,
+            multiline: GroupLimits {
+                max_lines: get(config, "multiline_max_lines", GroupLimits::default().max_lines)?,
+                max_bytes: get(config, "multiline_max_bytes", GroupLimits::default().max_bytes)?,
+            },
         };
+        if cfg.multiline.max_lines == 0 || cfg.multiline.max_bytes == 0 {
+            return Err(PyValueError::new_err("multiline_max_lines and multiline_max_bytes must be at least 1"));
+        }
         Ok(PyTransformer {
             t: Transformer::new(profile, cfg),
             render,
@@ -491,10 +499,17 @@ impl PyTransformer {
         let func = self.render.bind(py).clone();
         let mut r = PyRender { py, func: &func, kube_value: self.kube_value };
         let mut out = Out::default();
+        // every record read first: a malformed one fails the call before any state moves
+        let mut read = Vec::with_capacity(records.len());
         for rec in records.iter() {
             let offset: i64 = rec.getattr("offset")?.extract()?;
             let value_obj = rec.getattr("value")?;
-            let value: &[u8] = if value_obj.is_none() { b"" } else { value_obj.downcast::<PyBytes>()?.as_bytes() };
+            let value = if value_obj.is_none() { None } else { Some(value_obj.downcast_into::<PyBytes>()?) };
+            read.push((rec, offset, value));
+        }
+        for (rec, offset, value) in &read {
+            let (rec, offset) = (rec, *offset);
+            let value: &[u8] = value.as_ref().map(|v| v.as_bytes()).unwrap_or(b"");
             let mut ctx = || {
                 let key: Option<Vec<u8>> =
                     rec.getattr("key").ok().and_then(|k| Some(k.downcast::<PyBytes>().ok()?.as_bytes().to_vec()));

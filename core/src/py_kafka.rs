@@ -64,6 +64,13 @@ fn kafka_batches(
     if keys.len() != values.len() {
         return Err(pyo3::exceptions::PyValueError::new_err("keys and values differ in length"));
     }
+    if partitions == 0 && !keys.is_empty() {
+        // no partition to put them in: refused, never silently dropped
+        return Err(pyo3::exceptions::PyValueError::new_err("the topic has no partitions (metadata not loaded?)"));
+    }
+    if limit == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err("limit must be at least 1 byte"));
+    }
     let owned: Vec<Vec<Header>> = match headers {
         Some(h) => h.extract()?,
         None => Vec::new(),

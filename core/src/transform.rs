@@ -8,7 +8,7 @@
 //! pending partial line or stack trace still holds, so the caller never commits past
 //! them; a replay filter skips what a crashed predecessor already delivered.
 
-use crate::assemble::{Assembled, Grouper, Lang, Reassembler, Tok};
+use crate::assemble::{Assembled, GroupLimits, Grouper, Lang, Reassembler, Tok};
 use crate::decode::{decode_memo, Bad, Embedded, Ident, KubeMemo, Line, Reason, Spec};
 use crate::encode::{encode, Fragment, Profile};
 use ahash::{AHashMap, AHashSet};
@@ -52,6 +52,7 @@ pub struct Config {
     pub max_line_bytes: usize,
     pub idle_s: f64,
     pub multiline_namespaces: AHashMap<String, Lang>,
+    pub multiline: GroupLimits,
 }
 
 type PodKey = (String, String);
@@ -92,12 +93,12 @@ fn emb_hash(e: &Embedded) -> u64 {
 
 impl Transformer {
     pub fn new(profile: Profile, cfg: Config) -> Self {
-        let (max, idle) = (cfg.max_line_bytes, cfg.idle_s);
+        let (max, idle, limits) = (cfg.max_line_bytes, cfg.idle_s, cfg.multiline);
         Transformer {
             profile,
             cfg,
             reasm: Reassembler::new(max, idle),
-            group: Grouper::new(idle),
+            group: Grouper::new(idle, limits),
             cache: AHashMap::new(),
             replay: AHashMap::new(),
             last: None,
@@ -191,7 +192,12 @@ impl Transformer {
             }
         };
         let item = if self.profile.joins_partials() {
-            match self.reasm.push(line, tok, now) {
+            let mut evicted = Vec::new();
+            let done = self.reasm.push(line, tok, now, &mut evicted);
+            for a in evicted {
+                self.group_and_encode(a, now, render, out);
+            }
+            match done {
                 Some(a) => a,
                 None => {
                     self.passed(tok);
@@ -199,11 +205,8 @@ impl Transformer {
                 }
             }
         } else {
-            Assembled { line, toks: vec![tok], truncated: false }
+            crate::assemble::whole(line, tok, self.cfg.max_line_bytes)
         };
-        if item.truncated {
-            out.truncated += 1;
-        }
         self.group_and_encode(item, now, render, out);
         self.passed(tok);
     }
@@ -278,20 +281,64 @@ impl Transformer {
         })
     }
 
+    /// Group (when the pod's language asks for it) and encode. Every line that leaves
+    /// the assembly state goes through `emit`, which owns its tokens until they are in a
+    /// document or a dead letter: a panic below costs that line an `internal_error` dead
+    /// letter, never its tokens.
     fn group_and_encode(&mut self, item: Assembled, now: f64, render: &mut dyn Render, out: &mut Out) {
-        let Some(frag) = self.fragment_or_dead(&item, render, out) else { return };
+        if item.truncated {
+            out.truncated += 1;
+        }
+        let looked = guard(|| self.fragment_or_dead(&item, render, out));
+        let frag = match looked {
+            Ok(Some(f)) => f,
+            Ok(None) => return,
+            Err(()) => return self.lost(&item.toks, out.dead.len(), out),
+        };
         let lang = self.lang(&frag, &item.line.namespace);
         if lang.is_none() && self.group.is_empty() {
-            return self.encode_one(item, frag, out);
+            return self.emit(item, Some(frag), render, out);
         }
         let mut ready = Vec::new();
         let same = item.toks.clone();
         self.group.push(item, lang, now, &mut ready);
         for a in ready {
             // a line that passed straight through keeps its fragment (one lookup per line)
-            let f = if a.toks == same { Some(frag.clone()) } else { self.fragment_or_dead(&a, render, out) };
+            let f = (a.toks == same).then(|| frag.clone());
+            self.emit(a, f, render, out);
+        }
+    }
+
+    /// Encode one line (looking its fragment up unless given), panic-safe.
+    fn emit(&mut self, a: Assembled, frag: Option<Rc<Fragment>>, render: &mut dyn Render, out: &mut Out) {
+        let toks = a.toks.clone();
+        let dead_before = out.dead.len();
+        let res = guard(|| {
+            let f = match frag {
+                Some(f) => Some(f),
+                None => self.fragment_or_dead(&a, render, out),
+            };
             if let Some(f) = f {
+                #[cfg(test)]
+                if a.line.text.contains(INJECTED_PANIC) {
+                    panic!("injected");
+                }
                 self.encode_one(a, f, out);
+            }
+        });
+        if res.is_err() {
+            self.lost(&toks, dead_before, out);
+        }
+    }
+
+    /// After a panic: each of `toks` not dead-lettered since `dead_before` becomes an
+    /// `internal_error` dead letter (a document is only pushed once it is whole).
+    fn lost(&mut self, toks: &[Tok], dead_before: usize, out: &mut Out) {
+        let already: AHashSet<Tok> = out.dead[dead_before..].iter().map(|d| d.tok).collect();
+        for t in toks {
+            if !already.contains(t) {
+                let bad = Bad { reason: Reason::Internal, detail: "internal error in the core".into() };
+                self.dead_letter(out, *t, bad);
             }
         }
     }
@@ -339,9 +386,7 @@ impl Transformer {
             self.group_and_encode(a, now, render, out);
         }
         for a in self.group.flush_idle(now) {
-            if let Some(f) = self.fragment_or_dead(&a, render, out) {
-                self.encode_one(a, f, out);
-            }
+            self.emit(a, None, render, out);
         }
     }
 
@@ -350,9 +395,7 @@ impl Transformer {
             self.group_and_encode(a, 0.0, render, out);
         }
         for a in self.group.flush_all() {
-            if let Some(f) = self.fragment_or_dead(&a, render, out) {
-                self.encode_one(a, f, out);
-            }
+            self.emit(a, None, render, out);
         }
     }
 
@@ -415,6 +458,15 @@ fn vector_line(mut line: Line, value: &[u8]) -> Line {
 
 const DOCKER_SPLIT: usize = 16 * 1024;
 
+/// Run `f`, turning a panic into `Err(())` (the caller accounts for what it held).
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| ())
+}
+
+/// A line text that makes `emit` panic in tests (the conservation property injects it).
+#[cfg(test)]
+pub const INJECTED_PANIC: &str = "\u{1}PANIC";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +486,7 @@ mod tests {
             max_line_bytes: 1 << 20,
             idle_s: 1.0,
             multiline_namespaces: AHashMap::new(),
+            multiline: GroupLimits::default(),
         };
         Transformer::new(
             Profile::Filebeat { index: crate::encode::IndexPattern::fixed("filebeat"), lines: Default::default() },
@@ -460,5 +513,121 @@ mod tests {
         assert_eq!(dead, vec![0, 1]);
         assert!(flushed.dead.iter().all(|d| d.reason == Reason::Internal));
         assert!(t.held(0).is_empty());
+    }
+
+    /// A render that answers for most pods and panics for pod "boom" (an injected panic).
+    struct Flaky;
+    impl Render for Flaky {
+        fn render(&mut self, line: &Line, _: Option<&Embedded>) -> Result<Fragment, String> {
+            match line.pod.as_str() {
+                "boom" => panic!("render exploded"),
+                "err" => Err("no such pod".into()),
+                _ => Ok(Fragment {
+                    source: 0,
+                    pod_uid: "u".into(),
+                    lang: (line.container == "java").then_some(Lang::Java),
+                    parts: vec![b"\"k\":1".to_vec(), Vec::new()],
+                    exclude: false,
+                    kube: None,
+                }),
+            }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    /// One record of a stream: which pod/container it claims, P or F, what it says.
+    fn record() -> impl Strategy<Value = (u8, u8, bool, u8)> {
+        (0u8..5, 0u8..3, any::<bool>(), 0u8..8)
+    }
+
+    fn value(pod: u8, container: u8, partial: bool, text: u8, i: usize) -> (Vec<u8>, Ident) {
+        let pod = ["a", "b", "boom", "err", "c"][pod as usize];
+        let container = ["app", "java", "side"][container as usize];
+        let text = match text {
+            0 => "java.lang.IllegalStateException: bad".to_string(),
+            1 => "\tat x.Y.z(Y.java:1)".to_string(),
+            2 => INJECTED_PANIC.to_string(),
+            3 => "not a cri line at all".to_string(),
+            4 => "x".repeat(3000), // over the test's max_line_bytes
+            _ => format!("line {i}"),
+        };
+        let raw = if text.starts_with("not a") {
+            text
+        } else {
+            format!("2024-05-01T00:00:{:02}Z stdout {} {text}", i % 60, if partial { "P" } else { "F" })
+        };
+        let id = Ident {
+            namespace: "ns".into(),
+            pod: pod.into(),
+            container: container.into(),
+            container_id: "0".repeat(64),
+        };
+        (raw.into_bytes(), id)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Conservation: every token pushed ends in exactly one of document, dead
+        /// letter or held — also through injected panics (render and encode), multiline
+        /// caps, stream eviction and idle flushes — and nothing is held after flush_all.
+        #[test]
+        fn every_token_is_accounted_for_once(stream in proptest::collection::vec(record(), 1..200), flush_at in 0usize..200) {
+            std::panic::set_hook(Box::new(|_| {}));
+            let mut t = Transformer::new(
+                Profile::Filebeat { index: crate::encode::IndexPattern::fixed("filebeat"), lines: Default::default() },
+                Config {
+                    spec: Spec::of(Shape::Cri),
+                    max_line_bytes: 2048,
+                    idle_s: 1.0,
+                    multiline_namespaces: AHashMap::new(),
+                    multiline: GroupLimits { max_lines: 3, max_bytes: 4096 },
+                },
+            );
+            let mut out = Out::default();
+            for (i, &(pod, container, partial, text)) in stream.iter().enumerate() {
+                let (v, id) = value(pod, container, partial, text, i);
+                let mut ctx = || id.clone();
+                t.push(&v, (0, i as i64), &mut ctx, i as f64 * 0.1, &mut Flaky, &mut out);
+                if i == flush_at {
+                    t.flush_guarded(false, i as f64 * 0.1 + 5.0, &mut Flaky, &mut out);
+                }
+            }
+            let mut seen: Vec<i64> = out.docs.iter().flat_map(|d| d.toks.iter().map(|t| t.1)).collect();
+            seen.extend(out.dead.iter().map(|d| d.tok.1));
+            seen.extend(t.held(0));
+            seen.sort_unstable();
+            let want: Vec<i64> = (0..stream.len() as i64).collect();
+            prop_assert_eq!(&seen, &want, "each token exactly once across documents, dead letters, held");
+            t.flush_guarded(true, 0.0, &mut Flaky, &mut out);
+            prop_assert!(t.held(0).is_empty());
+            let mut all: Vec<i64> = out.docs.iter().flat_map(|d| d.toks.iter().map(|t| t.1)).collect();
+            all.extend(out.dead.iter().map(|d| d.tok.1));
+            all.sort_unstable();
+            prop_assert_eq!(all, want);
+            for d in &out.dead {
+                prop_assert!(matches!(d.reason, Reason::Internal | Reason::BadCri), "{:?}", d.reason);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_stack_trace_is_flushed_in_capped_groups_not_held() {
+        let mut t = transformer();
+        t.cfg.multiline_namespaces.insert("ns".into(), Lang::Go);
+        t.group = Grouper::new(1.0, GroupLimits { max_lines: 500, max_bytes: 1 << 20 });
+        let id =
+            || Ident { namespace: "ns".into(), pod: "p".into(), container: "c".into(), container_id: "0".repeat(64) };
+        let mut out = Out::default();
+        let mut r = Flaky;
+        t.push(b"2024-05-01T00:00:00Z stdout F panic: boom", (0, 0), &mut || id(), 0.0, &mut r, &mut out);
+        for i in 1..200_001i64 {
+            let v = format!("2024-05-01T00:00:00Z stdout F \tgoroutine frame {i}");
+            t.push(v.as_bytes(), (0, i), &mut || id(), 0.0, &mut r, &mut out);
+            assert!(t.held(0).len() <= 500);
+        }
+        assert_eq!(out.docs.len(), 400, "200,001 lines in groups of 500, the last one still held");
+        assert_eq!(t.held(0), vec![200_000], "the 401st group has begun");
     }
 }

@@ -22,6 +22,7 @@ from simulator.running import Exporters, eks_record, kube, register
 from tests.integration.conftest import Stack
 from tests.integration.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs, sd_job
 from tests.integration.kafkatools import create_topic, produce
+from tests.kubelet_sample import cgroup_uid, real_kubelet, stamped
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
 RUN = f"{int(time.time()) % 1_000_000}"
@@ -215,6 +216,38 @@ def test_every_cadvisor_recording_rule_has_the_standard_shape(world: dict[str, A
                     lambda pod=pod, r=record: _shape(world["prom"], f'{r}{{pod="{pod.name}"}}'), want
                 )
                 assert got == want, (record, pod.name)
+
+
+# What the kubelet job adds to a target's series at scrape time (the stand-in's job and
+# discovery's targets alike); the rest of a stored series is what the target served.
+_SCRAPE_LABELS = {"__name__", "job", "instance", "node", "metrics_path", "endpoint", "service"}
+
+
+def test_a_virtual_pods_series_have_the_real_kubelets_shape(world: dict[str, Any], stack: Stack) -> None:
+    """Not against our stand-in: against a real kubelet's /metrics/cadvisor
+    (tests/reference/kubelet/) — label names, cpu="total", the cgroup id, image, name,
+    the timestamp; served by metricsbridge and as Prometheus stores them."""
+    real_container, _, _ = real_kubelet()
+    _, virtual, _ = _pods(world)
+    uid = kube(str(stack.kubeconfig)).read_namespaced_pod(virtual.name, virtual.namespace).metadata.uid
+    text = httpx.get(f"{world['mb']}/probe", params={"target": f"{virtual.ip}:9100"}, timeout=10).text
+    cpu = [s for s in stamped(text) if s.name == "container_cpu_usage_seconds_total"]
+    assert cpu, text
+    for s in cpu:
+        assert set(s.labels) == set(real_container), s
+        assert s.labels["cpu"] == "total" and s.ts and len(s.ts) == 13
+        assert s.labels["id"].startswith("/kubepods") and cgroup_uid(s.labels["id"]) == uid
+        assert (s.labels["image"], s.labels["name"]) == (virtual.image, virtual.container_id)
+        assert s.labels["id"].endswith("/" + virtual.container_id)
+    stored = eventually(
+        lambda: _query(world["prom"], f'container_cpu_usage_seconds_total{{pod="{virtual.name}"}}'),
+        timeout=60,
+        interval=1,
+        what="the virtual pod's CPU series in Prometheus",
+    )
+    nonblank = {k for k, v in real_container.items() if v}
+    for r in stored:
+        assert set(r["metric"]) - _SCRAPE_LABELS == nonblank, r["metric"]
 
 
 def test_probe_refuses_anything_not_in_the_inventory(world: dict[str, Any]) -> None:

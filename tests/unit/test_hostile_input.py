@@ -69,11 +69,15 @@ def test_big_numbers_nul_bytes_and_duplicate_keys_in_a_merged_body() -> None:
     assert (parsed["n"], parsed["f"], parsed["z"], parsed["k"]) == (2**64 - 1, 1, "a\x00b", 2)
 
 
-def test_a_ten_megabyte_line_is_a_document() -> None:
+def test_a_ten_megabyte_line_is_one_document_cut_at_max_line_bytes() -> None:
+    """max_line_bytes caps every line, joined or not (issue 33): delivered, cut, counted."""
     line = b"2024-05-01T12:00:00Z stdout F " + b"x" * (10 * 1024 * 1024)
     for profile in PROFILES:
         [doc], [] = _one(profile, line)
-        assert len(doc) > 10 * 1024 * 1024
+        assert 2 * 1024 * 1024 < len(doc) < 2 * 1024 * 1024 + 1024
+        tr: Transformer[int] = Transformer(profile=build(profile, PROFILES[profile]), max_line_bytes=16 << 20)
+        [whole], _ = tr.push(line, 1, CTX)
+        assert len(whole.body) > 10 * 1024 * 1024
 
 
 @pytest.mark.parametrize(

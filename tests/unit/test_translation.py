@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metricsbridge.translating import DERIVED, RULES, Rule, translate_text
+from tests.kubelet_sample import cgroup_uid, real_kubelet, stamped
 from vnbridge.pods import ContainerInfo, PodInfo
 
 
@@ -335,3 +336,83 @@ def test_malformed_lines_are_counted_not_fatal() -> None:
 @given(st.text(max_size=300))
 def test_parser_never_raises(text: str) -> None:
     translate_text(text, POD)
+
+
+# ---------------------------------------------------------------- against a real kubelet
+
+
+def test_the_real_sample_says_what_the_tests_take_from_it() -> None:
+    container, pod, real = real_kubelet()
+    assert set(container) == {"container", "cpu", "id", "image", "name", "namespace", "pod"}
+    assert set(pod) == set(container) and pod["image"] == pod["name"] == ""
+    assert all(s.ts and len(s.ts) == 13 for s in real)  # the kubelet stamps every sample, in ms
+    assert cgroup_uid(container["id"]) and cgroup_uid(container["id"]) == cgroup_uid(
+        next(s.labels["id"] for s in real[1:] if not s.labels["container"])
+    )
+
+
+UID = "0c7d2a3e-1111-4222-8333-444455556666"
+REAL_POD = PodInfo(
+    namespace="batch",
+    name="report-1-x",
+    uid=UID,
+    containers=(
+        ContainerInfo("app", "containerd://" + "a" * 64, "docker.io/library/app:1", has_status=True),
+    ),
+    init_containers=frozenset(),
+    cpu_limited_containers=frozenset({"app"}),
+)
+
+
+def test_a_virtual_pods_series_have_the_real_kubelets_shape() -> None:
+    """Label names, the constant label's value, the cgroup `id` grammar, `image`, and the
+    timestamp: the translated series next to a real kubelet's, not next to our stand-in."""
+    real_container, real_pod, _ = real_kubelet()
+    sandbox = (
+        "# TYPE container_cpu_usage_seconds_total counter\n"
+        'container_cpu_usage_seconds_total{container="app",pod_name="report-1-x",unInstanceId="eks-1"}'
+        " 4.5 1786331963155\n"
+        'container_cpu_usage_seconds_total{pod_name="report-1-x"} 9.1 1786331963155\n'
+    )
+    out = stamped(translate_text(sandbox, REAL_POD).text)
+    [c] = [s for s in out if s.labels.get("container")]
+    [p] = [s for s in out if s.labels.get("container") == ""]
+    assert set(c.labels) == set(real_container)
+    assert set(p.labels) == set(real_pod)
+    assert {k for k, v in p.labels.items() if v == ""} == {k for k, v in real_pod.items() if v == ""}
+    assert c.labels["cpu"] == p.labels["cpu"] == real_container["cpu"] == "total"
+    assert c.labels["image"] == "docker.io/library/app:1" and c.labels["name"] == "a" * 64
+    for s in (c, p):
+        assert s.labels["id"].startswith("/kubepods") and cgroup_uid(s.labels["id"]) == UID
+    assert c.labels["id"].startswith(p.labels["id"] + "/") and c.labels["id"].endswith("a" * 64)
+    assert c.ts == p.ts == "1786331963155"  # the sandbox's stamp is kept, as the kubelet's is
+    assert CADVISOR["container_cpu_usage_seconds_total"][0] == "counter"
+
+
+@pytest.mark.parametrize("which", ["running.cadvisor_metrics", "kubelet.cadvisor_text"])
+def test_the_kubelet_stand_ins_have_the_real_kubelets_shape(which: str) -> None:
+    """The integration tests compare virtual pods with these stand-ins: anchor them here."""
+    from simulator import kubelet, running
+    from simulator.model import Cluster
+
+    real_container, real_pod, _ = real_kubelet()
+    if which.startswith("running"):
+        pods = [
+            p for p in Cluster(seed=1, prefix="t-", ip_octet=9, web_replicas=1, cronjob_pods=0).build().pods
+        ]
+        text = running.cadvisor_metrics([p for p in pods if not p.virtual], 3.0)
+    else:
+        one = {
+            "namespace": "n",
+            "name": "p",
+            "uid": UID,
+            "container": "c",
+            "container_id": "b" * 64,
+            "image": "i:1",
+        }
+        text = kubelet.cadvisor_text([one], 3.0, 1786331963155)
+    cpu = [s for s in stamped(text) if s.name == "container_cpu_usage_seconds_total" and "pod" in s.labels]
+    assert cpu and all(set(s.labels) == set(real_container) for s in cpu)
+    assert all(s.ts for s in cpu)
+    net = [s for s in stamped(text) if s.name.startswith("container_network_")]
+    assert net and all(set(s.labels) == (set(real_pod) - {"cpu"}) | {"interface"} for s in net)
