@@ -181,6 +181,7 @@ def run_cmd(
 
     gc.disable()  # until start-up is done (running.quiet_gc): a tenth of a backlog run's CPU went to
     # collections during imports that free nothing
+    from logbridge.delivery import Fatal
     from logbridge.producing import TooLarge
     from logbridge.running import RunError, run
 
@@ -199,6 +200,9 @@ def run_cmd(
         fail_usage(PROG, str(exc))
     except TooLarge as exc:  # progress stops rather than drop a record
         typer.echo(f"{PROG}: stopped: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except Fatal as exc:  # a sink refuses for good: stop rather than retry forever or drop
+        typer.echo(f"{PROG}: stopped: {exc}; nothing was committed past what was delivered", err=True)
         raise typer.Exit(1) from None
 
 

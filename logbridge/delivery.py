@@ -23,7 +23,7 @@ from typing import NamedTuple, Protocol, TypeVar
 
 import vnbridge_core
 
-__all__ = ["Abandoned", "Documents", "FileSink", "Rejection", "RetryPolicy", "Sink", "retrying"]
+__all__ = ["Abandoned", "Documents", "Fatal", "FileSink", "Rejection", "RetryPolicy", "Sink", "retrying"]
 
 R = TypeVar("R")
 
@@ -166,6 +166,14 @@ class Sink(Protocol):
 
 class Abandoned(Exception):
     """Shutdown gave up retrying; nothing was acknowledged, the records will be replayed."""
+
+
+class Fatal(Exception):
+    """A sink failure that retrying cannot mend: credentials refused after a rotation
+    (401/403), a producer fenced by another replica with the same transactional id, a
+    request the service will always refuse. Not retriable: the service stops with this
+    one line, the open transaction is aborted, nothing is committed past what was
+    delivered, and a restart (with the cause fixed) replays the rest."""
 
 
 class Retriable(Exception):

@@ -18,7 +18,7 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, TransportError
 
-from logbridge.delivery import Documents, Rejection, Retriable, RetryPolicy, retrying
+from logbridge.delivery import Documents, Fatal, Rejection, Retriable, RetryPolicy, retrying
 
 __all__ = ["ElasticsearchSink"]
 
@@ -28,6 +28,27 @@ FILTER_PATH = "errors,items.*.status,items.*.error.type"
 
 def _retriable_status(status: int) -> bool:
     return status == 429 or status >= 500
+
+
+def _refusal(status: int, exc: EsApiError) -> str:
+    """One line for a bulk request Elasticsearch will always refuse (no credential in it)."""
+    kind = str(getattr(exc, "error", "") or "")[:80]
+    if status == 401:
+        return (
+            f"elasticsearch refused the credentials (HTTP 401 {kind}); were they rotated? update "
+            "elasticsearch.password / api_key (or their *_file) and restart"
+        )
+    if status == 403:
+        return (
+            f"elasticsearch denied the bulk write (HTTP 403 {kind}); the user or API key needs "
+            "create_doc (or index) on the target indices"
+        )
+    if status == 413:
+        return (
+            "elasticsearch refused a bulk request as too large (HTTP 413); lower "
+            "sinks.elasticsearch.max_bytes below its http.max_content_length"
+        )
+    return f"elasticsearch refused the bulk request (HTTP {status} {kind})"
 
 
 def _chunks(docs: Documents, max_docs: int, max_bytes: int) -> list[range]:
@@ -127,9 +148,10 @@ class ElasticsearchSink:
                 filter_path=FILTER_PATH,
             )
         except EsApiError as exc:
-            if _retriable_status(exc.meta.status):
-                raise Retriable(f"http_{exc.meta.status}") from exc
-            raise
+            status = exc.meta.status
+            if _retriable_status(status):
+                raise Retriable(f"http_{status}") from exc
+            raise Fatal(_refusal(status, exc)) from None
         except TransportError as exc:  # connection refused, timeout, TLS
             raise Retriable("connection") from exc
         answer: dict[str, Any] = resp.body

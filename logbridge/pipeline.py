@@ -23,12 +23,19 @@ from dataclasses import dataclass, field
 
 import vnbridge_core
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
-from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaError,
+    ProducerFenced,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
 from logbridge.consumed import Consumed, Record
-from logbridge.delivery import Documents, Rejection, Retriable, RetryPolicy, Sink, retrying
+from logbridge.delivery import Documents, Fatal, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.observing import Health, Metrics
 from logbridge.offsets import Checkpoint, Token, checkpoint
 from logbridge.producing import (
@@ -47,6 +54,13 @@ __all__ = ["Cycle", "Pipeline"]
 EARLIEST = Start("earliest")
 
 log = logging.getLogger("vnbridge.logbridge")
+# Kafka refusals that a retry cannot mend: the principal lacks an ACL
+_DENIED = (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 tracer = trace.get_tracer("vnbridge.logbridge")
 
 
@@ -358,7 +372,17 @@ class Pipeline:
                 try:
                     return await self._deliver_once(cyc)
                 except ProducerFenced:
-                    raise  # another replica owns our transactional.id: not retriable
+                    raise Fatal(
+                        "another process took over transactional_id "
+                        f"{self.txn.transactional_id!r} (producer fenced); give each replica its own "
+                        "delivery.transactional_id (the default: <group>-<hostname>)"
+                    ) from None
+                except _DENIED as exc:
+                    raise Fatal(
+                        f"kafka denied this principal ({type(exc).__name__}); grant it the ACLs in "
+                        "docs/operations.md (read the source topics and group, write the sink and "
+                        "dead-letter topics, the transactional id)"
+                    ) from None
                 except KafkaError as exc:
                     await self.txn.abort()
                     log.warning("transaction aborted (%s); re-delivering the cycle", type(exc).__name__)

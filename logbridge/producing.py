@@ -92,6 +92,7 @@ class Transactions:
         max_request_size: int = 4 * 1024 * 1024,
     ) -> None:
         self._kafka = kafka
+        self.transactional_id = transactional_id
         self._max_request = max_request_size - 1024  # room for the produce request's header
         self._limits: dict[str, int] = {}
         self.producer = AIOKafkaProducer(

@@ -29,7 +29,7 @@ from aiokafka.structs import TopicPartition
 
 from logbridge.checking import check_elasticsearch, kafka_cause
 from logbridge.clients import elasticsearch_client, kafka_kwargs
-from logbridge.delivery import Abandoned, FileSink, RetryPolicy, Sink
+from logbridge.delivery import Abandoned, Fatal, FileSink, RetryPolicy, Sink
 from logbridge.fetching import use_decoded_records
 from logbridge.framing import use_chunked_frames
 from logbridge.observing import Health, Metrics, create_app
@@ -258,6 +258,7 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)
     server = _http_server(settings, metrics, health)
     serving = asyncio.create_task(server.serve()) if server else None
     started: list[Any] = []
@@ -281,6 +282,9 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         await pipeline.run()
     except Abandoned:
         log.warning("shutdown timeout: undelivered records stay uncommitted and will be replayed")
+    except Fatal:
+        health.stopping = True  # readiness false at once; the open transaction is aborted below
+        raise
     finally:
         collecting.cancel()
         with contextlib.suppress(Exception):
@@ -294,6 +298,20 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
         if server is not None and serving is not None:
             server.should_exit = True
             await serving
+
+
+def dump_tasks() -> None:
+    """SIGUSR1: every asyncio task and where it waits, to the log (Fluent Bit's SIGCONT
+    dump, for a replica that seems stuck)."""
+    for task in asyncio.all_tasks():
+        chain: list[str] = []
+        aw: Any = task.get_coro()
+        while aw is not None and len(chain) < 24:  # the await chain, outermost first
+            frame = getattr(aw, "cr_frame", None) or getattr(aw, "gi_frame", None)
+            if frame is not None:
+                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            aw = getattr(aw, "cr_await", None) or getattr(aw, "gi_yieldfrom", None)
+        log.warning("task %s: %s", task.get_name(), " -> ".join(chain) or "(running)")
 
 
 async def _reach_elasticsearch(settings: LogbridgeSettings) -> None:

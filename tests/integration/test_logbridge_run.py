@@ -373,3 +373,43 @@ def test_two_replicas_split_the_partitions_with_no_duplicate_and_no_gap(
     assert run.docs() == expected
     out = read_all(stack.kafka_bootstrap, run.out)
     assert len(out) == len(set(seqs(out))) == expected
+
+
+def test_a_fenced_replica_stops_in_one_line_and_the_other_delivers_everything_once(
+    run: Run, pods: list[SimPod], stack: Stack
+) -> None:
+    """Issue 33: two replicas given one transactional_id (a hand-set value copied into two
+    Deployments). The later one fences the first, whose next transaction fails with
+    ProducerFenced: it stops with one line and exit 1, never retrying or committing, and
+    the survivor delivers every record exactly once."""
+    n = 4_000
+    good, expected = records(pods, n)
+    cfg1, port1 = run.config("r1", transactional_id=f"{run.group}-same")
+    cfg2, port2 = run.config("r2", transactional_id=f"{run.group}-same")
+    produce(stack.kafka_bootstrap, run.topic, good[: n // 2], round_robin=4)
+    with child(["logbridge", "run", "-c", str(cfg1)], log=run.tmp / "r1.log") as first:
+        run.wait_committed(n // 2, what="the first replica delivered the first half")
+        with child(["logbridge", "run", "-c", str(cfg2)], log=run.tmp / "r2.log") as second:
+            # the second replica's producer is up (it fenced the first) and the group split
+            eventually(
+                lambda: (
+                    [metric(p, "vnbridge_logbridge_assigned_partitions") for p in (port1, port2)] == [2, 2]
+                ),
+                timeout=60,
+                what="both replicas assigned",
+            )
+            produce(stack.kafka_bootstrap, run.topic, good[n // 2 :], round_robin=4)
+            eventually(
+                lambda: first.poll() is not None, timeout=120, interval=0.5, what="the fenced replica stops"
+            )
+            code = first.returncode
+            run.wait_committed(n, timeout=180, what="the survivor delivered the rest")
+            assert second.poll() is None
+    assert code == 1
+    log = (run.tmp / "r1.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    [line] = [x for x in log.splitlines() if "stopped:" in x]
+    assert "producer fenced" in line and f"{run.group}-same" in line, line
+    assert run.docs() == expected
+    out = read_all(stack.kafka_bootstrap, run.out)
+    assert len(out) == len(set(seqs(out))) == expected

@@ -30,7 +30,7 @@ from simulator.model import T0_NS, Cluster
 from simulator.running import eks_record
 from tests.integration.conftest import STACK, Stack, read_env
 from tests.integration.helpers import ROOT, child, eventually, free_port
-from tests.integration.kafkatools import committed_total, create_topic, read_all
+from tests.integration.kafkatools import committed_total, create_topic, produce, read_all
 
 RUN = f"{int(time.time()) % 1_000_000}"
 N = 300
@@ -274,3 +274,79 @@ def test_check_connect_passes_on_every_configured_endpoint(
         argv = [sys.executable, "-m", prog, "check", "--connect", "-c", str(tmp_path / f"{prog}.yaml")]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert proc.returncode == 0 and "may list pods" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_credentials_rotated_away_mid_run_stop_the_service_without_committing_past_delivery(
+    stack: Stack, secure: Secure, tmp_path: Path
+) -> None:
+    """Issue 33: an API key invalidated while logbridge runs. The next bulk gets 401: the
+    service stops with one line and exit 1 (no traceback, no retry loop), commits nothing
+    past what Elasticsearch acknowledged, and a restart with a new key delivers the rest
+    exactly once."""
+    name = f"rotate-in-{RUN}"
+    create_topic(stack.kafka_bootstrap, name, 2)
+    pods = [p for p in Cluster(seed=6, prefix=f"it-r{RUN}-", ip_octet=45).build().pods if p.virtual]
+
+    def records(lo: int, hi: int) -> list[tuple[bytes, bytes]]:
+        return [
+            (
+                pods[i % len(pods)].uid.encode(),
+                eks_record(pods[i % len(pods)], T0_NS + i, "stdout", "F", f"r={i}"),
+            )
+            for i in range(lo, hi)
+        ]
+
+    def api_key(label: str) -> tuple[str, str]:
+        made = httpx.post(
+            f"{secure.es}/_security/api_key",
+            json={"name": f"vnbridge-rotate-{label}-{RUN}", "expiration": "1h"},
+            auth=secure.writer,
+            verify=ssl.create_default_context(cafile=secure.ca),
+            timeout=10,
+        )
+        assert made.status_code == 200, made.text
+        return made.json()["id"], made.json()["encoded"]
+
+    produce(stack.kafka_bootstrap, name, records(0, 100))
+    key_id, key = api_key("a")
+    es = {"hosts": [secure.es], "api_key": key, "ca_file": secure.ca}
+    cfg = _config(tmp_path, "rotate", name, secure.kafka_settings(), es)
+    index, group = f"vnbridge-secure-rotate-{RUN}", f"secure-rotate-{RUN}"
+    with child(["logbridge", "run", "-c", str(cfg)], log=tmp_path / "rotate.log") as proc:
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, group, name) == 100,
+            timeout=120,
+            interval=1,
+            what=f"the first 100 delivered and committed; log: {tmp_path / 'rotate.log'}",
+        )
+        gone = httpx.request(
+            "DELETE",
+            f"{secure.es}/_security/api_key",
+            json={"ids": [key_id]},
+            auth=secure.admin,  # the security team rotates it
+            verify=ssl.create_default_context(cafile=secure.ca),
+            timeout=10,
+        )
+        assert gone.status_code == 200 and gone.json()["invalidated_api_keys"] == [key_id], gone.text
+        produce(stack.kafka_bootstrap, name, records(100, 160))
+        eventually(
+            lambda: proc.poll() is not None, timeout=120, interval=0.5, what="logbridge stops on the 401"
+        )
+        code = proc.returncode
+    assert code == 1
+    log = (tmp_path / "rotate.log").read_text()
+    assert "Traceback" not in log, log[-3000:]
+    [line] = [x for x in log.splitlines() if "stopped:" in x]
+    assert "HTTP 401" in line and "nothing was committed past what was delivered" in line, line
+    assert key not in log
+    assert committed_total(stack.kafka_bootstrap, group, name) == 100  # nothing past delivery
+    assert secure.count(index) == 100
+    _, fresh = api_key("b")
+    cfg = _config(tmp_path, "rotate", name, secure.kafka_settings(), {**es, "api_key": fresh})
+    with child(["logbridge", "run", "-c", str(cfg)], log=tmp_path / "rotate-2.log"):
+        eventually(
+            lambda: committed_total(stack.kafka_bootstrap, group, name) == 160 and secure.count(index) == 160,
+            timeout=120,
+            interval=1,
+            what="the rest delivered exactly once after the restart with a new key",
+        )
