@@ -29,6 +29,7 @@ class Reason(enum.StrEnum):
     TOO_LARGE = "too_large"
     SINK_REJECTED = "sink_rejected"  # a sink refused the document for good (e.g. ES mapping error)
     BAD_INDEX = "bad_index"  # the index the collector's routing gives is a name Elasticsearch refuses
+    TOO_MANY_KEYS = "too_many_keys"  # an object with more keys than the core reads (10,000)
     INTERNAL = "internal_error"  # the core failed on this record (a bug): kept, never a crash
 
 

@@ -77,7 +77,8 @@ def records(n: int, seed: int = 1) -> list[bytes]:
     return out[:n]
 
 
-def transform_bench() -> dict[str, float]:
+def transform_bench_inventory() -> MemoryInventory:
+    """The one pod the transform and hostile benches enrich from."""
     inv = MemoryInventory()
     inv.upsert(
         pod_from_object(
@@ -104,6 +105,11 @@ def transform_bench() -> dict[str, float]:
             }
         )
     )
+    return inv
+
+
+def transform_bench() -> dict[str, float]:
+    inv = transform_bench_inventory()
     data = records(N)
     results: dict[str, float] = {}
     for name, opts, target in (
@@ -145,6 +151,10 @@ def main() -> None:
     results: dict[str, float] = {}
     if not only or "transform" in only:
         results |= transform_bench()
+    if not only or "hostile" in only:
+        from tests.bench_hostile import hostile_bench
+
+        results |= hostile_bench()
     if not only or "metrics" in only:
         from tests.bench_metrics import metrics_bench
 

@@ -32,11 +32,12 @@ pub enum Reason {
     TooLarge,
     SinkRejected,
     BadIndex,
+    TooManyKeys,
     Internal,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::NotUtf8,
         Reason::Empty,
         Reason::UnknownShape,
@@ -47,6 +48,7 @@ impl Reason {
         Reason::TooLarge,
         Reason::SinkRejected,
         Reason::BadIndex,
+        Reason::TooManyKeys,
         Reason::Internal,
     ];
     pub fn as_str(self) -> &'static str {
@@ -61,6 +63,7 @@ impl Reason {
             Reason::TooLarge => "too_large",
             Reason::SinkRejected => "sink_rejected",
             Reason::BadIndex => "bad_index",
+            Reason::TooManyKeys => "too_many_keys",
             Reason::Internal => "internal_error",
         }
     }
@@ -719,7 +722,10 @@ fn decode_full(value: &[u8], spec: &Spec, ctx: &mut dyn FnMut() -> Ident) -> Res
         let text = std::str::from_utf8(value).map_err(|_| bad(Reason::NotUtf8, "record is not valid UTF-8"))?;
         return from_cri(text.trim_end_matches(['\r', '\n']), ctx);
     }
-    let parsed = json::parse(value, Numbers::Strict).map_err(|e| bad(Reason::BadJson, format!("invalid JSON: {e}")))?;
+    let parsed = json::parse(value, Numbers::Strict).map_err(|e| {
+        let reason = if e.what == json::TOO_MANY_KEYS { Reason::TooManyKeys } else { Reason::BadJson };
+        bad(reason, format!("invalid JSON: {e}"))
+    })?;
     let J::Obj(mut o) = parsed else {
         return Err(bad(Reason::UnknownShape, format!("JSON {}, expected an object", type_name(&parsed))));
     };

@@ -349,10 +349,25 @@ fn merge<'a>(fb: &FluentBit, rec: Rec<'a>) -> Rec<'a> {
     body.remove("kubernetes"); // anti-spoofing: a body never sets metadata
                                // the body's keys are unique (the parser keeps a repeated key once) and the record's
                                // keys it names are left out: a push each, no search (linear in a 100k-key body)
-    let names: ahash::AHashSet<&str> = body.0.iter().map(|(k, _)| k.as_str()).collect();
-    let mut out: Vec<(Cow<'a, str>, V<'a>)> =
-        rec.0.into_iter().filter(|(k, _)| !names.contains(k.as_ref()) && (keep || k != "log")).collect();
-    drop(names);
+                               // the record has a handful of keys, the body maybe 100k: look the body's keys up in
+                               // the record's, not the other way round (no hash of every body key)
+    let named: Vec<bool> = {
+        let record: Vec<&str> = rec.0.iter().map(|(k, _)| k.as_ref()).collect();
+        let mut hit = vec![false; record.len()];
+        for (k, _) in &body.0 {
+            if let Some(i) = record.iter().position(|r| *r == k.as_str()) {
+                hit[i] = true;
+            }
+        }
+        hit
+    };
+    let mut out: Vec<(Cow<'a, str>, V<'a>)> = rec
+        .0
+        .into_iter()
+        .zip(named)
+        .filter(|((k, _), named)| !named && (keep || k != "log"))
+        .map(|(kv, _)| kv)
+        .collect();
     for (k, v) in body.0 {
         out.push((Cow::Owned(k), V::J(if fb.merge_log_trim { trim(v) } else { v })));
     }

@@ -14,6 +14,11 @@ use std::fmt;
 /// Deepest nesting accepted anywhere (a body deeper than this is not merged; a record
 /// deeper than this is a `bad_json` dead letter).
 pub const MAX_DEPTH: usize = 128;
+/// Keys in any one object: past it the value is refused (`TOO_MANY_KEYS`). A hostile
+/// line of 100k keys would otherwise cost its partition most of its throughput, and no
+/// search backend indexes it (Elasticsearch's default field limit is 1,000).
+pub const MAX_OBJECT_KEYS: usize = 10_000;
+pub const TOO_MANY_KEYS: &str = "too many keys in one object (more than 10000)";
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum J {
@@ -50,14 +55,27 @@ pub fn dedup_last_wins<K: AsRef<str>, V>(items: Vec<(K, V)>) -> Vec<(K, V)> {
         }
         return out;
     }
-    let mut at: ahash::AHashMap<String, usize> = ahash::AHashMap::with_capacity(items.len());
-    for (k, v) in items {
-        match at.get(k.as_ref()) {
-            Some(&i) => out[i].1 = v,
-            None => {
-                at.insert(k.as_ref().to_string(), out.len());
-                out.push((k, v));
-            }
+    // one hashed pass over borrowed keys (no copy of a key): where each key first appears
+    let mut first_at: Vec<usize> = Vec::with_capacity(items.len());
+    let distinct = {
+        let mut first: ahash::AHashMap<&str, usize> = ahash::AHashMap::with_capacity(items.len());
+        for (i, (k, _)) in items.iter().enumerate() {
+            first_at.push(*first.entry(k.as_ref()).or_insert(i));
+        }
+        first.len()
+    };
+    if distinct == items.len() {
+        return items; // no repeated key: nothing to move
+    }
+    // each first occurrence gets its output place; a repeat overwrites that place's value
+    let mut place: Vec<usize> = vec![usize::MAX; items.len()];
+    for (i, (k, v)) in items.into_iter().enumerate() {
+        let f = first_at[i];
+        if f == i {
+            place[i] = out.len();
+            out.push((k, v));
+        } else {
+            out[place[f]].1 = v;
         }
     }
     out
@@ -387,6 +405,9 @@ impl<'a> Parser<'a> {
             self.key_start()?;
             let key = self.string()?;
             self.colon()?;
+            if members.len() >= MAX_OBJECT_KEYS {
+                return Err(self.err(TOO_MANY_KEYS));
+            }
             let v = self.value(depth + 1)?;
             // a repeated key: its last value at its first place; past a few keys the
             // search is one hashed pass at the end (linear in a 100k-key object)
@@ -460,6 +481,9 @@ impl<'a> Parser<'a> {
             return Ok(obj);
         }
         loop {
+            if obj.0.len() >= MAX_OBJECT_KEYS {
+                return Err(self.err(TOO_MANY_KEYS));
+            }
             self.key_start()?;
             let key = self.string_cow()?;
             self.colon()?;

@@ -105,3 +105,19 @@ def test_a_metadata_key_twice_with_a_broken_first_value_is_a_dead_letter() -> No
     )
     outs, dead = tr.push(rec, 1, Context())
     assert outs == [] and [d.reason for d, _ in dead] == [Reason.BAD_JSON]
+
+
+def test_an_object_past_ten_thousand_keys_is_refused_where_it_costs_and_kept_where_it_can_be() -> None:
+    """A provider record with 100k keys is a dead letter (too_many_keys); a Merge_Log body
+    with 100k keys is not merged and stays the string it was (delivered, not lost)."""
+    keys = ",".join(f'"{i:x}":0' for i in range(100_000))
+    record = b'{"log":"x\\n","time":"2024-05-01T00:00:00Z",' + keys.encode() + b"}"
+    tr: Transformer[int] = Transformer(profile=build("fluent-bit", {"Merge_Log": "On"}))
+    outs, dead = tr.push(record, 1, CTX)
+    assert outs == [] and [d.reason for d, _ in dead] == [Reason.TOO_MANY_KEYS]
+    body = "{" + keys + "}"
+    outs, dead = tr.push(f"2024-05-01T12:00:00Z stdout F {body}".encode(), 2, CTX)
+    assert not dead and outs[0].doc["log"] == body
+    ten_k = "{" + ",".join(f'"{i:x}":0' for i in range(10_000)) + "}"
+    outs, _ = tr.push(f"2024-05-01T12:00:00Z stdout F {ten_k}".encode(), 3, CTX)
+    assert outs[0].doc["270f"] == 0  # 10,000 keys: merged
