@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vnbridge/cargo-target
 CORE_SRC := core/Cargo.toml $(wildcard core/src/*.rs)
 
-.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench mutants dashboards clean
+.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench chaos mutants dashboards clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: $(STAMP) ## run the benchmarks (starts the stack; rsyslog from Debian); p
 		echo "bench: could not install rsyslog + rsyslog-kafka; the rsyslog comparison will be skipped"
 	@bash deploy/local/stack.sh up >/dev/null
 	@$(BIN)/python -m tests.bench $(BENCH)
+
+chaos: $(STAMP) ## 1,000,000 records through 2 replicas while replicas, Elasticsearch and a broker die (CHAOS=n records); writes chaos_* to .bench/results.json
+	@$(BIN)/python -m tests.chaos $(CHAOS)
 
 mutants: $(STAMP) ## one-line mutations of the product, each in a copy of the tree: prints the survivors (not part of make test)
 	@$(BIN)/python -m tests.mutants $(MUTANTS)

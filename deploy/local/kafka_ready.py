@@ -5,7 +5,7 @@ previous run would match at once). The stack scripts run before any virtualenv
 exists, so this uses the standard library only. Exit 0 when the broker answered
 with at least one broker in the cluster, 1 otherwise.
 
-    python3 kafka_ready.py 127.0.0.1:9092 [timeout-seconds]
+    python3 kafka_ready.py 127.0.0.1:9092 [timeout-seconds] [brokers-expected]
 """
 
 from __future__ import annotations
@@ -49,12 +49,13 @@ def brokers_answering(host: str, port: int, timeout: float) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or ":" not in argv[1]:
-        print("usage: kafka_ready.py HOST:PORT [TIMEOUT]", file=sys.stderr)
+        print("usage: kafka_ready.py HOST:PORT [TIMEOUT] [BROKERS]", file=sys.stderr)
         return 2
     host, _, port = argv[1].rpartition(":")
     timeout = float(argv[2]) if len(argv) > 2 else 2.0
+    want = int(argv[3]) if len(argv) > 3 else 1
     try:
-        return 0 if brokers_answering(host, int(port), timeout) >= 1 else 1
+        return 0 if brokers_answering(host, int(port), timeout) >= want else 1
     except (OSError, struct.error, ConnectionError):
         return 1
 

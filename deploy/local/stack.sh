@@ -7,12 +7,16 @@
 #
 #   stack.sh up       start every service not yet running, write .stack/env
 #   stack.sh up elasticsearch-secure   also the security-on Elasticsearch (HTTPS, users)
+#   stack.sh up kafka-cluster          also a 3-broker KRaft Kafka (replication 3, min ISR 2)
+#                                      for make chaos; its nodes are kafka-c1..kafka-c3
+#                                      (stack.sh stop kafka-c2; stack.sh up kafka-cluster)
 #   stack.sh status   one line per service
 #   stack.sh down     stop exactly the processes whose pid files we wrote
 source "$(dirname "$0")/lib.sh"
 SERVICES=(etcd kube-apiserver kafka elasticsearch prometheus)
 # started only when named (`stack.sh up elasticsearch-secure`): the tests of TLS + auth
-OPTIONAL=(elasticsearch-secure)
+OPTIONAL=(elasticsearch-secure kafka-cluster)
+CLUSTER_NODES=(1 2 3)
 ES_USER="${VNBRIDGE_ES_USER:-vnbridge}"
 
 pidfile() { echo "$STACK/$1/pid"; }
@@ -26,7 +30,12 @@ pid_of() { # pid_of SERVICE: print the pid if the recorded process is still the 
   now=$(started_at "$p") || return 1
   [ "$now" = "$t" ] && echo "$p"
 }
-running() { pid_of "$1" >/dev/null; }
+running() {
+  if [ "$1" = kafka-cluster ]; then
+    local n; for n in "${CLUSTER_NODES[@]}"; do pid_of "kafka-c$n" >/dev/null || return 1; done; return 0
+  fi
+  pid_of "$1" >/dev/null
+}
 port_of() { cat "$STACK/$1/port" 2>/dev/null; }
 alloc_port() { # alloc_port SERVICE NAME: stable per .stack so restarts keep addresses
   local f="$STACK/$1/$2"; [ -s "$f" ] || free_port >"$f"; cat "$f"
@@ -300,6 +309,69 @@ es_healthy() { # es_healthy URL [CURL-OPTION...]: GET /_cluster/health answers y
   curl -fsS --max-time 3 "$@" "$url/_cluster/health" | grep -Eq '"status":"(yellow|green)"'
 }
 
+# A 3-node KRaft cluster (each node broker + controller) for the chaos test: topics
+# replicated 3 times with min.insync.replicas 2, so one broker may die at any moment.
+# Only the nodes not running are started (a node killed by the test comes back with
+# its data and rejoins).
+start_kafka_cluster() {
+  bash "$ROOT/deploy/local/fetch-java.sh" kafka
+  local java n d voters="" cp="$CACHE/kafka-$KAFKA_VERSION/libs/*" spawned=()
+  java=$(java_bin)
+  for n in "${CLUSTER_NODES[@]}"; do
+    mkdir -p "$STACK/kafka-c$n"
+    voters="$voters${voters:+,}$n@127.0.0.1:$(alloc_port "kafka-c$n" controller_port)"
+    alloc_port "kafka-c$n" port >/dev/null
+  done
+  local jopts=(-Xms128m -Xmx512m -XX:+UseG1GC "-Dlog4j.configuration=file:$STACK/kafka-c1/log4j.properties")
+  for n in "${CLUSTER_NODES[@]}"; do
+    running "kafka-c$n" && continue
+    d="$STACK/kafka-c$n"
+    local port ctl; port=$(cat "$d/port"); ctl=$(cat "$d/controller_port")
+    check_port_free "kafka-c$n" "$port"; check_port_free "kafka-c$n" "$ctl"
+    cat >"$d/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$ctl
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$d/data
+num.partitions=6
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+unclean.leader.election.enable=false
+log.retention.hours=24
+PROPS
+    cat >"$d/log4j.properties" <<'L4J'
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+L4J
+    if [ ! -f "$d/data/meta.properties" ]; then
+      "$java" -Xmx256m "-Dlog4j.configuration=file:$d/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
+        -t "vnbridge-chaos-0000000001" -c "$d/server.properties" >"$d/format.log" 2>&1 \
+        || { tail -n 20 "$d/format.log" >&2; die "kafka-c$n: formatting KRaft storage failed"; }
+    fi
+    spawn "kafka-c$n" "$d/kafka-c$n.log" "$java" "${jopts[@]/kafka-c1/kafka-c$n}" -cp "$cp" kafka.Kafka "$d/server.properties"
+    spawned+=("$n")
+  done
+  # a quorum needs two voters: wait only once every node is up, each for a full cluster view
+  for n in "${spawned[@]}"; do
+    wait_for "kafka-c$n" 90 "$STACK/kafka-c$n/kafka-c$n.log" \
+      python3 "$ROOT/deploy/local/kafka_ready.py" "127.0.0.1:$(cat "$STACK/kafka-c$n/port")" 2 3
+  done
+}
+
 start_prometheus() {
   apt_need prometheus prometheus
   local d port; d="$STACK/prometheus"; mkdir -p "$d/data" "$d/file_sd" "$d/rules"
@@ -331,6 +403,9 @@ write_env() {
       echo "export ES_SECURE_ADMIN_PASSWORD=$(cat "$STACK/elasticsearch-secure/admin.password")"
       echo "export ES_SECURE_WRITER_PASSWORD=$(cat "$STACK/elasticsearch-secure/writer.password")"
     fi
+    if running kafka-cluster; then
+      echo "export KAFKA_CLUSTER_BOOTSTRAP=$(for n in "${CLUSTER_NODES[@]}"; do printf '127.0.0.1:%s,' "$(cat "$STACK/kafka-c$n/port")"; done | sed 's/,$//')"
+    fi
     echo "export ES_URL=http://127.0.0.1:$(cat "$STACK/elasticsearch/port")"
     echo "export PROM_URL=http://127.0.0.1:$(cat "$STACK/prometheus/port")"
     echo "export PROM_CONFIG=$STACK/prometheus/prometheus.yml"
@@ -340,6 +415,7 @@ write_env() {
     echo "export KUBECTL=$CACHE/kubectl-$K8S_VERSION/kubectl"
     for s in "${SERVICES[@]}" "${OPTIONAL[@]}"; do
       running "$s" || [ "$s" != elasticsearch-secure ] || continue
+      [ "$s" != kafka-cluster ] || continue
       local v; v=$(echo "$s" | tr 'a-z-' 'A-Z_')
       echo "export ${v}_LOG=$STACK/$s/$s.log"
     done
@@ -374,7 +450,7 @@ stop_one() {
 
 down() {
   local s
-  for s in elasticsearch-secure prometheus elasticsearch kafka kube-apiserver etcd; do
+  for s in kafka-c3 kafka-c2 kafka-c1 elasticsearch-secure prometheus elasticsearch kafka kube-apiserver etcd; do
     if [ -f "$(pidfile "$s")" ]; then say "stopping $s"; stop_one "$s"; fi
   done
 }
@@ -385,7 +461,7 @@ status() {
     if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(pid_of "$s")" "$(cat "$STACK/$s/port")"
     else printf '%-15s down\n' "$s"; rc=1; fi
   done
-  for s in "${OPTIONAL[@]}"; do
+  for s in elasticsearch-secure kafka-c1 kafka-c2 kafka-c3; do
     if running "$s"; then printf '%-15s up    pid %-8s port %s\n' "$s" "$(pid_of "$s")" "$(cat "$STACK/$s/port")"; fi
   done
   return $rc
