@@ -37,6 +37,7 @@ def rules_from(settings: DiscoverySettings) -> TargetRules:
         labels=settings.targets.labels,
         bridge_address=settings.metricsbridge_address,
         bridge_path=settings.metricsbridge_path,
+        bridge_scheme=settings.metricsbridge_scheme,
         static_labels=dict(settings.static_labels) if settings.metricsbridge_address else {},
         pod_label_keys=tuple(settings.pod_labels),
         api_server=settings.api_server_address,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -60,6 +60,11 @@ class DiscoverySettings(ComponentSettings):
         "labels; when empty, Prometheus scrapes the sandbox exporter directly.",
     )
     metricsbridge_path: str = Field("/probe", description="metricsbridge's probe path.")
+    metricsbridge_scheme: Literal["http", "https"] = Field(
+        "http",
+        description="How Prometheus reaches metricsbridge (https when its listen_tls is on): the "
+        "bridged targets' __scheme__. How metricsbridge reaches the sandbox is targets.scheme.",
+    )
     api_server_address: str = Field(
         "kubernetes.default.svc:443",
         min_length=1,

@@ -37,6 +37,7 @@ class TargetRules:
     exporter: ExporterRule
     bridge_address: str = ""  # metricsbridge host:port; "" = scrape the exporter directly
     bridge_path: str = "/probe"
+    bridge_scheme: str = "http"  # how Prometheus reaches metricsbridge
     static_labels: Mapping[str, str] = field(default_factory=dict)
     pod_label_keys: tuple[str, ...] = ()  # "*" = every pod label
     labels: Literal["final", "kubernetes_sd"] = "final"  # kubernetes_sd: discovery.sdlabels
@@ -48,8 +49,9 @@ def _bridged(labels: dict[str, str], target: str, rules: TargetRules) -> TargetG
     """The group that routes ``target`` through metricsbridge's /probe."""
     labels["__param_target"] = target
     labels["__metrics_path__"] = rules.bridge_path
-    if rules.exporter.scheme != "http":
-        labels["__scheme__"] = rules.exporter.scheme
+    # the scrape goes to metricsbridge: its scheme (the exporter's is metricsbridge's business)
+    if rules.bridge_scheme != "http":
+        labels["__scheme__"] = rules.bridge_scheme
     return {"targets": [rules.bridge_address], "labels": labels}
 
 

@@ -272,3 +272,16 @@ def test_documented_query_parameters_are_published_and_others_refused() -> None:
         assert group["labels"]["__param_collect[]"] == "ipvs"  # type: ignore[index]
     with pytest.raises(ValueError, match="not parameters huawei-cci documents"):
         TargetSettings(node_preset="huawei-cci", params={"collect[]": "ipvs"})
+
+
+@pytest.mark.parametrize(("exporter", "bridge", "want"), [("https", "http", None), ("http", "https", "https")])
+def test_a_bridged_target_carries_metricsbridges_scheme_not_the_exporters(
+    exporter: str, bridge: str, want: str | None
+) -> None:
+    """Prometheus scrapes metricsbridge; how metricsbridge reaches the sandbox (targets.scheme)
+    is its own business (issue 35: the exporter's scheme was published for the bridge)."""
+    rule = ExporterRule(NodeSelector(NODE_PRESETS["tencent-eklet"]), scheme=exporter)
+    rules = TargetRules(exporter=rule, bridge_address="mb:9101", bridge_scheme=bridge)
+    [group] = build_targets([pod()], NODES, rules).groups
+    assert group["labels"].get("__scheme__") == want  # type: ignore[union-attr]
+    assert group["targets"] == ["mb:9101"]

@@ -50,11 +50,20 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 {{- define "vnbridge.discoveryConfig" -}}
 {{- $mb := printf "%s-metricsbridge.%s.svc:%s" (include "vnbridge.fullname" .) .Release.Namespace (include "vnbridge.port" .Values.metricsbridge.config.listen) -}}
 {{- $base := dict "targets" .Values.targets "metricsbridge_address" (ternary $mb "" .Values.metricsbridge.enabled) -}}
+{{- $_ := set $base "metricsbridge_scheme" (ternary "https" "http" (dig "listen_tls" "enabled" false .Values.metricsbridge.config)) -}}
 {{- toYaml (mergeOverwrite $base (deepCopy .Values.discovery.config)) -}}
 {{- end -}}
 
 {{- define "vnbridge.metricsbridgeConfig" -}}
 {{- toYaml (mergeOverwrite (dict "targets" .Values.targets) (deepCopy .Values.metricsbridge.config)) -}}
+{{- end -}}
+
+{{/* Whether a component serves HTTPS (its own TLS setting). */}}
+{{- define "vnbridge.tls" -}}
+{{- $c := index .ctx.Values .component "config" -}}
+{{- if eq .component "discovery" }}{{ dig "http_sd" "tls" "enabled" false $c }}
+{{- else if eq .component "metricsbridge" }}{{ dig "listen_tls" "enabled" false $c }}
+{{- else }}{{ dig "http" "tls" "enabled" false $c }}{{ end -}}
 {{- end -}}
 
 {{- define "vnbridge.podSpecCommon" -}}
@@ -71,5 +80,26 @@ tolerations: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- with .values.affinity }}
 affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* The probes of a container: the service's path and scheme, the timings from values
+(probes.startup / readiness / liveness: any field of a Probe). */}}
+{{- define "vnbridge.probes" -}}
+{{- $http := dict "port" "http" "scheme" .scheme -}}
+startupProbe: {{- toYaml (merge (dict "httpGet" (merge (dict "path" "/healthz") $http)) .probes.startup) | nindent 2 }}
+readinessProbe: {{- toYaml (merge (dict "httpGet" (merge (dict "path" "/readyz") $http)) .probes.readiness) | nindent 2 }}
+livenessProbe: {{- toYaml (merge (dict "httpGet" (merge (dict "path" "/healthz") $http)) .probes.liveness) | nindent 2 }}
+{{- end -}}
+
+{{/* The config volume mount, extraVolumeMounts and envFrom of a container. */}}
+{{- define "vnbridge.mounts" -}}
+volumeMounts:
+  - {name: config, mountPath: /etc/vnbridge}
+{{- with .extraVolumeMounts }}
+{{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .envFrom }}
+envFrom: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
