@@ -274,7 +274,9 @@ def test_documented_query_parameters_are_published_and_others_refused() -> None:
         TargetSettings(node_preset="huawei-cci", params={"collect[]": "ipvs"})
 
 
-@pytest.mark.parametrize(("exporter", "bridge", "want"), [("https", "http", None), ("http", "https", "https")])
+@pytest.mark.parametrize(
+    ("exporter", "bridge", "want"), [("https", "http", None), ("http", "https", "https")]
+)
 def test_a_bridged_target_carries_metricsbridges_scheme_not_the_exporters(
     exporter: str, bridge: str, want: str | None
 ) -> None:
