@@ -93,13 +93,8 @@ fn adversarial() -> impl Strategy<Value = Vec<u8>> {
 
 /// Where the two may differ by design: an integer past u64/i64 is an error for the core
 /// (orjson's rule, `Numbers::Strict`) and a float for serde_json.
-fn big_integer(v: &Value) -> bool {
-    match v {
-        Value::Number(n) => n.is_f64() && !n.to_string().contains(['.', 'e', 'E']),
-        Value::Array(a) => a.iter().any(big_integer),
-        Value::Object(o) => o.values().any(big_integer),
-        _ => false,
-    }
+fn big_integer(ours: &Result<J, json::ParseError>) -> bool {
+    matches!(ours, Err(e) if e.what == "integer out of range")
 }
 
 fn agree(input: &[u8]) -> Result<(), TestCaseError> {
@@ -108,7 +103,7 @@ fn agree(input: &[u8]) -> Result<(), TestCaseError> {
     match (&ours, &theirs) {
         (Ok(a), Ok(b)) => prop_assert!(same(a, b), "{:?} vs {:?} for {:?}", a, b, String::from_utf8_lossy(input)),
         (Err(_), Err(_)) => {}
-        (Err(_), Ok(b)) if big_integer(b) => {}
+        (Err(_), Ok(_)) if big_integer(&ours) => {}
         _ => prop_assert!(
             false,
             "accept/reject differ for {:?}: ours {:?}, serde_json {:?}",
