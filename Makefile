@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vnbridge/cargo-target
 CORE_SRC := core/Cargo.toml $(wildcard core/src/*.rs)
 
-.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench chaos mutants dashboards clean
+.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench chaos mutants chart-schema dashboards clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -27,7 +27,8 @@ demo: $(STAMP) ## bring the stack up, run the simulator and every component, pri
 	@$(BIN)/python -m simulator demo
 
 test: $(STAMP) lint ## lint, type-check, cargo test, unit tests, then integration tests on the real stack
-	@cd core && cargo test -q --no-default-features 2>&1 | tail -n 3
+	@cd core && out=$$(cargo test -q --no-default-features 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$out" | grep '^test result' | head -n 1
 	@$(BIN)/pytest -q tests
 
 unit: $(STAMP) ## unit tests only (no services)
@@ -64,6 +65,9 @@ chaos: $(STAMP) ## 1,000,000 records through 2 replicas while replicas, Elastics
 
 mutants: $(STAMP) ## one-line mutations of the product, each in a copy of the tree: prints the survivors (not part of make test)
 	@$(BIN)/python -m tests.mutants $(MUTANTS)
+
+chart-schema: $(STAMP) ## regenerate deploy/helm/vnbridge/values.schema.json from the services' settings models
+	@$(BIN)/python deploy/helm/schema.py
 
 dashboards: $(STAMP) ## regenerate grafana/*.json from grafana/generate.py (grafana-foundation-sdk)
 	@$(BIN)/python grafana/generate.py

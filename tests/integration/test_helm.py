@@ -128,6 +128,24 @@ def test_the_chart_lints_strictly(helm: str, stack: Stack) -> None:
         assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("discovery.replicas=two", "/discovery/replicas"),
+        ("serviceMonitor.enable=true", "'enable' not allowed"),
+        ("logbridge.config.sinks.elastic.enabled=true", "'elastic' not allowed"),
+        ("logbridge.logLevel=loud", "/logbridge/logLevel"),
+    ],
+)
+def test_values_the_services_would_refuse_fail_the_lint(
+    helm: str, stack: Stack, value: str, says: str
+) -> None:
+    """values.schema.json (deploy/helm/schema.py): a typo or a wrong type fails at lint /
+    install / upgrade, at its path, instead of rendering nonsense or crash-looping."""
+    out = _run([helm, "lint", "--strict", str(CHART), f"--set={value}"], stack)
+    assert out.returncode != 0 and says in out.stdout + out.stderr, out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_each_rendering_passes_a_server_side_dry_run(helm: str, cluster: Stack, name: str) -> None:
     argv = [helm, "template", "vnbridge", str(CHART), "-n", NAMESPACE, _kube_version(cluster)]
