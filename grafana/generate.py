@@ -229,10 +229,21 @@ def render() -> dict[str, str]:
     return {name: encoder.encode(build().build()) + "\n" for name, build in DASHBOARDS.items()}
 
 
+# the same JSON where Grafana's dashboard sidecar gets it: the chart's ConfigMaps
+# (dashboards.enabled) and the kustomize component components/dashboards
+COPIES = (
+    HERE.parent / "deploy" / "helm" / "vnbridge" / "files" / "dashboards",
+    HERE.parent / "deploy" / "kubernetes" / "components" / "dashboards",
+)
+
+
 def main() -> None:
     for name, text in render().items():
         (HERE / name).write_text(text)
         sys.stdout.write(f"wrote grafana/{name}\n")
+        for d in COPIES:
+            d.mkdir(parents=True, exist_ok=True)
+            (d / name).write_text(text)
 
 
 if __name__ == "__main__":

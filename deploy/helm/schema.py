@@ -118,6 +118,15 @@ def schema() -> dict[str, Any]:
                 "networkPolicy": _obj({"enabled": BOOL, "from": LIST_OF_OBJECTS, "egress": LIST_OF_OBJECTS}),
                 "serviceMonitor": _obj(monitor),
                 "alerts": _obj({"enabled": BOOL, "labels": ANY_OBJECT}),
+                "dashboards": _obj(
+                    {
+                        "enabled": BOOL,
+                        "label": STRING,
+                        "labelValue": STRING,
+                        "namespace": STRING,
+                        "annotations": ANY_OBJECT,
+                    }
+                ),
                 "scrapeConfig": _obj({**monitor, "refreshInterval": STRING, "tokenSecret": STRING}),
                 "discovery": _service(discovery),
                 "metricsbridge": _service(metricsbridge),

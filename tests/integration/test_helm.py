@@ -44,6 +44,16 @@ VALUE_SETS: dict[str, list[str]] = {
         "metricsbridge.tokenSecret=vnbridge-metricsbridge-token",
         "networkPolicy.enabled=true",
         "rbac.namespaces=true",
+        "alerts.enabled=true",
+        "dashboards.enabled=true",
+        "logbridge.extraVolumes[0].name=tls",
+        "logbridge.extraVolumes[0].secret.secretName=vnbridge-tls",
+        "logbridge.extraVolumeMounts[0].name=tls",
+        "logbridge.extraVolumeMounts[0].mountPath=/etc/vnbridge-tls",
+        "logbridge.env[0].name=VNBRIDGE_LOGBRIDGE_SOURCE__START",
+        "logbridge.env[0].value=latest",
+        "discovery.logLevel=debug",
+        "metricsbridge.probes.readiness.periodSeconds=7",
     ],
     "fargate_filebeat": [
         "targets.node_preset=aws-fargate",
@@ -69,7 +79,7 @@ KINDS = {
         "StatefulSet",
         "PodDisruptionBudget",
     },
-    "operator": {"ServiceMonitor", "ScrapeConfig", "NetworkPolicy"},
+    "operator": {"ServiceMonitor", "ScrapeConfig", "NetworkPolicy", "PrometheusRule"},
 }
 
 

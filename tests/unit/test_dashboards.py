@@ -56,3 +56,11 @@ def test_the_cluster_matcher_goes_into_every_selector() -> None:
     assert with_cluster('rate(a_total{job="x"}[5m]) / b{}') == (
         'rate(a_total{cluster="$cluster", job="x"}[5m]) / b{cluster="$cluster"}'
     )
+
+
+def test_the_chart_and_kustomize_ship_the_same_dashboards() -> None:
+    """Grafana's sidecar loads them from ConfigMaps (issue 35): the copies are grafana/*.json."""
+    for name in ("vnbridge-parity.json", "vnbridge-health.json"):
+        text = (ROOT / "grafana" / name).read_text()
+        for d in ("deploy/helm/vnbridge/files/dashboards", "deploy/kubernetes/components/dashboards"):
+            assert (ROOT / d / name).read_text() == text, f"{d}/{name} is stale: run `make dashboards`"
