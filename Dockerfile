@@ -2,6 +2,8 @@
 #
 # Builder stage: the compiled core (core/, PyO3 + maturin) needs cargo and a C compiler
 # (mimalloc); both stages are Debian bookworm, so the wheel's glibc matches the runtime.
+# The base images are pinned by tag; pin them by digest in your registry's mirror
+# (docs/upgrading.md) — this repository cannot resolve a digest from here.
 FROM rust:1-slim-bookworm AS rust
 
 FROM python:3.11-slim-bookworm AS build
@@ -11,17 +13,18 @@ ENV CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/ca
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE requirements.lock ./
 COPY core core
 COPY vnbridge vnbridge
 COPY discovery discovery
 COPY logbridge logbridge
 COPY metricsbridge metricsbridge
 COPY simulator simulator
-# the abi3 wheel of vnbridge (Python packages + vnbridge_core), then it and its
-# dependencies into /install
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && pip install --no-cache-dir --prefix=/install /wheels/*.whl
+# the dependencies exactly as locked (versions and hashes: make lock), then the abi3
+# wheel of vnbridge (Python packages + vnbridge_core) without resolving anything again
+RUN pip install --no-cache-dir --prefix=/install --require-hashes --no-deps -r requirements.lock \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && pip install --no-cache-dir --prefix=/install --no-deps /wheels/*.whl
 
 FROM python:3.11-slim-bookworm
 COPY --from=build /install /usr/local

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CARGO_TARGET_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vnbridge/cargo-target
 CORE_SRC := core/Cargo.toml $(wildcard core/src/*.rs)
 
-.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench chaos mutants chart-schema dashboards clean
+.PHONY: help venv demo test unit integration lint stack-up stack-status stack-down bench chaos mutants lock chart-schema dashboards clean
 
 help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ chaos: $(STAMP) ## 1,000,000 records through 2 replicas while replicas, Elastics
 
 mutants: $(STAMP) ## one-line mutations of the product, each in a copy of the tree: prints the survivors (not part of make test)
 	@$(BIN)/python -m tests.mutants $(MUTANTS)
+
+lock: $(STAMP) ## regenerate requirements.lock (the image's dependencies, versions and hashes) from pyproject.toml
+	@$(BIN)/pip-compile -q --generate-hashes --strip-extras --allow-unsafe --no-emit-find-links \
+		--no-emit-index-url -o requirements.lock pyproject.toml
 
 chart-schema: $(STAMP) ## regenerate deploy/helm/vnbridge/values.schema.json from the services' settings models
 	@$(BIN)/python deploy/helm/schema.py

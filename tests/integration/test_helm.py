@@ -226,3 +226,37 @@ def test_probes_cover_startup_and_tls(helm: str, stack: Stack, tmp_path: Path) -
         assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(c)
     for c in pods.values():
         assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS", c["name"]
+
+
+def test_helm_test_checks_every_enabled_service_with_its_own_settings(helm: str, stack: Stack) -> None:
+    """`helm test` (issue 35): a pod per enabled service, with that service's ConfigMap,
+    credentials and extra mounts, runs `<cli> check --connect` then asks its /readyz."""
+    out = _run(
+        [
+            helm,
+            "template",
+            "t",
+            str(CHART),
+            "--kube-version",
+            "1.34.0",
+            "--show-only",
+            "templates/tests/check.yaml",
+            "--set=metricsbridge.enabled=false",
+            "--set=logbridge.extraVolumes[0].name=tls",
+            "--set=logbridge.extraVolumes[0].secret.secretName=s",
+            "--set=logbridge.extraVolumeMounts[0].name=tls",
+            "--set=logbridge.extraVolumeMounts[0].mountPath=/t",
+            "--set=logbridge.config.http.tls.enabled=true",
+        ],
+        stack,
+    )
+    assert out.returncode == 0, out.stderr
+    pods = {d["metadata"]["name"]: d for d in yaml.safe_load_all(out.stdout) if d}
+    assert set(pods) == {"t-vnbridge-test-discovery", "t-vnbridge-test-logbridge"}
+    lb = pods["t-vnbridge-test-logbridge"]
+    assert lb["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [c] = lb["spec"]["containers"]
+    assert c["args"][0].startswith("logbridge check --connect --config /etc/vnbridge/logbridge.yaml")
+    assert "https://t-vnbridge-logbridge.default.svc:8081/readyz" in c["args"][0]
+    assert {m["name"] for m in c["volumeMounts"]} == {"config", "tls"}
+    assert "VNBRIDGE_LOGBRIDGE_ELASTICSEARCH__PASSWORD" in {e["name"] for e in c["env"]}

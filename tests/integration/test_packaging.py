@@ -81,3 +81,23 @@ def test_the_docker_build_stage_makes_a_complete_wheel_without_warnings(tmp_path
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert files and all(f.startswith(str(unpacked)) for f in files), files
+
+
+def test_the_image_installs_exactly_the_locked_dependencies() -> None:
+    """Issue 35: the image's dependencies come from requirements.lock (versions and hashes,
+    `make lock`), never resolved again at build time; the lock covers every runtime
+    dependency pyproject.toml names, and each pin satisfies pyproject's range."""
+    from packaging.requirements import Requirement
+
+    docker = (ROOT / "Dockerfile").read_text()
+    assert "--require-hashes --no-deps -r requirements.lock" in docker
+    assert "--no-deps /wheels/*.whl" in docker
+    lock = (ROOT / "requirements.lock").read_text()
+    pins = {m.group(1).lower(): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.M)}
+    assert all(f"{name}==" in lock for name in pins)
+    assert lock.count("--hash=sha256:") >= len(pins)
+    for spec in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        req = Requirement(spec)
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"{name} is not in requirements.lock: make lock"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} outside {spec}"

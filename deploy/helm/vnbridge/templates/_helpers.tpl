@@ -103,3 +103,29 @@ volumeMounts:
 envFrom: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* A service's credentials from Secrets, then the values' env (shared by its pods and
+its helm test). */}}
+{{- define "vnbridge.env" -}}
+{{- $v := .values -}}
+{{- if eq .component "logbridge" }}
+{{- with $v.elasticsearchSecret }}
+- name: VNBRIDGE_LOGBRIDGE_ELASTICSEARCH__USERNAME
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: username, optional: true}}
+- name: VNBRIDGE_LOGBRIDGE_ELASTICSEARCH__PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: password, optional: true}}
+- name: VNBRIDGE_LOGBRIDGE_ELASTICSEARCH__API_KEY
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: api_key, optional: true}}
+{{- end }}
+{{- with $v.kafkaSecret }}
+- name: VNBRIDGE_LOGBRIDGE_KAFKA__SASL_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: sasl_password}}
+{{- end }}
+{{- else if $v.tokenSecret }}
+- name: {{ ternary "VNBRIDGE_DISCOVERY_HTTP_SD__BEARER_TOKEN" "VNBRIDGE_METRICSBRIDGE_BEARER_TOKEN" (eq .component "discovery") }}
+  valueFrom: {secretKeyRef: {name: {{ $v.tokenSecret }}, key: token}}
+{{- end }}
+{{- with $v.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
