@@ -79,6 +79,7 @@ def _service(config: dict[str, Any], extra: dict[str, Any] | None = None) -> dic
             "env": LIST_OF_OBJECTS,
             "envFrom": LIST_OF_OBJECTS,
             "tokenSecret": STRING,
+            "networkPolicyEgress": LIST_OF_OBJECTS,
             "config": config,
             **(extra or {}),
         }
@@ -132,7 +133,29 @@ def schema() -> dict[str, Any]:
                 "metricsbridge": _service(metricsbridge),
                 "logbridge": _service(
                     logbridge,
-                    {"elasticsearchSecret": STRING, "kafkaSecret": STRING},
+                    {
+                        "elasticsearchSecret": STRING,
+                        "kafkaSecret": STRING,
+                        "autoscaling": _obj(
+                            {
+                                "enabled": BOOL,
+                                "minReplicas": {"type": "integer", "minimum": 1},
+                                "maxReplicas": {"type": "integer", "minimum": 1},
+                                "targetCPUUtilizationPercentage": {
+                                    "type": "integer",
+                                    "minimum": 1,
+                                    "maximum": 100,
+                                },
+                                "keda": _obj(
+                                    {
+                                        "enabled": BOOL,
+                                        "lagThreshold": {"type": "integer", "minimum": 1},
+                                        "authenticationRef": STRING,
+                                    }
+                                ),
+                            }
+                        ),
+                    },
                 ),
             }
         ),

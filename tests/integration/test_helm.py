@@ -53,6 +53,8 @@ VALUE_SETS: dict[str, list[str]] = {
         "logbridge.env[0].name=VNBRIDGE_LOGBRIDGE_SOURCE__START",
         "logbridge.env[0].value=latest",
         "discovery.logLevel=debug",
+        "networkPolicy.egress[0].ports[0].port=443",
+        "logbridge.autoscaling.enabled=true",
         "metricsbridge.probes.readiness.periodSeconds=7",
     ],
     "fargate_filebeat": [
@@ -79,7 +81,13 @@ KINDS = {
         "StatefulSet",
         "PodDisruptionBudget",
     },
-    "operator": {"ServiceMonitor", "ScrapeConfig", "NetworkPolicy", "PrometheusRule"},
+    "operator": {
+        "ServiceMonitor",
+        "ScrapeConfig",
+        "NetworkPolicy",
+        "PrometheusRule",
+        "HorizontalPodAutoscaler",
+    },
 }
 
 
