@@ -32,10 +32,13 @@ def _verify(settings: MetricsbridgeSettings) -> ssl.SSLContext | bool:
 
 
 def build_app(
-    settings: MetricsbridgeSettings, state: ClusterState, api: ApiHttp | None = None
+    settings: MetricsbridgeSettings,
+    state: ClusterState,
+    api: ApiHttp | None = None,
+    metrics: BridgeMetrics | None = None,
 ) -> tuple[FastAPI, httpx.AsyncClient]:
     client = httpx.AsyncClient(verify=_verify(settings), follow_redirects=False, trust_env=False)
-    metrics = BridgeMetrics()
+    metrics = metrics or BridgeMetrics()
     metrics.registry.register(WatchCollector(state, "vnbridge_metricsbridge"))
     app = create_app(
         state=state,
@@ -56,10 +59,13 @@ async def run(settings: MetricsbridgeSettings) -> None:
     # allows live pods only; Tencent's cluster-wide annotation defaults when it has them
     state = ClusterState(retention_s=0, kinds=watched_kinds(False, endpoint.cluster_defaults))
     api_client = await answering_api(settings.kube)
-    watch = LiveWatch(api=api_client, state=state, watch=WatchSettings(namespaces=False))
+    metrics = BridgeMetrics()
+    watch = LiveWatch(
+        api=api_client, state=state, watch=WatchSettings(namespaces=False), on_error=metrics.error_hook
+    )
     watch.start(asyncio.get_running_loop())
     api = ApiHttp(api_client) if endpoint.where != "pod" else None
-    app, client = build_app(settings, state, api)
+    app, client = build_app(settings, state, api, metrics)
     server = http_server(app, listen=settings.listen, tls=settings.listen_tls)
     try:
         await server.serve()

@@ -46,6 +46,16 @@ class BridgeMetrics:
             "non-zero means the API shows a stale pod Running.",
             registry=r,
         )
+        self.watch_errors = Counter(
+            f"{p}watch_errors",
+            "List/watch failures by resource and error_code (as vnbridge_discovery_watch_errors_total): "
+            "the allow-list lags the pods while they grow.",
+            ["resource", "error_code"],
+            registry=r,
+        )
+
+    def error_hook(self, resource: str) -> Callable[[str], None]:
+        return lambda code: self.watch_errors.labels(resource, code).inc()
 
 
 def create_app(
