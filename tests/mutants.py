@@ -64,6 +64,49 @@ MUTATIONS = (
         'const={"metrics_path": "/metrics/cadvisor"},',
         ("tests/unit/test_translation.py",),
     ),
+    # issue 33: bounded work and state, every record accounted for, failures that stop
+    Mutation(
+        "multiline_cap",
+        "core/src/assemble.rs",
+        "let full = grp.lines.len() >= self.limits.max_lines",
+        "let full = false && grp.lines.len() >= self.limits.max_lines",
+        ("tests/unit/test_bounded.py",),
+    ),
+    Mutation(
+        "held_streams_cap",
+        "core/src/assemble.rs",
+        "if !self.pending.contains_key(&k) && self.pending.len() >= MAX_STREAMS {",
+        "if false {",
+        ("tests/unit/test_bounded.py",),
+    ),
+    Mutation(
+        "repeated_metadata_key",
+        "core/src/json.rs",
+        "                if span.is_some() {",
+        "                if false && span.is_some() {",
+        ("tests/unit/test_bounded.py",),
+    ),
+    Mutation(
+        "zero_partitions",
+        "core/src/py_kafka.rs",
+        "if partitions == 0 && !keys.is_empty() {",
+        "if false {",
+        ("tests/unit/test_bounded.py",),
+    ),
+    Mutation(
+        "object_key_cap",
+        "core/src/json.rs",
+        "pub const MAX_OBJECT_KEYS: usize = 10_000;",
+        "pub const MAX_OBJECT_KEYS: usize = 10_000_000;",
+        ("tests/unit/test_bounded.py",),
+    ),
+    Mutation(
+        "es_refusal_fatal",
+        "logbridge/elastic.py",
+        "raise Fatal(_refusal(status, exc)) from None",
+        "raise",
+        ("tests/unit/test_elastic_sink.py",),
+    ),
     # issue 36: the shape of a real kubelet's series (tests/reference/kubelet/)
     Mutation(
         "pod_cgroup_blanks",

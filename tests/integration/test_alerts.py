@@ -1,7 +1,8 @@
 """The alerts (issue 35): one source, `deploy/helm/vnbridge/files/alerts.yaml`, rendered by
 the chart and the kustomize component unchanged, every alert fired by `promtool test
-rules` on the series that mean it, every metric it reads exported by the services, every
-runbook link resolving to a section of docs/runbooks.md. Needs promtool (Debian's
+rules` on the series that mean it and raised by the stack's real Prometheus on scraped
+symptoms, every metric it reads exported by the services, every runbook link resolving
+to a section of docs/runbooks.md. Needs promtool (Debian's
 prometheus package, which the local stack installs)."""
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import yaml
 
 from tests.integration.conftest import Stack
+from tests.integration.helpers import eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "helm" / "vnbridge" / "files" / "alerts.yaml"
@@ -92,3 +95,90 @@ def test_the_chart_and_kustomize_render_the_same_rules() -> None:
         (ROOT / "deploy" / "kubernetes" / "components" / "alerts" / "prometheusrule.yaml").read_text()
     )
     assert kustomized["spec"]["groups"] == _groups()
+
+
+class _Symptoms:
+    """Two exporters (one scrape job) whose series are what each alert is about: lag that
+    grows, dead letters, degraded delivery, aborting transactions, a refused and a failing
+    watch, a discovery that is not ready and one that publishes nothing, failing probes."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+        self.a, self.b = CollectorRegistry(), CollectorRegistry()
+        r = self.a
+        self.lag = Gauge("vnbridge_logbridge_consumer_lag", "", ["topic", "partition"], registry=r)
+        self.dead = Counter("vnbridge_logbridge_records_dead_lettered", "", ["reason"], registry=r)
+        Gauge("vnbridge_logbridge_degraded", "", registry=r).set(1)
+        self.aborts = Counter("vnbridge_logbridge_aborts", "", ["error_code"], registry=r)
+        Gauge("vnbridge_logbridge_watch_refused", "", ["resource"], registry=r).labels("pods").set(403)
+        self.dwatch = Counter("vnbridge_discovery_watch_errors", "", ["resource", "error_code"], registry=r)
+        self.mwatch = Counter(
+            "vnbridge_metricsbridge_watch_errors", "", ["resource", "error_code"], registry=r
+        )
+        Gauge("vnbridge_discovery_ready", "", registry=r).set(0)
+        self.probes = Counter("vnbridge_metricsbridge_probes", "", ["result"], registry=r)
+        Gauge("vnbridge_discovery_ready", "", registry=self.b).set(1)
+        Gauge("vnbridge_discovery_targets", "", registry=self.b).set(0)
+        self.ports = []
+        self.servers = []
+        for reg in (self.a, self.b):
+            port = free_port()
+            server, _ = start_http_server(port, addr="127.0.0.1", registry=reg)
+            self.ports.append(port)
+            self.servers.append(server)
+        self.ticks = 0
+
+    def tick(self) -> None:
+        self.ticks += 1
+        self.lag.labels("t", "0").set(20_000 + 1_000 * self.ticks)
+        self.dead.labels("bad_json").inc(50)
+        self.dead.labels("internal_error").inc()
+        self.aborts.labels("KafkaTimeoutError").inc(5)
+        self.dwatch.labels("pods", "connection").inc(5)
+        self.mwatch.labels("nodes", "gone").inc(5)
+        self.probes.labels("ok").inc(10)
+        self.probes.labels("timeout").inc(10)
+
+    def close(self) -> None:
+        for s in self.servers:
+            s.shutdown()
+
+
+def test_the_real_prometheus_raises_every_alert_on_its_symptoms(stack: Stack) -> None:
+    """The rules file loaded into the stack's Prometheus, the symptoms scraped: every alert
+    is at least pending (their `for:` durations are minutes; promtool above covers firing)."""
+    import threading
+    import time
+
+    from simulator.supervising import prom_query, prometheus_jobs
+
+    run = f"{int(time.time()) % 1_000_000}"
+    job = f"it-alerts-{run}"
+    rules = stack.prom_config.parent / "rules" / f"it-alerts-{run}.yaml"
+    rules.write_text(RULES.read_text())
+    symptoms = _Symptoms()
+    stop = threading.Event()
+
+    def ticking() -> None:
+        while not stop.wait(1.0):
+            symptoms.tick()
+
+    ticker = threading.Thread(target=ticking, daemon=True)
+    ticker.start()
+    targets = ", ".join(f"'127.0.0.1:{p}'" for p in symptoms.ports)
+    jobs = f"- job_name: {job}\n  scrape_interval: 1s\n  static_configs: [{{targets: [{targets}]}}]\n"
+    want = {str(a["alert"]) for a in _alerts()}
+    try:
+        with prometheus_jobs(stack.prom_url, stack.prom_config, jobs):
+
+            def raised() -> set[str]:
+                got = prom_query(stack.prom_url, f'ALERTS{{job="{job}"}}')
+                return {r["metric"]["alertname"] for r in got}
+
+            eventually(lambda: raised() >= want, timeout=120, interval=2, what=f"alerts {sorted(want)}")
+    finally:
+        stop.set()
+        symptoms.close()
+        rules.unlink(missing_ok=True)
+        httpx.post(f"{stack.prom_url}/-/reload", timeout=10)

@@ -7,6 +7,7 @@ shutdown give-up, never in a tight loop."""
 from __future__ import annotations
 
 import asyncio
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -118,3 +119,57 @@ def test_chunks_cut_by_count_and_bytes_and_cover_every_document() -> None:
     by_bytes = _chunks(docs, 2000, 100)
     assert [i for r in by_bytes for i in r] == list(range(10)) and len(by_bytes) > 1
     assert _chunks(_docs(0), 10, 10) == []
+
+
+class RefusingES(ScriptedES):
+    """The whole bulk request refused with ``status`` (what elasticsearch-py raises)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__([])
+        self.status = status
+
+    async def bulk(self, *, operations: bytes, refresh: bool, filter_path: str) -> SimpleNamespace:
+        from elastic_transport import ApiResponseMeta, HttpHeaders
+        from elasticsearch import ApiError
+
+        self.calls.append([])
+        meta = ApiResponseMeta(
+            status=self.status,
+            http_version="1.1",
+            headers=HttpHeaders(),
+            duration=0.0,
+            node=None,  # type: ignore[arg-type]
+        )
+        raise ApiError("security_exception", meta=meta, body={"error": {"type": "security_exception"}})
+
+
+@pytest.mark.parametrize(
+    ("status", "says"), [(401, "refused the credentials (HTTP 401"), (403, "HTTP 403"), (413, "HTTP 413")]
+)
+def test_a_refusal_retrying_cannot_mend_is_fatal_at_once(status: int, says: str) -> None:
+    """Issue 33: 401/403 after a credential rotation (and 413, other 4xx) are not retried
+    forever and not raised as a traceback: one Fatal with a line that says what to fix."""
+    from logbridge.delivery import Fatal
+
+    es = RefusingES(status)
+    retries: list[str] = []
+    with pytest.raises(Fatal, match=re.escape(says)) as caught:
+        asyncio.run(_sink(es, asyncio.Event(), retries).deliver(_docs(2)))
+    assert len(es.calls) == 1 and retries == []  # no retry
+    assert "password" not in str(caught.value) or "elasticsearch.password" in str(caught.value)
+
+
+def test_429_and_5xx_on_the_whole_request_are_retried_not_fatal() -> None:
+    es = RefusingES(503)
+    give_up = asyncio.Event()
+    retries: list[str] = []
+
+    def stop_after_two(_: str) -> None:
+        retries.append(_)
+        if len(retries) == 2:
+            give_up.set()
+
+    sink = ElasticsearchSink(client=es, policy=CountingPolicy(), give_up=give_up, on_retry=stop_after_two)  # type: ignore[arg-type]
+    with pytest.raises(Abandoned):
+        asyncio.run(sink.deliver(_docs(1)))
+    assert retries == ["http_503", "http_503"]
