@@ -1,12 +1,55 @@
 """Type stubs of the compiled core (core/src/py.rs, core/src/py_metrics.rs)."""
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Literal, Protocol, TypedDict
 
 __version__: str
 
 Rendered = tuple[int, str, str | None, tuple[bytes, ...] | None]  # parts None: the pod is excluded
-Render = Callable[[str, str, str, str, dict[str, Any] | None], Rendered]
+
+class EmbeddedMeta(TypedDict):
+    """Pod metadata the provider put in the record (core/src/py.rs emb_dict)."""
+
+    pod_uid: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    host: str
+    pod_ip: str
+    image: str
+    image_id: str
+
+class DecodedLine(TypedDict):
+    """One record read by `decode_one` (core/src/py.rs)."""
+
+    ts_ns: int
+    time_text: str
+    stream: Literal["stdout", "stderr"]
+    text: str
+    partial: bool
+    namespace: str
+    pod: str
+    container: str
+    container_id: str
+    shape: str
+    via_identity: str
+    via_message: str
+    via_time: str
+    embedded: EmbeddedMeta | None
+
+# (namespace, pod, container, container id, embedded metadata) -> the pod's fragment
+Render = Callable[[str, str, str, str, EmbeddedMeta | None], Rendered]
+
+class KafkaRecord(Protocol):
+    """What push_records reads of a fetched record (aiokafka's ConsumerRecord)."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 class Batch:
     def __len__(self) -> int: ...
@@ -31,15 +74,88 @@ class Batch:
     def all_tokens(self) -> list[list[tuple[str, int]]]: ...
     def dead(self) -> list[tuple[str, int, str, str]]: ...
 
+class RecordConfig(TypedDict):
+    """`source.record` (logbridge/settings.py RecordSettings.core): every key, no other."""
+
+    message_key: str
+    metadata_key: str
+    metadata_format: Literal["auto", "default", "fluent-bit", "filebeat"]
+    timestamp_key: str
+    timestamp_format: str
+
+class AssemblyConfig(TypedDict):
+    """How records are read and lines assembled (logbridge.transforming.core_transformer)."""
+
+    shape: str
+    record: RecordConfig | None
+    max_line_bytes: int
+    partial_idle_s: float
+    multiline_namespaces: dict[str, Literal["java", "python", "go"]]
+    multiline_max_lines: int
+    multiline_max_bytes: int
+
+# The fluent-bit profile's per-record options (logbridge/profiles/fluentbit.py core_config:
+# exactly `profile_keys("fluent-bit")`); functional form: two keys have dots.
+FluentBitConfig = TypedDict(
+    "FluentBitConfig",
+    {
+        "profile": Literal["fluent-bit"],
+        "parser": Literal["cri", "docker", "cri-classic", "docker-classic"],
+        "Output": Literal["es", "kafka", "plain"],
+        "Timestamp_Format": Literal["double", "iso8601", "iso8601_ns"],
+        "Merge_Log": bool,
+        "Merge_Log_Key": str,
+        "Merge_Log_Trim": bool,
+        "Keep_Log": bool,
+        "Logstash_Format": bool,
+        "Logstash_Prefix": str,
+        "Logstash_Prefix_Key": str,
+        "Logstash_Prefix_Separator": str,
+        "Logstash_DateFormat": str,
+        "Index": str,
+        "Time_Key": str,
+        "Time_Key_Format": str,
+        "Time_Key_Nanos": bool,
+        "Include_Tag_Key": bool,
+        "Tag_Key": str,
+        "Replace_Dots": bool,
+        "Generate_ID": bool,
+        "Timestamp_Key": str,
+        "Tag_Prefix": str,
+        "record_modifier.Record": list[tuple[str, str]],
+        "modify.Add": list[tuple[str, str]],
+    },
+    total=False,
+)
+
+class FilebeatConfig(TypedDict):
+    profile: Literal["filebeat"]
+    index: str
+    index_from_fragment: bool
+    include_lines: list[str]
+    exclude_lines: list[str]
+    drop_event: str
+
+class VectorConfig(TypedDict):
+    profile: Literal["vector"]
+    index: str
+    index_from_fragment: bool
+    auto_partial_merge: bool
+
+ProfileConfig = FluentBitConfig | FilebeatConfig | VectorConfig
+
+def profile_keys(profile: str) -> list[str]: ...
+
 class Transformer:
     def __init__(
         self,
-        config: dict[str, object],
-        render: Callable[[str, str, str, str, dict[str, Any] | None], Rendered],
+        profile: ProfileConfig,
+        assembly: AssemblyConfig,
+        render: Render,
     ) -> None: ...
     @property
     def joins_partials(self) -> bool: ...
-    def push_records(self, source: str, records: Sequence[Any], now: float) -> Batch: ...
+    def push_records(self, source: str, records: Sequence[KafkaRecord], now: float) -> Batch: ...
     def push_values(
         self,
         source: str,
@@ -66,7 +182,7 @@ def decode_one(
     key: bytes | None = None,
     headers: Sequence[tuple[str, bytes]] | None = None,
     record: Mapping[str, str] | None = None,
-) -> dict[str, Any] | tuple[str, str]: ...
+) -> DecodedLine | tuple[str, str]: ...
 def parse_rfc3339(text: str) -> int: ...
 def format_rfc3339(ts_ns: int, digits: int = 9) -> str: ...
 def strftime(fmt: str, secs: int) -> str: ...

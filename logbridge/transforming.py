@@ -13,9 +13,9 @@ pipeline pushes whole Kafka batches through ``core`` directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import orjson
 import vnbridge_core
@@ -40,15 +40,16 @@ MULTILINE_ANNOTATION = "vnbridge.io/multiline"
 SOURCES = (Source.LIVE, Source.TOMBSTONE, Source.EMBEDDED, Source.NONE)
 _SOURCE_CODE = {s: i for i, s in enumerate(SOURCES)}
 
-Rendered = tuple[int, str, str | None, tuple[bytes, ...] | None]  # parts None: excluded
-Renderer = Callable[[str, str, str, str, "dict[str, Any] | None"], Rendered]
+if TYPE_CHECKING:  # the stub's names (core/vnbridge_core.pyi): types only
+    Rendered = vnbridge_core.Rendered  # (source, pod uid, lang, parts); parts None: excluded
+    Renderer = vnbridge_core.Render
 
 
 def renderer(profile: Profile, lookup: Lookup | None) -> Renderer:
     """The function the core calls on a fragment cache miss."""
 
     def render(
-        namespace: str, pod: str, container: str, container_id: str, emb: dict[str, Any] | None
+        namespace: str, pod: str, container: str, container_id: str, emb: vnbridge_core.EmbeddedMeta | None
     ) -> Rendered:
         line = LogLine(
             ts_ns=0,
@@ -82,17 +83,16 @@ def core_transformer(
     multiline_max_lines: int = 500,
     multiline_max_bytes: int = 2 * 1024 * 1024,
 ) -> vnbridge_core.Transformer:
-    config: dict[str, object] = {
-        **profile.core_config(),
+    assembly: vnbridge_core.AssemblyConfig = {
         "shape": shape,
-        "record": dict(record) if record else None,
+        "record": cast("vnbridge_core.RecordConfig", dict(record)) if record else None,
         "max_line_bytes": max_line_bytes,
         "partial_idle_s": partial_idle_s,
-        "multiline_namespaces": dict(multiline_namespaces or {}),
+        "multiline_namespaces": cast("dict[str, Any]", dict(multiline_namespaces or {})),
         "multiline_max_lines": multiline_max_lines,
         "multiline_max_bytes": multiline_max_bytes,
     }
-    return vnbridge_core.Transformer(config, renderer(profile, lookup))
+    return vnbridge_core.Transformer(profile.core_config(), assembly, renderer(profile, lookup))
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,6 +137,15 @@ impl FilebeatLines {
 }
 
 impl Profile {
+    /// The profile's name, as the settings spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::FluentBit(_) => "fluent-bit",
+            Profile::Filebeat { .. } => "filebeat",
+            Profile::Vector { .. } => "vector",
+        }
+    }
+
     /// false when the profile's configuration drops this line (counted as filtered)
     pub fn keeps_line(&self, text: &str, stream: &str) -> bool {
         match self {

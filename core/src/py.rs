@@ -18,11 +18,39 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+thread_local! {
+    /// The config keys `get` read while a Transformer was being built: a key nobody read is
+    /// one the core does not know (for this profile), and is refused, not ignored.
+    static READ: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 fn get<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str, default: T) -> PyResult<T> {
+    READ.with(|r| r.borrow_mut().push(key.to_string()));
     match d.get_item(key)? {
         Some(v) => v.extract::<T>().map_err(|e| PyValueError::new_err(format!("core config {key}: {e}"))),
         None => Ok(default),
     }
+}
+
+/// A key the config must have (no default: a missing key is the caller's bug).
+fn need<'py, T: FromPyObject<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<T> {
+    READ.with(|r| r.borrow_mut().push(key.to_string()));
+    let v = d.get_item(key)?.ok_or_else(|| PyValueError::new_err(format!("core config: missing key {key}")))?;
+    v.extract::<T>().map_err(|e| PyValueError::new_err(format!("core config {key}: {e}")))
+}
+
+/// The option keys the core reads for `profile` (the profile's own option table passes
+/// exactly these; any other key is refused by `Transformer`).
+#[pyfunction]
+fn profile_keys(py: Python<'_>, profile: &str) -> PyResult<Vec<String>> {
+    let d = PyDict::new(py);
+    d.set_item("profile", profile)?;
+    READ.with(|r| r.borrow_mut().clear());
+    let built = profile_from(&d);
+    let mut read: Vec<String> = READ.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    built?;
+    read.dedup();
+    Ok(read)
 }
 
 fn strftime_cache(fmt: String, key: &str) -> PyResult<StrftimeCache> {
@@ -444,50 +472,78 @@ fn spec_from(shape: &str, record: Option<&Bound<'_, PyDict>>) -> PyResult<Spec> 
     Ok(spec)
 }
 
+/// A transformer from its config (every key read through `get`, so `new` can refuse the rest).
+fn build_transformer(
+    config: &Bound<'_, PyDict>,
+    assembly: &Bound<'_, PyDict>,
+    render: PyObject,
+) -> PyResult<PyTransformer> {
+    let profile = profile_from(config)?;
+    // the kubernetes map as a value: Generate_ID hashes it, Logstash_Prefix_Key reads it
+    let kube_value = matches!(&profile, Profile::FluentBit(fb)
+        if fb.generate_id || fb.logstash_prefix_key.reads("kubernetes"));
+    let shape_name: String = need(assembly, "shape")?;
+    let record: Option<Bound<'_, PyDict>> = need(assembly, "record")?;
+    let spec = spec_from(&shape_name, record.as_ref())?;
+    let ml: std::collections::HashMap<String, String> = need(assembly, "multiline_namespaces")?;
+    let mut multiline = AHashMap::new();
+    for (ns, lang) in ml {
+        let l = Lang::parse(&lang).ok_or_else(|| PyValueError::new_err(format!("multiline language {lang:?}")))?;
+        multiline.insert(ns, l);
+    }
+    let cfg = Config {
+        spec,
+        max_line_bytes: need(assembly, "max_line_bytes")?,
+        idle_s: need(assembly, "partial_idle_s")?,
+        multiline_namespaces: multiline,
+        multiline: GroupLimits {
+            max_lines: need(assembly, "multiline_max_lines")?,
+            max_bytes: need(assembly, "multiline_max_bytes")?,
+        },
+    };
+    if cfg.multiline.max_lines == 0 || cfg.multiline.max_bytes == 0 {
+        return Err(PyValueError::new_err("multiline_max_lines and multiline_max_bytes must be at least 1"));
+    }
+    Ok(PyTransformer {
+        t: Transformer::new(profile, cfg),
+        render,
+        kube_value,
+        names: Vec::new(),
+        index: AHashMap::new(),
+    })
+}
+
 #[pymethods]
 impl PyTransformer {
-    /// `config`: profile options (the collector's key names, already validated) plus
-    /// `profile`, `shape`, `max_line_bytes`, `partial_idle_s`, `multiline_namespaces`,
-    /// `multiline_max_lines`, `multiline_max_bytes`.
+    /// `profile`: the profile's options the core reads (`profile_keys`, the collector's key
+    /// names, already validated); `assembly`: `shape`, `record`, `max_line_bytes`,
+    /// `partial_idle_s`, `multiline_namespaces`, `multiline_max_lines`,
+    /// `multiline_max_bytes`, every one. Any other key, in either, is refused.
     /// `render(namespace, pod, container, container_id, embedded)` returns
     /// `(source, pod_uid, lang, parts)` for a pod: called once per pod change.
     #[new]
-    fn new(config: &Bound<'_, PyDict>, render: PyObject) -> PyResult<Self> {
-        let profile = profile_from(config)?;
-        // the kubernetes map as a value: Generate_ID hashes it, Logstash_Prefix_Key reads it
-        let kube_value = matches!(&profile, Profile::FluentBit(fb)
-            if fb.generate_id || fb.logstash_prefix_key.reads("kubernetes"));
-        let shape_name: String = get(config, "shape", "auto".to_string())?;
-        let record: Option<Bound<'_, PyDict>> = get(config, "record", None)?;
-        let spec = spec_from(&shape_name, record.as_ref())?;
-        let ml: std::collections::HashMap<String, String> = get(config, "multiline_namespaces", Default::default())?;
-        let mut multiline = AHashMap::new();
-        for (ns, lang) in ml {
-            let l = Lang::parse(&lang).ok_or_else(|| PyValueError::new_err(format!("multiline language {lang:?}")))?;
-            multiline.insert(ns, l);
+    fn new(profile: &Bound<'_, PyDict>, assembly: &Bound<'_, PyDict>, render: PyObject) -> PyResult<Self> {
+        READ.with(|r| r.borrow_mut().clear());
+        let built = build_transformer(profile, assembly, render);
+        let read: Vec<String> = READ.with(|r| std::mem::take(&mut *r.borrow_mut()));
+        let built = built?;
+        let mut unknown: Vec<String> = Vec::new();
+        for k in profile.keys().iter().chain(assembly.keys().iter()) {
+            let k: String = k.extract()?;
+            if !read.contains(&k) {
+                unknown.push(k);
+            }
         }
-        let cfg = Config {
-            spec,
-            max_line_bytes: get(config, "max_line_bytes", 2 * 1024 * 1024)?,
-            idle_s: get(config, "partial_idle_s", 4.0)?,
-            multiline_namespaces: multiline,
-            multiline: GroupLimits {
-                max_lines: get(config, "multiline_max_lines", GroupLimits::default().max_lines)?,
-                max_bytes: get(config, "multiline_max_bytes", GroupLimits::default().max_bytes)?,
-            },
-        };
-        if cfg.multiline.max_lines == 0 || cfg.multiline.max_bytes == 0 {
-            return Err(PyValueError::new_err("multiline_max_lines and multiline_max_bytes must be at least 1"));
+        if !unknown.is_empty() {
+            unknown.sort();
+            return Err(PyValueError::new_err(format!(
+                "core config: unknown key(s) {} for profile {:?}",
+                unknown.join(", "),
+                built.t.profile.name()
+            )));
         }
-        Ok(PyTransformer {
-            t: Transformer::new(profile, cfg),
-            render,
-            kube_value,
-            names: Vec::new(),
-            index: AHashMap::new(),
-        })
+        Ok(built)
     }
-
     #[getter]
     fn joins_partials(&self) -> bool {
         self.t.profile.joins_partials()
@@ -716,6 +772,7 @@ fn reasons() -> Vec<&'static str> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTransformer>()?;
     m.add_class::<Batch>()?;
+    m.add_function(wrap_pyfunction!(profile_keys, m)?)?;
     m.add_function(wrap_pyfunction!(decode_one, m)?)?;
     m.add_function(wrap_pyfunction!(parse_rfc3339, m)?)?;
     m.add_function(wrap_pyfunction!(format_rfc3339, m)?)?;

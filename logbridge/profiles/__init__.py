@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+import vnbridge_core
+
 from logbridge.enrichment import Resolved
 from logbridge.profiles.options import OptionError, OptionSpec
 from logbridge.records import LogLine
@@ -32,7 +34,7 @@ class Profile(Protocol):
         """The Elasticsearch bulk action the collector's output writes: create | index."""
         ...
 
-    def core_config(self) -> dict[str, object]:
+    def core_config(self) -> vnbridge_core.ProfileConfig:
         """The options the compiled core needs for the per-record half of the document."""
         ...
 

@@ -413,9 +413,9 @@ class Filebeat:
             k8s["pod"]["ip"] = pod.pod_ip
         return k8s
 
-    def core_config(self) -> dict[str, object]:
+    def core_config(self) -> vnbridge_core.FilebeatConfig:
         return {
-            "profile": NAME,
+            "profile": "filebeat",
             "index": "" if self.index.dynamic else self.index.resolve({}).decode(),
             "index_from_fragment": self.index.dynamic,
             "include_lines": list(self.opts.include_lines),

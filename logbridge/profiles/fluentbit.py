@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import vnbridge_core
@@ -252,12 +252,15 @@ class FluentBit:
         return k
 
     # -- what the core needs ---------------------------------------------------------
-    def core_config(self) -> dict[str, object]:
-        """Options for the core's per-record half (record keys, Merge_Log, outputs)."""
-        values: dict[str, object] = {"profile": NAME, "parser": self.parser, **option_values(self.opts)}
+    def core_config(self) -> vnbridge_core.FluentBitConfig:
+        """Options for the core's per-record half (record keys, Merge_Log, outputs): exactly
+        the keys the core reads for this profile (it refuses any other)."""
+        reads = set(vnbridge_core.profile_keys(NAME))
+        values: dict[str, object] = {"profile": NAME, "parser": self.parser}
+        values |= {k: v for k, v in option_values(self.opts).items() if k in reads}
         for key, lines in _pair_options(self.opts):
             values[key] = _pairs(key, lines)  # the core takes (key, value) pairs, parsed here only
-        return values
+        return cast("vnbridge_core.FluentBitConfig", values)
 
     def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
         """The ``kubernetes`` map for this pod and container (empty: no metadata); None

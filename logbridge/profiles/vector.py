@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import vnbridge_core
 
 from logbridge.enrichment import Resolved
 from logbridge.naming import pod_log_path
@@ -175,9 +176,9 @@ class Vector:
     def bulk_action(self) -> str:
         return self.opts.bulk_action
 
-    def core_config(self) -> dict[str, object]:
+    def core_config(self) -> vnbridge_core.VectorConfig:
         return {
-            "profile": NAME,
+            "profile": "vector",
             "index": "" if self.index.dynamic else self.opts.index,
             "index_from_fragment": self.index.dynamic,
             "auto_partial_merge": self.opts.auto_partial_merge,
