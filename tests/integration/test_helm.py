@@ -236,6 +236,47 @@ def test_probes_cover_startup_and_tls(helm: str, stack: Stack, tmp_path: Path) -
         assert c["readinessProbe"]["httpGet"]["scheme"] == "HTTPS", c["name"]
 
 
+def test_a_tls_on_render_mounts_the_secret_and_scrapes_over_https(helm: str, stack: Stack) -> None:
+    """Issue 35: with TLS on, the certificate Secret reaches the pod (extraVolumes) and the
+    Prometheus Operator resources scrape HTTPS with the given tlsConfig; discovery publishes
+    metricsbridge's scheme for the bridged targets."""
+    ca = "tlsConfig.ca.secret"
+    argv = [helm, "template", "vnbridge", str(CHART), _kube_version(stack)]
+    argv += [f"--set={c}.tls.enabled=true" for c in ("discovery.config.http_sd", "logbridge.config.http")]
+    argv += ["--set=metricsbridge.config.listen_tls.enabled=true"]
+    argv += ["--set=serviceMonitor.enabled=true", "--set=scrapeConfig.enabled=true"]
+    argv += [f"--set={k}.{ca}.name=vnbridge-tls" for k in ("serviceMonitor", "scrapeConfig")]
+    argv += [f"--set={k}.{ca}.key=ca.crt" for k in ("serviceMonitor", "scrapeConfig")]
+    for svc in ("discovery", "metricsbridge", "logbridge"):
+        argv += [
+            f"--set={svc}.extraVolumes[0].name=tls",
+            f"--set={svc}.extraVolumes[0].secret.secretName=vnbridge-tls",
+            f"--set={svc}.extraVolumeMounts[0].name=tls",
+            f"--set={svc}.extraVolumeMounts[0].mountPath=/etc/vnbridge-tls",
+        ]
+    rendered = _run(argv, stack)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet"):
+            spec = d["spec"]["template"]["spec"]
+            assert {"name": "tls", "secret": {"secretName": "vnbridge-tls"}} in spec["volumes"], d[
+                "metadata"
+            ]["name"]
+            mounts = spec["containers"][0]["volumeMounts"]
+            assert {"name": "tls", "mountPath": "/etc/vnbridge-tls"} in mounts
+    monitors = [d for d in docs if d["kind"] == "ServiceMonitor"]
+    assert len(monitors) == 3
+    for m in monitors:
+        [ep] = m["spec"]["endpoints"]
+        assert ep["scheme"] == "https" and ep["tlsConfig"]["ca"]["secret"]["name"] == "vnbridge-tls"
+    [sc] = [d for d in docs if d["kind"] == "ScrapeConfig"]
+    assert sc["spec"]["scheme"] == "HTTPS" and sc["spec"]["tlsConfig"]["ca"]["secret"]["key"] == "ca.crt"
+    assert sc["spec"]["httpSDConfigs"][0]["url"].startswith("https://")
+    [cm] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-discovery")]
+    assert yaml.safe_load(next(iter(cm["data"].values())))["metricsbridge_scheme"] == "https"
+
+
 def test_helm_test_checks_every_enabled_service_with_its_own_settings(helm: str, stack: Stack) -> None:
     """`helm test` (issue 35): a pod per enabled service, with that service's ConfigMap,
     credentials and extra mounts, runs `<cli> check --connect` then asks its /readyz."""
