@@ -52,6 +52,13 @@ def read_env() -> dict[str, str]:
     return env
 
 
+def stack_up(service: str, what: str) -> None:
+    """Start an optional service of the stack (`stack.sh up <service>`), or fail saying why."""
+    up = subprocess.run(["bash", str(STACK), "up", service], capture_output=True, text=True, timeout=600)
+    if up.returncode != 0:
+        pytest.fail(f"{what} did not start:\n{up.stderr[-3000:]}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     up = subprocess.run(["bash", str(STACK), "status"], capture_output=True, text=True)

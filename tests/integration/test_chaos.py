@@ -6,22 +6,17 @@ dead letter. No wall-clock bound is asserted here; ``make chaos`` measures it.""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.chaos import STACK, Plan, chaos
-from tests.integration.conftest import Stack
+from tests.chaos import Plan, chaos
+from tests.integration.conftest import Stack, stack_up
 
 
 @pytest.fixture(scope="module")
 def kafka_cluster(stack: Stack) -> None:
-    up = subprocess.run(
-        ["bash", str(STACK), "up", "kafka-cluster"], capture_output=True, text=True, timeout=600
-    )
-    if up.returncode != 0:
-        pytest.fail(f"the 3-broker Kafka did not start:\n{up.stderr[-3000:]}", pytrace=False)
+    stack_up("kafka-cluster", "the 3-broker Kafka")
 
 
 def test_exactly_once_through_kills_an_elasticsearch_outage_and_a_broker_restart(

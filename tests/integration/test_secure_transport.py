@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaProducer
 
 from simulator.model import T0_NS, Cluster
 from simulator.running import eks_record
-from tests.integration.conftest import STACK, Stack, read_env
+from tests.integration.conftest import Stack, read_env, stack_up
 from tests.integration.helpers import ROOT, child, eventually, free_port
 from tests.integration.kafkatools import committed_total, create_topic, produce, read_all
 
@@ -71,6 +71,18 @@ class Secure:
             "tls": {"enabled": True, "ca_file": ca or self.ca},
         }
 
+    def api_key(self, name: str) -> tuple[str, str]:
+        """A fresh API key of the writer: (id, encoded)."""
+        made = httpx.post(
+            f"{self.es}/_security/api_key",
+            json={"name": f"{name}-{RUN}", "expiration": "1h"},
+            auth=self.writer,
+            verify=ssl.create_default_context(cafile=self.ca),
+            timeout=10,
+        )
+        assert made.status_code == 200, made.text
+        return made.json()["id"], made.json()["encoded"]
+
     def count(self, index: str) -> int:
         resp = httpx.post(
             f"{self.es}/{index}/_count",
@@ -83,11 +95,7 @@ class Secure:
 
 @pytest.fixture(scope="module")
 def secure(stack: Stack) -> Secure:
-    up = subprocess.run(
-        ["bash", str(STACK), "up", "elasticsearch-secure"], capture_output=True, text=True, timeout=300
-    )
-    if up.returncode != 0:
-        pytest.fail(f"the secured Elasticsearch did not start:\n{up.stderr[-3000:]}", pytrace=False)
+    stack_up("elasticsearch-secure", "the secured Elasticsearch")
     return Secure(read_env())
 
 
@@ -188,15 +196,7 @@ def test_sasl_ssl_kafka_and_basic_auth_https_elasticsearch(
 def test_api_key_authenticates_to_elasticsearch(
     stack: Stack, secure: Secure, topic: str, tmp_path: Path
 ) -> None:
-    made = httpx.post(
-        f"{secure.es}/_security/api_key",
-        json={"name": f"vnbridge-it-{RUN}", "expiration": "1h"},
-        auth=secure.writer,
-        verify=ssl.create_default_context(cafile=secure.ca),
-        timeout=10,
-    )
-    assert made.status_code == 200, made.text
-    key = made.json()["encoded"]
+    _, key = secure.api_key("vnbridge-it")
     es = {"hosts": [secure.es], "api_key": key, "ca_file": secure.ca}
     cfg = _config(tmp_path, "apikey", topic, secure.kafka_settings(), es)
     with _delivered(tmp_path, cfg, stack, secure, "apikey", topic):
@@ -296,19 +296,8 @@ def test_credentials_rotated_away_mid_run_stop_the_service_without_committing_pa
             for i in range(lo, hi)
         ]
 
-    def api_key(label: str) -> tuple[str, str]:
-        made = httpx.post(
-            f"{secure.es}/_security/api_key",
-            json={"name": f"vnbridge-rotate-{label}-{RUN}", "expiration": "1h"},
-            auth=secure.writer,
-            verify=ssl.create_default_context(cafile=secure.ca),
-            timeout=10,
-        )
-        assert made.status_code == 200, made.text
-        return made.json()["id"], made.json()["encoded"]
-
     produce(stack.kafka_bootstrap, name, records(0, 100))
-    key_id, key = api_key("a")
+    key_id, key = secure.api_key("vnbridge-rotate-a")
     es = {"hosts": [secure.es], "api_key": key, "ca_file": secure.ca}
     cfg = _config(tmp_path, "rotate", name, secure.kafka_settings(), es)
     index, group = f"vnbridge-secure-rotate-{RUN}", f"secure-rotate-{RUN}"
@@ -341,7 +330,7 @@ def test_credentials_rotated_away_mid_run_stop_the_service_without_committing_pa
     assert key not in log
     assert committed_total(stack.kafka_bootstrap, group, name) == 100  # nothing past delivery
     assert secure.count(index) == 100
-    _, fresh = api_key("b")
+    _, fresh = secure.api_key("vnbridge-rotate-b")
     cfg = _config(tmp_path, "rotate", name, secure.kafka_settings(), {**es, "api_key": fresh})
     with child(["logbridge", "run", "-c", str(cfg)], log=tmp_path / "rotate-2.log"):
         eventually(

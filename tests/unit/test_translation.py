@@ -28,8 +28,6 @@ class Translated(NamedTuple):
     dropped: dict[str, int]
 
 
-_LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (-?\d+(?:\.\d+)?))?$")
-_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def _render(samples: list[Sample]) -> str:
@@ -41,13 +39,7 @@ def _render(samples: list[Sample]) -> str:
 
 
 def _read(text: str) -> list[Sample]:
-    out = []
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            m = _LINE.match(line)
-            assert m, line
-            out.append(Sample(m.group(1), dict(_PAIR.findall(m.group(2) or "")), m.group(3)))
-    return out
+    return [Sample(s.name, s.labels, s.value) for s in stamped(text)]
 
 
 def translate(samples: list[Sample], pod: PodInfo) -> Translated:
