@@ -141,6 +141,36 @@ KC
     curl -fsS --max-time 3 --cacert "$d/pki/ca.crt" -H "Authorization: Bearer $(cat "$d/pki/admin.token")" "https://127.0.0.1:$port/readyz"
 }
 
+# kafka_storage_props DIR PARTITIONS REPLICATION MIN_ISR: the log, topic and internal-topic
+# properties a broker of the single-node and of the 3-node cluster share
+kafka_storage_props() {
+  cat <<PROPS
+log.dirs=$1/data
+num.partitions=$2
+default.replication.factor=$3
+min.insync.replicas=$4
+offsets.topic.replication.factor=$3
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=$3
+transaction.state.log.min.isr=$4
+transaction.state.log.num.partitions=4
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.hours=24
+PROPS
+}
+
+kafka_log4j() { # kafka_log4j FILE: warnings, and the broker's start-up lines
+  cat >"$1" <<'L4J'
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+L4J
+}
+
 start_kafka() {
   bash "$ROOT/deploy/local/fetch-java.sh" kafka
   local java d port ctl sport
@@ -167,25 +197,9 @@ listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.se
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.ssl.keystore.type=PEM
 listener.name.sasl_ssl.ssl.keystore.location=$d/kafka-keystore.pem
-log.dirs=$d/data
-num.partitions=4
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=4
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
-log.retention.hours=24
 PROPS
-  cat >"$d/log4j.properties" <<'L4J'
-log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.kafka.server.KafkaServer=INFO
-log4j.logger.kafka.server.BrokerServer=INFO
-L4J
+  kafka_storage_props "$d" 4 1 1 >>"$d/server.properties"
+  kafka_log4j "$d/log4j.properties"
   local cp="$CACHE/kafka-$KAFKA_VERSION/libs/*"
   local jopts=(-Xms256m -Xmx768m -XX:+UseG1GC "-Dlog4j.configuration=file:$d/log4j.properties")
   if [ ! -f "$d/data/meta.properties" ]; then
@@ -337,26 +351,10 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$d/data
-num.partitions=6
-default.replication.factor=3
-min.insync.replicas=2
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-transaction.state.log.num.partitions=4
-group.initial.rebalance.delay.ms=0
-auto.create.topics.enable=true
 unclean.leader.election.enable=false
-log.retention.hours=24
 PROPS
-    cat >"$d/log4j.properties" <<'L4J'
-log4j.rootLogger=WARN, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-L4J
+    kafka_storage_props "$d" 6 3 2 >>"$d/server.properties"
+    kafka_log4j "$d/log4j.properties"
     if [ ! -f "$d/data/meta.properties" ]; then
       "$java" -Xmx256m "-Dlog4j.configuration=file:$d/log4j.properties" -cp "$cp" kafka.tools.StorageTool format \
         -t "vnbridge-chaos-0000000001" -c "$d/server.properties" >"$d/format.log" 2>&1 \

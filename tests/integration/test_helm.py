@@ -128,7 +128,7 @@ def cluster(stack: Stack) -> Stack:
     applied = _run([stack.env["KUBECTL"], "apply", "--server-side", "-f", crds.stdout.strip()], stack)
     assert applied.returncode == 0, applied.stderr
     jsonpath = '-o=jsonpath={.status.conditions[?(@.type=="Established")].status}'
-    for crd in ("servicemonitors", "scrapeconfigs"):
+    for crd in ("servicemonitors", "scrapeconfigs", "prometheusrules"):
         argv = [stack.env["KUBECTL"], "get", f"crd/{crd}.monitoring.coreos.com", jsonpath]
         eventually(
             lambda argv=argv: _run(argv, stack).stdout == "True", timeout=60, what=f"{crd} established"
