@@ -28,8 +28,6 @@ class Translated(NamedTuple):
     dropped: dict[str, int]
 
 
-
-
 def _render(samples: list[Sample]) -> str:
     lines = []
     for s in samples:
