@@ -68,8 +68,8 @@ MUTATIONS = (
     Mutation(
         "multiline_cap",
         "core/src/assemble.rs",
-        "let full = grp.lines.len() >= self.limits.max_lines",
-        "let full = false && grp.lines.len() >= self.limits.max_lines",
+        "grp.lines.len() >= self.limits.max_lines || grp.bytes",
+        "false && grp.lines.len() >= self.limits.max_lines || grp.bytes",
         ("tests/unit/test_bounded.py",),
     ),
     Mutation(
