@@ -181,9 +181,9 @@ def run_cmd(
 
     gc.disable()  # until start-up is done (running.quiet_gc): a tenth of a backlog run's CPU went to
     # collections during imports that free nothing
-    from logbridge.delivery import Fatal
-    from logbridge.producing import TooLarge
+    from logbridge.kafka.transactions import TooLarge
     from logbridge.running import RunError, run
+    from logbridge.sinks.contract import Fatal
 
     overrides: dict[str, object] = {"source": {"start": start}} if start is not None else {}
     settings = load_or_exit(PROG, LogbridgeSettings, config, overrides=overrides)

@@ -34,19 +34,19 @@ from aiokafka.errors import (
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
-from logbridge.consumed import Consumed, Record
-from logbridge.delivery import Documents, Fatal, Rejection, Retriable, RetryPolicy, Sink, retrying
-from logbridge.observing import Health, Metrics
-from logbridge.offsets import Checkpoint, Token, checkpoint
-from logbridge.producing import (
+from logbridge.kafka.consumed import Consumed, Record
+from logbridge.kafka.offsets import Checkpoint, Token, checkpoint
+from logbridge.kafka.starting import Start, place_fresh
+from logbridge.kafka.transactions import (
     DeadLetterRecord,
     DeadLetterTooLarge,
     Transactions,
     dead_letter_record,
 )
+from logbridge.observing import Health, Metrics
 from logbridge.progress import Progress
 from logbridge.records import Reason
-from logbridge.starting import Start, place_fresh
+from logbridge.sinks.contract import Documents, Fatal, Rejection, Retriable, RetryPolicy, Sink, retrying
 from logbridge.transforming import SOURCES
 
 __all__ = ["Cycle", "Pipeline"]

@@ -29,15 +29,17 @@ from aiokafka.structs import TopicPartition
 
 from logbridge.checking import check_elasticsearch, kafka_cause
 from logbridge.clients import elasticsearch_client, kafka_kwargs
-from logbridge.delivery import Abandoned, Fatal, FileSink, RetryPolicy, Sink
-from logbridge.fetching import use_decoded_records
-from logbridge.framing import use_chunked_frames
+from logbridge.kafka.fetching import use_decoded_records
+from logbridge.kafka.framing import use_chunked_frames
+from logbridge.kafka.starting import parse_start, reset_policy
+from logbridge.kafka.transactions import Transactions
 from logbridge.observing import Health, Metrics, create_app
 from logbridge.pipeline import Pipeline
-from logbridge.producing import KafkaSink, Transactions
 from logbridge.profiles import build
 from logbridge.settings import InventorySettings, LogbridgeSettings, run_problems
-from logbridge.starting import parse_start, reset_policy
+from logbridge.sinks.contract import Abandoned, Fatal, RetryPolicy, Sink
+from logbridge.sinks.file import FileSink
+from logbridge.sinks.kafka import KafkaSink
 from logbridge.transforming import core_transformer
 from vnbridge.clientsettings import WatchSettings
 from vnbridge.httpkit import http_server
@@ -142,7 +144,7 @@ def _sinks(
     out: list[Sink] = []
     cfg = settings.sinks
     if cfg.elasticsearch.enabled:
-        from logbridge.elastic import ElasticsearchSink
+        from logbridge.sinks.elastic import ElasticsearchSink
 
         out.append(
             ElasticsearchSink(

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from pydantic_settings import SettingsConfigDict
 
 from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
+from logbridge.kafka.starting import StartError, parse_start
 from logbridge.profiles import PROFILES, OptionError, build
 from logbridge.profiles.importing import Imported, import_config
-from logbridge.starting import StartError, parse_start
 from vnbridge.clientsettings import (
     ElasticsearchSettings,
     KafkaSettings,

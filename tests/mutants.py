@@ -102,7 +102,7 @@ MUTATIONS = (
     ),
     Mutation(
         "es_refusal_fatal",
-        "logbridge/elastic.py",
+        "logbridge/sinks/elastic.py",
         "raise Fatal(_refusal(status, exc)) from None",
         "raise",
         ("tests/unit/test_elastic_sink.py",),

@@ -7,7 +7,7 @@ from aiokafka.record.default_records import DefaultRecordBatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logbridge.batching import CoreBatch
+from logbridge.kafka.batching import CoreBatch
 
 
 def _read(data: bytes) -> DefaultRecordBatch:

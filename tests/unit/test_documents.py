@@ -8,9 +8,9 @@ import random
 import orjson
 import pytest
 
-from logbridge.delivery import Documents
-from logbridge.elastic import _chunks
 from logbridge.profiles import build
+from logbridge.sinks.contract import Documents
+from logbridge.sinks.elastic import _chunks
 from logbridge.transforming import core_transformer
 from simulator.model import T0_NS, Cluster
 from simulator.running import eks_record

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 
-from logbridge.delivery import Abandoned, Documents, RetryPolicy
-from logbridge.elastic import ElasticsearchSink, _chunks
+from logbridge.sinks.contract import Abandoned, Documents, RetryPolicy
+from logbridge.sinks.elastic import ElasticsearchSink, _chunks
 
 
 class _Tokens:
@@ -149,7 +149,7 @@ class RefusingES(ScriptedES):
 def test_a_refusal_retrying_cannot_mend_is_fatal_at_once(status: int, says: str) -> None:
     """Issue 33: 401/403 after a credential rotation (and 413, other 4xx) are not retried
     forever and not raised as a traceback: one Fatal with a line that says what to fix."""
-    from logbridge.delivery import Fatal
+    from logbridge.sinks.contract import Fatal
 
     es = RefusingES(status)
     retries: list[str] = []

@@ -11,7 +11,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from logbridge.fetching import use_decoded_records
+from logbridge.kafka.fetching import use_decoded_records
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
 from simulator.model import T0_NS, Cluster

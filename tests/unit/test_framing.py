@@ -1,4 +1,4 @@
-"""Chunked frames (logbridge/framing.py): the same bytes as aiokafka's own code, fewer copies."""
+"""Chunked frames (logbridge/kafka/framing.py): the same bytes as aiokafka's own code, fewer copies."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from aiokafka.protocol.produce import ProduceRequest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logbridge import framing
-from logbridge.framing import BIG, ChunkReader, encode_chunks
+from logbridge.kafka import framing
+from logbridge.kafka.framing import BIG, ChunkReader, encode_chunks
 
 
 class _Writer:

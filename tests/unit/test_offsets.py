@@ -6,8 +6,8 @@ import vnbridge_core
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logbridge.offsets import MAX_METADATA, Checkpoint, Token, checkpoint
-from logbridge.producing import MAX_DEAD_LETTER_VALUE, dead_letter_record
+from logbridge.kafka.offsets import MAX_METADATA, Checkpoint, Token, checkpoint
+from logbridge.kafka.transactions import MAX_DEAD_LETTER_VALUE, dead_letter_record
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
 

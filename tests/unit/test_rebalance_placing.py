@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from aiokafka.structs import TopicPartition
 
+from logbridge.kafka.starting import Start
 from logbridge.observing import Health, Metrics
 from logbridge.pipeline import Pipeline
 from logbridge.profiles import build
-from logbridge.starting import Start
 from logbridge.transforming import core_transformer
 
 TP = TopicPartition("t", 0)

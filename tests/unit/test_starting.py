@@ -9,9 +9,9 @@ import pytest
 from aiokafka.structs import OffsetAndTimestamp, TopicPartition
 from pydantic import ValidationError
 
+from logbridge.kafka.starting import Start, StartError, parse_start, place_fresh, reset_policy, time_offsets
 from logbridge.progress import Progress
 from logbridge.settings import LogbridgeSettings
-from logbridge.starting import Start, StartError, parse_start, place_fresh, reset_policy, time_offsets
 
 NOW = 1_764_806_400.0  # 2025-12-04T00:00:00Z
 

@@ -23,15 +23,13 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 
-from logbridge.batching import CoreBatch
-from logbridge.delivery import Documents, Rejection
-from logbridge.offsets import Checkpoint, Token
+from logbridge.kafka.batching import CoreBatch
+from logbridge.kafka.offsets import Checkpoint, Token
 
 __all__ = [
     "BatchRefused",
     "DeadLetterRecord",
     "DeadLetterTooLarge",
-    "KafkaSink",
     "TooLarge",
     "Transactions",
     "dead_letter_record",
@@ -207,28 +205,3 @@ class Transactions:
 
     async def close(self) -> None:
         await self.producer.stop()
-
-
-class KafkaSink:
-    """Documents to a topic inside the cycle's transaction; key = pod uid."""
-
-    name = "kafka"
-    uses_actions = False
-    uses_keys = True
-    uses_bodies = True
-
-    def __init__(self, *, txn: Transactions, topic: str) -> None:
-        self._txn = txn
-        self.topic = topic
-
-    async def start(self) -> None:
-        return None
-
-    async def deliver(self, docs: Documents) -> list[Rejection]:
-        """Send in the open transaction. A Kafka error propagates: the pipeline aborts
-        the transaction and re-delivers the whole cycle (nothing half-committed)."""
-        too_large = await self._txn.send_values(self.topic, docs.keys, docs.bodies)
-        return [Rejection(i, "message_too_large") for i in too_large]
-
-    async def close(self) -> None:
-        return None

@@ -1,10 +1,10 @@
-"""What sinks receive and return, how they retry, and the file sink.
+"""What sinks receive and return, how they retry, and which failures stop the service.
 
 Why: the pipeline hands every sink the same ``Documents`` (columns of document
 bytes, bulk action lines and message keys, as the core wrote them) and waits for a
 list of permanent rejections; anything retriable is retried *inside* the sink with capped
-exponential backoff and full jitter until it succeeds or shutdown abandons it, so
-the committed offset never passes an unacknowledged record (Vector's rule: sinks
+exponential backoff and equal jitter (half the cap plus up to half) until it succeeds or
+shutdown abandons it, so the committed offset never passes an unacknowledged record (Vector's rule: sinks
 acknowledge only on delivery).
 """
 
@@ -14,16 +14,14 @@ import asyncio
 import bisect
 import contextlib
 import itertools
-import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
 import vnbridge_core
 
-__all__ = ["Abandoned", "Documents", "Fatal", "FileSink", "Rejection", "RetryPolicy", "Sink", "retrying"]
+__all__ = ["Abandoned", "Documents", "Fatal", "Rejection", "RetryPolicy", "Sink", "retrying"]
 
 R = TypeVar("R")
 
@@ -214,38 +212,3 @@ async def retrying(
         attempt += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(give_up.wait(), delay)
-
-
-class FileSink:
-    """JSON lines appended to a file, fsynced before acknowledging (for debugging)."""
-
-    name = "file"
-    uses_actions = False
-    uses_keys = False
-    uses_bodies = True
-
-    def __init__(self, *, path: Path) -> None:
-        self.path = path
-        self._fd = -1
-
-    async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-
-    async def deliver(self, docs: Documents) -> list[Rejection]:
-        if len(docs):
-            data = b"\n".join(docs.bodies) + b"\n"
-            await asyncio.to_thread(self._write, data)
-        return []
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        os.fsync(self._fd)
-
-    async def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1

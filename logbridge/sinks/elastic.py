@@ -18,7 +18,7 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import AsyncElasticsearch, TransportError
 
-from logbridge.delivery import Documents, Fatal, Rejection, Retriable, RetryPolicy, retrying
+from logbridge.sinks.contract import Documents, Fatal, Rejection, Retriable, RetryPolicy, retrying
 
 __all__ = ["ElasticsearchSink"]
 
