@@ -1,4 +1,4 @@
-"""The Prometheus text exposition format: content types and label-value escaping.
+"""The Prometheus text exposition format: its content types.
 
 Why: parsing and rendering a scrape is per-series work, done by the compiled core
 (core/src/metrics.rs: a strict line parser that keeps label values in their escaped
@@ -8,11 +8,7 @@ OpenMetrics). Python keeps the names both halves agree on.
 
 from __future__ import annotations
 
-__all__ = ["OPENMETRICS", "TEXT", "escape"]
+__all__ = ["OPENMETRICS", "TEXT"]
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-
-
-def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')

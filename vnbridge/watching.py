@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ import orjson
 import urllib3
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+
+from vnbridge.backoff import RetryPolicy
 
 __all__ = ["BROKEN", "DENIED", "Backoff", "Gone", "Reflector", "WatchError"]
 
@@ -63,16 +64,16 @@ class Gone(WatchError):
 
 @dataclass(slots=True)
 class Backoff:
-    """Capped exponential backoff with full jitter (AWS architecture blog's variant)."""
+    """The watch's retry count over the one backoff of the kernel (vnbridge/backoff.py)."""
 
     initial_s: float = 0.2
     max_s: float = 10.0
     attempt: int = 0
 
     def next_delay(self) -> float:
-        cap = min(self.max_s, self.initial_s * (2**self.attempt))
+        delay = RetryPolicy(self.initial_s, self.max_s).delay(self.attempt)
         self.attempt += 1
-        return random.uniform(cap / 2, cap)
+        return delay
 
     def reset(self) -> None:
         self.attempt = 0

@@ -14,12 +14,12 @@ import asyncio
 import bisect
 import contextlib
 import itertools
-import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol, TypeVar
 
 import vnbridge_core
+
+from vnbridge.backoff import RetryPolicy
 
 __all__ = ["Abandoned", "Documents", "Fatal", "Rejection", "RetryPolicy", "Sink", "retrying"]
 
@@ -180,16 +180,6 @@ class Retriable(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    initial_s: float = 0.2
-    max_s: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        cap = min(self.max_s, self.initial_s * (2**attempt))
-        return random.uniform(cap / 2, cap)
 
 
 async def retrying(
