@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import vnbridge_core
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
@@ -34,7 +35,7 @@ from aiokafka.errors import (
 from aiokafka.structs import TopicPartition
 from opentelemetry import trace
 
-from logbridge.kafka.consumed import Consumed, Record
+from logbridge.kafka.consumed import Consumed
 from logbridge.kafka.offsets import Checkpoint, Token, checkpoint
 from logbridge.kafka.starting import Start, place_fresh
 from logbridge.kafka.transactions import (
@@ -52,6 +53,9 @@ from logbridge.transforming import SOURCES
 __all__ = ["Cycle", "Pipeline"]
 
 EARLIEST = Start("earliest")
+
+if TYPE_CHECKING:
+    from vnbridge_core import KafkaRecord as Record
 
 log = logging.getLogger("vnbridge.logbridge")
 # Kafka refusals that a retry cannot mend: the principal lacks an ACL

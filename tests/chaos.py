@@ -276,7 +276,7 @@ def chaos(plan: Plan, workdir: Path, *, seed: int = 0) -> Outcome:
                 stack("stop", "elasticsearch")
                 es_up_at = now + plan.es_outage_s
                 note(f"Elasticsearch stopped for {plan.es_outage_s:.0f}s")
-            elif es_up_at is not None and es_down_at <= now and out.es_outage_s == 0 and now >= es_up_at:
+            elif es_up_at is not None and out.es_outage_s == 0 and now >= es_up_at:
                 stack("up", "elasticsearch")
                 out.es_outage_s = time.monotonic() - es_down_at
                 last_fault = time.monotonic()

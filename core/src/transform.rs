@@ -289,11 +289,12 @@ impl Transformer {
         if item.truncated {
             out.truncated += 1;
         }
+        let dead_before = out.dead.len();
         let looked = guard(|| self.fragment_or_dead(&item, render, out));
         let frag = match looked {
             Ok(Some(f)) => f,
             Ok(None) => return,
-            Err(()) => return self.lost(&item.toks, out.dead.len(), out),
+            Err(()) => return self.lost(&item.toks, dead_before, out),
         };
         let lang = self.lang(&frag, &item.line.namespace);
         if lang.is_none() && self.group.is_empty() {
@@ -310,8 +311,9 @@ impl Transformer {
     }
 
     /// Encode one line (looking its fragment up unless given), panic-safe.
-    fn emit(&mut self, a: Assembled, frag: Option<Rc<Fragment>>, render: &mut dyn Render, out: &mut Out) {
-        let toks = a.toks.clone();
+    fn emit(&mut self, mut a: Assembled, frag: Option<Rc<Fragment>>, render: &mut dyn Render, out: &mut Out) {
+        // `a` is only borrowed below: after a panic its tokens are still here (no copy of
+        // them per line on the way through)
         let dead_before = out.dead.len();
         let res = guard(|| {
             let f = match frag {
@@ -323,11 +325,11 @@ impl Transformer {
                 if a.line.text.contains(INJECTED_PANIC) {
                     panic!("injected");
                 }
-                self.encode_one(a, f, out);
+                self.encode_one(&mut a, f, out);
             }
         });
         if res.is_err() {
-            self.lost(&toks, dead_before, out);
+            self.lost(&a.toks, dead_before, out);
         }
     }
 
@@ -356,7 +358,8 @@ impl Transformer {
         }
     }
 
-    fn encode_one(&mut self, a: Assembled, frag: Rc<Fragment>, out: &mut Out) {
+    /// The document of `a` (its tokens are taken only once the document is whole).
+    fn encode_one(&mut self, a: &mut Assembled, frag: Rc<Fragment>, out: &mut Out) {
         if self.delivered(&a.toks) {
             out.replayed += a.toks.len();
             return;
@@ -378,7 +381,7 @@ impl Transformer {
         };
         self.sources[frag.source.min(3) as usize] += 1;
         self.documents_out += 1;
-        out.docs.push(DocOut { body: doc.body, index, id: doc.id, frag, toks: a.toks });
+        out.docs.push(DocOut { body: doc.body, index, id: doc.id, frag, toks: std::mem::take(&mut a.toks) });
     }
 
     pub fn flush_idle(&mut self, now: f64, render: &mut dyn Render, out: &mut Out) {

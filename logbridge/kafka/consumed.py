@@ -11,26 +11,17 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from aiokafka.structs import TopicPartition
 
-__all__ = ["Consumed", "Header", "Record"]
+if TYPE_CHECKING:
+    # what aiokafka's fetch gives per record: the core reads the same fields
+    from vnbridge_core import KafkaRecord as Record
+
+__all__ = ["Consumed", "Header"]
 
 Header = tuple[str, bytes]
-
-
-class Record(Protocol):
-    """What aiokafka's fetch gives per record (its decoded record, see fetching.py)."""
-
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Sequence[Header]: ...
 
 
 @dataclass(slots=True)
