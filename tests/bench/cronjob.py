@@ -33,7 +33,7 @@ import orjson
 from simulator.supervising import free_port, rss_mb
 from tests.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEAK = (86400.0 - 60.0, 86400.0 + 900.0)  # 23:59 .. 00:15 on day 1 (simulated)
 STEADY = (6 * 3600.0, 23 * 3600.0)
 

@@ -1,6 +1,6 @@
 """Child process of the discovery benchmark: a 10,000-pod inventory and its http_sd.
 
-Run as ``python -m tests.bench_inventory N PORT``; prints one JSON line of figures.
+Run as ``python -m tests.bench.inventory N PORT``; prints one JSON line of figures.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
-"""``make bench``: measured figures, printed and written to .bench/results.json.
-
-Sections: transform (below), discovery (tests/bench_discovery.py), pipeline
-end to end with rsyslog side by side (tests/bench_pipeline.py), and a day of 10,000
-CronJobs through discovery and logbridge's inventory (tests/bench_cronjob.py). The discovery and
-pipeline sections need the local stack (make bench starts it).
-
-Transform benchmark (issue: logbridge transform): records/s on one core for
+"""Transform benchmark (issue: logbridge transform): records/s on one core for
 decode -> assemble -> enrich -> encode per profile, on a realistic mix: ~300-byte
 lines, 10 % JSON bodies, 2 % partial, 1 % multiline (Java) — target >= 200,000/s.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from pathlib import Path
 
 import orjson
 
@@ -24,7 +15,6 @@ from logbridge.transforming import core_transformer
 from vnbridge.inventory import MemoryInventory
 from vnbridge.pods import pod_from_object
 
-ROOT = Path(__file__).resolve().parent.parent
 N = 100_000
 BATCH = 5_000  # records per fetched batch, as the pipeline's max_records
 
@@ -139,41 +129,3 @@ def transform_bench() -> dict[str, float]:
             f" ({results[key] / target:.2f}x the {target:,}/s target)"
         )
     return results
-
-
-def main() -> None:
-    import sys
-
-    from tests.bench_discovery import burst_bench, inventory_bench, read_env
-    from tests.bench_pipeline import pipeline_bench
-
-    only = set(sys.argv[1:])  # e.g. `python -m tests.bench transform discovery`
-    results: dict[str, float] = {}
-    if not only or "transform" in only:
-        results |= transform_bench()
-    if not only or "hostile" in only:
-        from tests.bench_hostile import hostile_bench
-
-        results |= hostile_bench()
-    if not only or "metrics" in only:
-        from tests.bench_metrics import metrics_bench
-
-        results |= metrics_bench()
-    if not only or "discovery" in only:
-        results |= inventory_bench()
-        results |= burst_bench(read_env())
-    if not only or "pipeline" in only:
-        results |= pipeline_bench(read_env())
-    if not only or "cronjob" in only:
-        from tests.bench_cronjob import cronjob_bench
-
-        results |= cronjob_bench()
-    out = ROOT / ".bench" / "results.json"
-    out.parent.mkdir(exist_ok=True)
-    prev = json.loads(out.read_text()) if out.exists() else {}
-    out.write_text(json.dumps({**prev, **results}, indent=2) + "\n")
-    print(f"wrote {out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -17,14 +17,14 @@ from typing import Any
 import httpx
 from kubernetes.client.exceptions import ApiException
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def inventory_bench(n: int = 10_000) -> dict[str, float]:
     from tests.integration.helpers import free_port
 
     out = subprocess.run(
-        [sys.executable, "-m", "tests.bench_inventory", str(n), str(free_port())],
+        [sys.executable, "-m", "tests.bench.inventory", str(n), str(free_port())],
         capture_output=True,
         text=True,
         cwd=ROOT,

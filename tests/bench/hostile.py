@@ -20,7 +20,7 @@ import orjson
 
 from logbridge.profiles import build
 from logbridge.transforming import core_transformer
-from tests.bench import records, transform_bench_inventory
+from tests.bench.transform import records, transform_bench_inventory
 
 TARGET_NS_PER_BYTE = 100.0
 MAX_RECORD = 16 * 1024 * 1024

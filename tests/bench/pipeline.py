@@ -33,7 +33,7 @@ from tests.integration.kafkatools import (
     produce,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 RSYSLOG_CONF = """
@@ -171,7 +171,12 @@ def _rsyslog(env: dict[str, str], topic: str, run: str, n: int, tmp: Path) -> di
             return _topic_size(env["KAFKA_BOOTSTRAP"], out) >= n
 
         eventually(through, timeout=900, interval=0.5, what=f"rsyslog through {n} records")
-        return {"cpu_s": _cpu_s(proc.pid) - cpu0, "wall_s": time.monotonic() - t0}
+        cpu, wall = _cpu_s(proc.pid) - cpu0, time.monotonic() - t0
+        hwm = next(
+            x for x in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if x.startswith("VmHWM")
+        )
+        docs = _topic_size(env["KAFKA_BOOTSTRAP"], out)
+        return {"cpu_s": cpu, "wall_s": wall, "rss_max_mb": int(hwm.split()[1]) / 1024, "docs": docs}
     finally:
         proc.terminate()
         proc.wait(20)
