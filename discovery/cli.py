@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +14,10 @@ from vnbridge.clikit import (
     add_check_command,
     add_config_commands,
     add_version_option,
-    fail_usage,
     load_or_exit,
+    serve,
 )
-from vnbridge.kube import KubeConfigError
-from vnbridge.logs import LogLevel, setup_logging
+from vnbridge.logs import LogLevel
 
 PROG = "vnbridge-discovery"
 app = typer.Typer(
@@ -76,14 +74,7 @@ def run_cmd(
         overrides["file_sd_path"] = str(file_sd)
     if listen is not None:
         overrides["http_sd"] = {"listen": listen}
-    settings = load_or_exit(PROG, DiscoverySettings, config, overrides=overrides)
-    setup_logging(log_level)
-    try:
-        asyncio.run(run(settings))
-    except KubeConfigError as exc:
-        fail_usage(PROG, str(exc))
-    except KeyboardInterrupt:
-        pass
+    serve(PROG, load_or_exit(PROG, DiscoverySettings, config, overrides=overrides), log_level, run)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from vnbridge.clientsettings import KubeSettings, Listen, ServerTLSSettings, WatchSettings
 from vnbridge.configuring import ComponentSettings
-from vnbridge.exporters import TargetSettings
+from vnbridge.exporters import TARGET_KEYS_MOVED, TargetSettings
 
 __all__ = ["DiscoverySettings", "HttpSdSettings"]
 
@@ -41,12 +41,7 @@ class DiscoverySettings(ComponentSettings):
     """Settings of the discovery component."""
 
     model_config = SettingsConfigDict(env_prefix="VNBRIDGE_DISCOVERY_")
-    moved_keys: ClassVar[dict[str, str]] = {
-        "node_preset": "targets.node_preset",
-        "node_selector": "targets.node_selector",
-        "metrics_port": "targets.port",
-        "metrics_path": "targets.path",
-    }
+    moved_keys: ClassVar[dict[str, str]] = TARGET_KEYS_MOVED
 
     kube: KubeSettings = Field(default_factory=KubeSettings, description="Kubernetes API access.")
     targets: TargetSettings = Field(

@@ -22,10 +22,10 @@ from vnbridge.inventory import Lookup
 
 __all__ = ["convert_lines", "iter_inputs", "write_outputs"]
 
-Token = tuple[str, int]
+Position = tuple[str, int]  # (input file or '-', line number): where a record was read
 
 
-def iter_inputs(paths: Iterable[Path], stdin: IO[bytes]) -> Iterator[tuple[bytes, Token, Context]]:
+def iter_inputs(paths: Iterable[Path], stdin: IO[bytes]) -> Iterator[tuple[bytes, Position, Context]]:
     """Every line of every input (``-`` or no path = stdin) with its position and context."""
     plist = list(paths) or [Path("-")]
     for p in plist:
@@ -42,7 +42,7 @@ def iter_inputs(paths: Iterable[Path], stdin: IO[bytes]) -> Iterator[tuple[bytes
 
 
 def convert_lines(
-    records: Iterable[tuple[bytes, Token, Context]],
+    records: Iterable[tuple[bytes, Position, Context]],
     *,
     profile: Profile,
     lookup: Lookup | None,
@@ -52,9 +52,9 @@ def convert_lines(
     max_line_bytes: int = 2 * 1024 * 1024,
     multiline_max_lines: int = 500,
     multiline_max_bytes: int = 2 * 1024 * 1024,
-) -> Iterator[Output[Token] | dict[str, Any]]:
+) -> Iterator[Output[Position] | dict[str, Any]]:
     """Outputs in input order; dead letters as ``{"reason", "detail", "record"}`` dicts."""
-    tr: Transformer[Token] = Transformer(
+    tr: Transformer[Position] = Transformer(
         profile=profile,
         lookup=lookup,
         shape=shape,
@@ -73,7 +73,7 @@ def convert_lines(
 
 
 def write_outputs(
-    items: Iterable[Output[Token] | dict[str, Any]],
+    items: Iterable[Output[Position] | dict[str, Any]],
     *,
     out: IO[bytes],
     err: IO[bytes],

@@ -3,8 +3,8 @@
 Why: the decoders themselves (shape sniffing; EKS / fluent-bit / filebeat metadata
 shapes, CLS flat keys, CRI, Docker) live in the compiled core, the one place every
 record is touched. This module names the shapes, carries the context a record does
-not (file name, Kafka key and headers), and turns one record into a ``LogLine`` or a
-``DeadLetter`` for tests, ``logbridge explain``-style tools and fragment rendering.
+not (file name, Kafka key and headers), and says what the decoder understood of one
+record (``explain``, behind ``logbridge explain``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from typing import Any, NamedTuple
 import vnbridge_core
 
 from logbridge.naming import FileIdentity
-from logbridge.records import DeadLetter, Embedded, LogLine, Reason
 
-__all__ = ["MULTILINE_LANGUAGES", "NO_CONTEXT", "SHAPES", "Context", "decode", "explain"]
+__all__ = ["MULTILINE_LANGUAGES", "NO_CONTEXT", "SHAPES", "Context", "explain"]
 
 SHAPES = ("auto", "eks", "fluent-bit", "filebeat", "cls", "sls", "lts", "docker", "cri")
 MULTILINE_LANGUAGES = ("java", "python", "go")
@@ -37,32 +36,6 @@ class Context(NamedTuple):
 
 
 NO_CONTEXT = Context()
-
-
-def decode(
-    value: bytes, ctx: Context = NO_CONTEXT, *, shape: str = "auto", record: Mapping[str, str] | None = None
-) -> LogLine | DeadLetter:
-    """One provider record -> a ``LogLine``, or a ``DeadLetter`` saying why not."""
-    got = vnbridge_core.decode_one(
-        value, shape, ctx.file_tuple(), ctx.key, list(ctx.headers) or None, dict(record) if record else None
-    )
-    if isinstance(got, tuple):
-        reason, detail = got
-        return DeadLetter(Reason(reason), detail, value)
-    emb = got["embedded"]
-    return LogLine(
-        ts_ns=got["ts_ns"],
-        time_text=got["time_text"],
-        stream=got["stream"],
-        text=got["text"],
-        partial=got["partial"],
-        namespace=got["namespace"],
-        pod=got["pod"],
-        container=got["container"],
-        container_id=got["container_id"],
-        embedded=None if emb is None else Embedded(**emb),
-        shape=got["shape"],
-    )
 
 
 def explain(

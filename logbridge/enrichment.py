@@ -1,4 +1,4 @@
-"""Resolve a line's pod metadata: live inventory, then tombstone, then what the
+"""Resolve a record's pod metadata: live inventory, then tombstone, then what the
 provider embedded in the record.
 
 Why: the anchors lose metadata for pods gone before their lines are processed; we
@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from logbridge.records import LogLine
+from logbridge.records import PodRef
 from vnbridge.inventory import Lookup
 from vnbridge.pods import ContainerInfo, PodInfo, owner_chain
 
@@ -32,21 +32,21 @@ class Resolved:
     source: Source
 
 
-def _from_embedded(line: LogLine) -> PodInfo | None:
-    emb = line.embedded
+def _from_embedded(ref: PodRef) -> PodInfo | None:
+    emb = ref.embedded
     if emb is None:
         return None
     cont = ContainerInfo(
-        name=line.container,
-        container_id=f"containerd://{line.container_id}" if line.container_id else "",
+        name=ref.container,
+        container_id=f"containerd://{ref.container_id}" if ref.container_id else "",
         image=emb.image,
         image_id=emb.image_id,
         spec_image=emb.image,
         has_status=bool(emb.image),
     )
     return PodInfo(
-        namespace=line.namespace,
-        name=line.pod,
+        namespace=ref.namespace,
+        name=ref.pod,
         uid=emb.pod_uid,
         labels=emb.labels,
         annotations=emb.annotations,
@@ -59,14 +59,14 @@ def _from_embedded(line: LogLine) -> PodInfo | None:
     )
 
 
-def resolve(line: LogLine, lookup: Lookup | None) -> Resolved:
-    hit = lookup.by_name(line.namespace, line.pod) if lookup is not None else None
-    if hit is None and lookup is not None and line.embedded is not None and line.embedded.pod_uid:
-        hit = lookup.by_uid(line.embedded.pod_uid)
+def resolve(ref: PodRef, lookup: Lookup | None) -> Resolved:
+    hit = lookup.by_name(ref.namespace, ref.pod) if lookup is not None else None
+    if hit is None and lookup is not None and ref.embedded is not None and ref.embedded.pod_uid:
+        hit = lookup.by_uid(ref.embedded.pod_uid)
     if hit is not None:
         pod, tomb = hit
-        return Resolved(pod, pod.container(line.container), Source.TOMBSTONE if tomb else Source.LIVE)
-    emb = _from_embedded(line)
+        return Resolved(pod, pod.container(ref.container), Source.TOMBSTONE if tomb else Source.LIVE)
+    emb = _from_embedded(ref)
     if emb is not None:
         return Resolved(emb, emb.containers[0], Source.EMBEDDED)
     return Resolved(None, None, Source.NONE)

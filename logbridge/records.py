@@ -1,9 +1,10 @@
-"""Value types that flow between the transform stages.
+"""Value types the Python side of the transform passes around.
 
-Why: the middle of the pipeline is pure functions over plain values; these are the
-values. A ``LogLine`` is one decoded provider record, whatever its wire shape; a
-``DeadLetter`` carries the original bytes and a reason from a fixed enum, so error
-counters have bounded cardinality and nothing is ever dropped silently.
+Why: the compiled core reads every record; Python sees only what depends on the pod
+and what failed. A ``PodRef`` is the container a record came from, as the core read
+it (the key of a fragment render); a ``DeadLetter`` carries the original bytes and a
+reason from a fixed enum, so error counters have bounded cardinality and nothing is
+ever dropped silently.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-__all__ = ["DeadLetter", "Embedded", "LogLine", "Reason"]
+__all__ = ["DeadLetter", "Embedded", "PodRef", "Reason"]
 
 
 class Reason(enum.StrEnum):
@@ -49,21 +49,15 @@ class Embedded:
 
 
 @dataclass(frozen=True, slots=True)
-class LogLine:
-    """One decoded line (or fragment) of container output."""
+class PodRef:
+    """The container a record came from, as the core decoded it: what ``resolve`` looks
+    up and a profile's ``fragment`` renders for."""
 
-    ts_ns: int  # nanoseconds since the epoch, UTC
-    time_text: str  # the timestamp as the runtime wrote it (Fluent Bit keeps it verbatim)
-    stream: str  # "stdout" | "stderr"
-    text: str  # the line, without the runtime's trailing newline
-    partial: bool  # CRI "P": more fragments follow
     namespace: str
     pod: str
     container: str
     container_id: str = ""  # bare 64-hex id, no scheme
-    embedded: Embedded | None = None
-    shape: str = ""  # which decoder read it
-    first_partial: bool = False  # set by assembly: the joined line started with a "P" fragment
+    embedded: Embedded | None = None  # what the provider attached, for a pod never seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,4 +65,3 @@ class DeadLetter:
     reason: Reason
     detail: str  # short, never the record itself (no secrets in logs)
     record: bytes
-    meta: Mapping[str, Any] = field(default_factory=dict)

@@ -7,7 +7,7 @@ Why: validated once at start-up (``extra="forbid"``), described field by field s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -28,10 +28,16 @@ from vnbridge.configuring import ComponentSettings
 __all__ = ["LogbridgeSettings", "run_problems"]
 
 
+if TYPE_CHECKING:
+    ProfileName = str
+else:  # the registry's names: a profile registered is a profile.name allowed (and in the schema)
+    ProfileName = Literal[PROFILES]
+
+
 class ProfileSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Literal["fluent-bit", "filebeat", "vector"] = Field(
-        "fluent-bit", description=f"Which DaemonSet collector's documents to produce: {', '.join(PROFILES)}."
+    name: ProfileName = Field(
+        PROFILES[0], description=f"Which DaemonSet collector's documents to produce: {', '.join(PROFILES)}."
     )
     options: dict[str, Any] = Field(
         default_factory=dict,
@@ -58,7 +64,7 @@ class ProfileSettings(BaseModel):
                     raise OptionError(
                         f"name {self.name} contradicts config_file {self.config_file} ({imported.kind})"
                     )
-                self.name = imported.profile  # type: ignore[assignment]
+                self.name = imported.profile
                 self.options = {**imported.options, **self.options}
                 self._imported = imported
             build(self.name, self.options)  # every check a profile makes: keys, values, regexps, index

@@ -23,7 +23,7 @@ import vnbridge_core
 from logbridge.decoding import NO_CONTEXT, Context
 from logbridge.enrichment import Source, resolve
 from logbridge.profiles import Profile
-from logbridge.records import DeadLetter, Embedded, LogLine, Reason
+from logbridge.records import DeadLetter, Embedded, PodRef, Reason
 from vnbridge.inventory import Lookup
 
 __all__ = [
@@ -51,22 +51,11 @@ def renderer(profile: Profile, lookup: Lookup | None) -> Renderer:
     def render(
         namespace: str, pod: str, container: str, container_id: str, emb: vnbridge_core.EmbeddedMeta | None
     ) -> Rendered:
-        line = LogLine(
-            ts_ns=0,
-            time_text="",
-            stream="stdout",
-            text="",
-            partial=False,
-            namespace=namespace,
-            pod=pod,
-            container=container,
-            container_id=container_id,
-            embedded=None if emb is None else Embedded(**emb),
-        )
-        res = resolve(line, lookup)
+        ref = PodRef(namespace, pod, container, container_id, None if emb is None else Embedded(**emb))
+        res = resolve(ref, lookup)
         lang = res.pod.annotations.get(MULTILINE_ANNOTATION) if res.pod is not None else None
         uid = res.pod.uid if res.pod is not None else ""
-        return _SOURCE_CODE[res.source], uid, lang, profile.fragment(line, res)
+        return _SOURCE_CODE[res.source], uid, lang, profile.fragment(ref, res)
 
     return render
 

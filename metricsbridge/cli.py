@@ -13,10 +13,10 @@ from vnbridge.clikit import (
     add_check_command,
     add_config_commands,
     add_version_option,
-    fail_usage,
     load_or_exit,
+    serve,
 )
-from vnbridge.logs import LogLevel, setup_logging
+from vnbridge.logs import LogLevel
 
 PROG = "metricsbridge"
 app = typer.Typer(
@@ -64,22 +64,14 @@ def run_cmd(
 
     Example: metricsbridge run -c deploy/config/metricsbridge.yaml
     """
-    import asyncio
-
     from metricsbridge.running import run
-    from vnbridge.kube import KubeConfigError
 
     overrides: dict[str, object] = {}
     if kubeconfig is not None:
         overrides["kube"] = {"kubeconfig": str(kubeconfig)}
     if listen is not None:
         overrides["listen"] = listen
-    settings = load_or_exit(PROG, MetricsbridgeSettings, config, overrides=overrides)
-    setup_logging(log_level)
-    try:
-        asyncio.run(run(settings))
-    except KubeConfigError as exc:
-        fail_usage(PROG, str(exc))
+    serve(PROG, load_or_exit(PROG, MetricsbridgeSettings, config, overrides=overrides), log_level, run)
 
 
 def main() -> None:

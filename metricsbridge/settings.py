@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from vnbridge.clientsettings import KubeSettings, Listen, ServerTLSSettings, TLSSettings
 from vnbridge.configuring import ComponentSettings
-from vnbridge.exporters import TargetSettings
+from vnbridge.exporters import TARGET_KEYS_MOVED, TargetSettings
 
 __all__ = ["MetricsbridgeSettings"]
 
@@ -18,13 +18,7 @@ class MetricsbridgeSettings(ComponentSettings):
     """Settings of the metricsbridge component."""
 
     model_config = SettingsConfigDict(env_prefix="VNBRIDGE_METRICSBRIDGE_")
-    moved_keys: ClassVar[dict[str, str]] = {
-        "node_preset": "targets.node_preset",
-        "node_selector": "targets.node_selector",
-        "metrics_port": "targets.port",
-        "metrics_path": "targets.path",
-        "scheme": "targets.scheme",
-    }
+    moved_keys: ClassVar[dict[str, str]] = {**TARGET_KEYS_MOVED, "scheme": "targets.scheme"}
 
     listen: Listen = Field(
         "127.0.0.1:9101", description="host:port serving /probe, /metrics, /healthz, /readyz."

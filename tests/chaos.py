@@ -45,7 +45,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from simulator.model import T0_NS, Cluster
 from simulator.running import eks_record
 from simulator.supervising import ROOT, free_port
-from tests.integration.kafkatools import committed_total, es_count, read_all
+from tests.support.kafkatools import committed_total, es_count, read_all
 
 STACK = ROOT / "deploy" / "local" / "stack.sh"
 

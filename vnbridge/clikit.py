@@ -7,8 +7,9 @@ one component knows the others.
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -25,8 +26,16 @@ from vnbridge.configuring import (
     schema_json,
     unreadable_files,
 )
+from vnbridge.logs import LogLevel, setup_logging
 
-__all__ = ["add_check_command", "add_config_commands", "add_version_option", "fail_usage", "load_or_exit"]
+__all__ = [
+    "add_check_command",
+    "add_config_commands",
+    "add_version_option",
+    "fail_usage",
+    "load_or_exit",
+    "serve",
+]
 
 S = TypeVar("S", bound=ComponentSettings)
 
@@ -73,6 +82,22 @@ def load_or_exit(
         fix = " (point each at a readable file, e.g. a mounted Secret)"
         fail_usage(prog, f"{path or 'settings'}: " + "; ".join(problems) + fix)
     return settings
+
+
+def serve(
+    prog: str, settings: S, log_level: LogLevel, main: Callable[[S], Coroutine[Any, Any, None]]
+) -> None:
+    """Run a service's ``main(settings)`` until it ends: JSON logs at ``log_level``, a
+    kubeconfig the client cannot use as one usage line (exit 2), Ctrl-C as a clean stop."""
+    from vnbridge.kube import KubeConfigError  # the Kubernetes client loads only to run
+
+    setup_logging(log_level)
+    try:
+        asyncio.run(main(settings))
+    except KubeConfigError as exc:
+        fail_usage(prog, str(exc))
+    except KeyboardInterrupt:
+        pass
 
 
 def add_config_commands(

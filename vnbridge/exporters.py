@@ -23,6 +23,7 @@ __all__ = [
     "CUSTOM_ENDPOINT",
     "METRICS_PORT_ANNOTATION",
     "NODE_PRESETS",
+    "TARGET_KEYS_MOVED",
     "ExporterRule",
     "Exporters",
     "NodeSelector",
@@ -51,6 +52,16 @@ CUSTOM_ENDPOINT = Endpoint(
     pass_params=("collect[]",),
 )
 PresetName = Literal["tencent-eks", "huawei-cci", "aws-fargate", "alibaba-eci", "azure-aci", "custom"]
+
+
+# the top-level keys that moved into ``targets`` (both discovery's and metricsbridge's
+# settings name them in the error instead of a bare "unknown key")
+TARGET_KEYS_MOVED: dict[str, str] = {
+    "node_preset": "targets.node_preset",
+    "node_selector": "targets.node_selector",
+    "metrics_port": "targets.port",
+    "metrics_path": "targets.path",
+}
 
 
 class TargetSettings(BaseModel):

@@ -24,6 +24,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 
 from logbridge.kafka.batching import CoreBatch
+from logbridge.kafka.consumed import Header
 from logbridge.kafka.offsets import Checkpoint, Token
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 
 log = logging.getLogger("vnbridge.logbridge")
 
-Header = tuple[str, bytes]
 MAX_DEAD_LETTER_VALUE = 900 * 1024  # under the broker's default 1 MiB message.max.bytes
 DeadLetterRecord = tuple[bytes | None, bytes, list[Header]]
 

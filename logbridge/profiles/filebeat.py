@@ -29,11 +29,12 @@ from logbridge.enrichment import Resolved
 from logbridge.naming import container_log_path
 from logbridge.profiles.conditions import DropEvent, drop_event, one_processor
 from logbridge.profiles.options import NO_FIELDS, OptionError, OptionSpec, option, option_specs, parse_model
-from logbridge.records import LogLine
+from logbridge.profiles.spec import ProfileSpec
+from logbridge.records import PodRef
 from logbridge.routing import IndexTemplate, TemplateError
 from vnbridge.pods import ObjectMeta, PodInfo
 
-__all__ = ["CHECKED", "NAME", "OPTIONS", "Filebeat", "FilebeatOptions", "safe_put"]
+__all__ = ["CHECKED", "NAME", "OPTIONS", "SPEC", "Filebeat", "FilebeatOptions", "safe_put"]
 
 NAME = "filebeat"
 # options whose documents make test compares with a real Filebeat's, document by document
@@ -371,7 +372,7 @@ class Filebeat:
             node["hostname"] = meta.hostname
         return node
 
-    def _kubernetes(self, line: LogLine, pod: PodInfo) -> dict[str, Any]:
+    def _kubernetes(self, ref: PodRef, pod: PodInfo) -> dict[str, Any]:
         o = self.opts
         k8s: dict[str, Any] = {"pod": {"name": pod.name}, "namespace": pod.namespace}
         if pod.uid:
@@ -393,9 +394,9 @@ class Filebeat:
             ns_ann = _subset(ns.annotations, self.ns_annotations, ns_dedot) if ns is not None else {}
             if ns_ann:
                 k8s["namespace_annotations"] = ns_ann
-        for ref in pod.owners:
-            if ref.controller and ref.kind in _CONTROLLERS:
-                safe_put(k8s, f"{ref.kind.lower()}.name", ref.name)
+        for owner in pod.owners:
+            if owner.controller and owner.kind in _CONTROLLERS:
+                safe_put(k8s, f"{owner.kind.lower()}.name", owner.name)
         chain = {r.kind: r.name for r in pod.owner_chain}
         if o.rm_deployment and "replicaset" in k8s and chain.get("Deployment"):
             k8s["deployment"] = {"name": chain["Deployment"]}
@@ -407,7 +408,7 @@ class Filebeat:
         ann = _subset(pod.annotations, self.include_annotations, o.annotations_dedot)
         if ann:
             k8s["annotations"] = ann
-        k8s["container"] = {"name": line.container}
+        k8s["container"] = {"name": ref.container}
         k8s["node"] = self._node(pod)
         if pod.pod_ip:
             k8s["pod"]["ip"] = pod.pod_ip
@@ -423,11 +424,11 @@ class Filebeat:
             "drop_event": orjson.dumps(line).decode() if (line := self.drop.core_json()) else "",
         }
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
+    def fragment(self, ref: PodRef, res: Resolved) -> tuple[bytes, ...] | None:
         """Everything of the document but ``@timestamp``, ``message`` and ``stream``:
         the keys between them (``agent`` … ``log``) and the tail (``orchestrator``);
         None when a ``drop_event`` condition on the pod's fields drops its lines."""
-        doc = self.document(line, res)
+        doc = self.document(ref, res)
         if self.drop.drops_pod(doc):
             return None
         middle = {k: v for k, v in doc.items() if k not in _PER_RECORD and k != "orchestrator"}
@@ -436,11 +437,12 @@ class Filebeat:
             return orjson.dumps(middle)[1:-1], tail, self.index.resolve(doc)
         return orjson.dumps(middle)[1:-1], tail
 
-    def document(self, line: LogLine, res: Resolved) -> dict[str, Any]:
-        """The document for ``line`` (its time, message and stream are spliced by the core)."""
+    def document(self, ref: PodRef, res: Resolved) -> dict[str, Any]:
+        """The document of ``ref``'s records but their time, message and stream (which
+        the core writes per record; here they are empty)."""
         o = self.opts
         pod, c = res.pod, res.container
-        cid = line.container_id or (c.bare_id if c else "")
+        cid = ref.container_id or (c.bare_id if c else "")
         container: dict[str, Any] = {"id": cid}
         if c is not None:
             if c.runtime:
@@ -448,13 +450,13 @@ class Filebeat:
             if c.image or c.spec_image:
                 container["image"] = {"name": c.image or c.spec_image}
         if pod is not None:
-            k8s = self._kubernetes(line, pod)
+            k8s = self._kubernetes(ref, pod)
             node = pod.node_meta.hostname if pod.node_meta and pod.node_meta.hostname else pod.node_name
         else:
             k8s = {
-                "container": {"name": line.container},
-                "namespace": line.namespace,
-                "pod": {"name": line.pod},
+                "container": {"name": ref.container},
+                "namespace": ref.namespace,
+                "pod": {"name": ref.pod},
             }
             node = ""
         host = o.agent_name or node
@@ -469,12 +471,12 @@ class Filebeat:
             "log": {
                 "file": {
                     "path": container_log_path(
-                        pod=line.pod, namespace=line.namespace, container=line.container, container_id=cid
+                        pod=ref.pod, namespace=ref.namespace, container=ref.container, container_id=cid
                     )
                 }
             },
-            "message": line.text,
-            "stream": line.stream,
+            "message": "",  # per record: the core writes the line's own
+            "stream": "",
         }
         cluster = {
             k: v for k, v in (("name", o.orchestrator_cluster_name), ("url", o.orchestrator_cluster_url)) if v
@@ -486,3 +488,6 @@ class Filebeat:
         for target, values in o.add_fields.items():
             _deep_update(doc, dict(values) if not target else {target: dict(values)})  # type: ignore[call-overload]
         return doc
+
+
+SPEC = ProfileSpec(NAME, OPTIONS, Filebeat.from_options, checked=CHECKED)

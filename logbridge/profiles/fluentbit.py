@@ -42,9 +42,10 @@ from logbridge.profiles.options import (
     option_values,
     parse_model,
 )
-from logbridge.records import LogLine
+from logbridge.profiles.spec import ProfileSpec
+from logbridge.records import PodRef
 
-__all__ = ["NAME", "OPTIONS", "FluentBit", "FluentBitOptions", "excluded"]
+__all__ = ["NAME", "OPTIONS", "SPEC", "FluentBit", "FluentBitOptions", "excluded"]
 
 NAME = "fluent-bit"
 
@@ -221,7 +222,7 @@ class FluentBit:
         classic = self.opts.parser
         return f"{classic}-classic" if classic else self.opts.multiline_parser
 
-    def kubernetes(self, line: LogLine, res: Resolved) -> dict[str, Any] | None:
+    def kubernetes(self, ref: PodRef, res: Resolved) -> dict[str, Any] | None:
         pod = res.pod
         if pod is None:
             return None
@@ -239,8 +240,8 @@ class FluentBit:
             k["host"] = pod.node_name
         if pod.pod_ip:
             k["pod_ip"] = pod.pod_ip
-        k["container_name"] = line.container
-        cid = line.container_id or (res.container.bare_id if res.container else "")
+        k["container_name"] = ref.container
+        cid = ref.container_id or (res.container.bare_id if res.container else "")
         if cid:
             k["docker_id"] = cid
         c = res.container
@@ -262,13 +263,16 @@ class FluentBit:
             values[key] = _pairs(key, lines)  # the core takes (key, value) pairs, parsed here only
         return cast("vnbridge_core.FluentBitConfig", values)
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
+    def fragment(self, ref: PodRef, res: Resolved) -> tuple[bytes, ...] | None:
         """The ``kubernetes`` map for this pod and container (empty: no metadata); None
         when ``K8S-Logging.Exclude`` is on and the pod asks to be excluded."""
         if self.opts.k8s_logging_exclude and res.pod is not None and excluded(res.pod.annotations):
             return None
-        meta = self.kubernetes(line, res)
+        meta = self.kubernetes(ref, res)
         if meta is None:
             return (b"",)
         body = orjson.dumps(meta)
         return (vnbridge_core.replace_dots(body) if self.opts.replace_dots else body,)
+
+
+SPEC = ProfileSpec(NAME, OPTIONS, FluentBit.from_options)

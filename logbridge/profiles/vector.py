@@ -33,11 +33,12 @@ from logbridge.profiles.options import (
     parse_model,
     parse_options,
 )
-from logbridge.records import LogLine
+from logbridge.profiles.spec import ProfileSpec
+from logbridge.records import PodRef
 from logbridge.routing import IndexTemplate, TemplateError
 from logbridge.selecting import Requirement, SelectorError, matches, parse_selector
 
-__all__ = ["NAME", "OPTIONS", "Vector", "VectorOptions"]
+__all__ = ["NAME", "OPTIONS", "SPEC", "Vector", "VectorOptions"]
 
 NAME = "vector"
 # Vector's field names (pod_metadata_annotator.rs FieldsSpec) and default paths
@@ -184,10 +185,10 @@ class Vector:
             "auto_partial_merge": self.opts.auto_partial_merge,
         }
 
-    def fragment(self, line: LogLine, res: Resolved) -> tuple[bytes, ...] | None:
+    def fragment(self, ref: PodRef, res: Resolved) -> tuple[bytes, ...] | None:
         """The pod's top-level keys (``file``, ``kubernetes`` or renamed paths) in runs
         around the per-record keys; None when Vector would not collect the file."""
-        top = self.head(line, res)
+        top = self.head(ref, res)
         if self._excluded(top["file"], res):
             return None
         if self.index.dynamic:  # the index pattern of this pod (the core adds each record's date)
@@ -207,11 +208,11 @@ class Vector:
             self.selector, pod.labels
         )
 
-    def head(self, line: LogLine, res: Resolved) -> dict[str, Any]:
+    def head(self, ref: PodRef, res: Resolved) -> dict[str, Any]:
         fields: dict[str, Any] = {
-            "container_name": line.container,
-            "pod_name": line.pod,
-            "pod_namespace": line.namespace,
+            "container_name": ref.container,
+            "pod_name": ref.pod,
+            "pod_namespace": ref.namespace,
         }
         pod, c = res.pod, res.container
         if pod is not None:
@@ -231,7 +232,7 @@ class Vector:
                 fields["namespace_labels"] = dict(pod.namespace_labels)
             if self.opts.include_node_labels and pod.node_labels:
                 fields["node_labels"] = dict(pod.node_labels)
-        init = pod is not None and line.container in pod.init_containers
+        init = pod is not None and ref.container in pod.init_containers
         if c is not None and not init:  # Vector annotates init containers by name only
             if c.container_id:
                 fields["container_id"] = c.container_id
@@ -242,10 +243,10 @@ class Vector:
         restart = c.restart_count if c is not None else 0
         top: dict[str, Any] = {
             "file": pod_log_path(
-                namespace=line.namespace,
-                pod=line.pod,
+                namespace=ref.namespace,
+                pod=ref.pod,
                 uid=pod.uid if pod else "",
-                container=line.container,
+                container=ref.container,
                 restart=restart,
             ),
         }
@@ -254,3 +255,6 @@ class Vector:
             if short in fields and (path := self.paths[name]):
                 _put(top, path, fields[short])
         return top
+
+
+SPEC = ProfileSpec(NAME, OPTIONS, Vector.from_options)

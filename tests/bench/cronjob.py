@@ -1,6 +1,6 @@
 """``make bench`` section: a day of 10,000 CronJobs through discovery and logbridge's inventory.
 
-The simulated cluster (tests/cronjob_day.py) serves the API on loopback; the real
+The simulated cluster (tests/support/cronjob_day.py) serves the API on loopback; the real
 ``vnbridge-discovery run`` and a child holding logbridge's inventory (the very
 ``start_inventory`` that ``logbridge run`` calls, with tombstones kept for the
 simulated 24 h) watch it. While the day plays at ``accel`` x, this process polls
@@ -31,7 +31,7 @@ import httpx
 import orjson
 
 from simulator.supervising import free_port, rss_mb
-from tests.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
+from tests.support.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
 
 ROOT = Path(__file__).resolve().parents[2]
 PEAK = (86400.0 - 60.0, 86400.0 + 900.0)  # 23:59 .. 00:15 on day 1 (simulated)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def inventory_bench(n: int = 10_000) -> dict[str, float]:
-    from tests.integration.helpers import free_port
+    from tests.support.helpers import free_port
 
     out = subprocess.run(
         [sys.executable, "-m", "tests.bench.inventory", str(n), str(free_port())],
@@ -51,7 +51,7 @@ def burst_bench(env: dict[str, str], n: int = 1000) -> dict[str, float]:
     """Create n Running pods on a virtual node as fast as the API takes them; measure
     the time from each pod's status update to its appearance in http_sd and in the file."""
     from simulator.running import kube
-    from tests.integration.helpers import free_port
+    from tests.support.helpers import free_port
 
     v1 = kube(env["KUBECONFIG"])
     run = f"b{int(time.time()) % 1_000_000}"
@@ -84,7 +84,7 @@ def burst_bench(env: dict[str, str], n: int = 1000) -> dict[str, float]:
 
 
 def _burst(v1: Any, ns: str, n: int, port: int, cfg: Path, tmp: Path, sd_file: Path) -> dict[str, float]:
-    from tests.integration.helpers import child, eventually
+    from tests.support.helpers import child, eventually
 
     seen_http: dict[str, float] = {}
     seen_file: dict[str, float] = {}

@@ -35,7 +35,7 @@ import httpx
 
 from simulator.supervising import ROOT, free_port
 from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog
-from tests.integration.kafkatools import create_topic, delete_topics, list_topics
+from tests.support.kafkatools import create_topic, delete_topics, list_topics
 
 RUNS = int(os.environ.get("BENCH_PEERS_RUNS", "3"))
 STALL = float(os.environ.get("BENCH_PEERS_STALL_S", "90"))

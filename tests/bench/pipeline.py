@@ -23,8 +23,8 @@ import httpx
 
 from simulator.model import Cluster
 from simulator.supervising import rss_mb
-from tests.integration.helpers import child, eventually, free_port
-from tests.integration.kafkatools import (
+from tests.support.helpers import child, eventually, free_port
+from tests.support.kafkatools import (
     committed_total,
     create_topic,
     delete_topics,
@@ -59,7 +59,7 @@ def _cpu_s(pid: int) -> float:
 
 
 def _end_offsets(bootstrap: str, topic: str) -> int:
-    from tests.integration.kafkatools import read_all
+    from tests.support.kafkatools import read_all
 
     return len(read_all(bootstrap, topic, committed_only=False, timeout=300))
 

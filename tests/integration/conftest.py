@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiokafka.errors import KafkaError
 
-from tests.integration.kafkatools import delete_topics, list_topics
+from tests.support.kafkatools import delete_topics, list_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "deploy" / "local" / "stack.sh"

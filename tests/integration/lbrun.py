@@ -13,8 +13,8 @@ import httpx
 from simulator.model import T0_NS, SimPod
 from simulator.running import eks_record
 from tests.integration.conftest import Stack
-from tests.integration.helpers import eventually, free_port
-from tests.integration.kafkatools import committed_total, create_topic, es_count
+from tests.support.helpers import eventually, free_port
+from tests.support.kafkatools import committed_total, create_topic, es_count
 
 RUN = f"{int(time.time()) % 1_000_000}"
 

@@ -16,7 +16,7 @@ import httpx
 import yaml
 
 from tests.integration.conftest import Stack
-from tests.integration.helpers import eventually, free_port
+from tests.support.helpers import eventually, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "helm" / "vnbridge" / "files" / "alerts.yaml"

@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.goldens import (
+from tests.integration.conftest import Stack
+from tests.support.goldens import (
     FILEBEAT_NODE_LOCAL,
     FLUENT_BIT,
     GOLDEN,
@@ -40,7 +41,6 @@ from tests.goldens import (
     golden_pairs,
     strip_node_local,
 )
-from tests.integration.conftest import Stack
 from tests.unit.test_golden_real import FILEBEAT, VECTOR
 
 Pairs = list[tuple[bytes, bytes]]
@@ -158,7 +158,7 @@ def _compare(
     es: str, standard: Pairs, virtual: Pairs, tag: str, node_local: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """Load both, check they came out the same; the virtual side's mapping. Fields in
-    ``node_local`` (a Filebeat's file and process, tests/goldens.py) may be mapped only
+    ``node_local`` (a Filebeat's file and process, tests/support/goldens.py) may be mapped only
     for the collector's documents, which alone carry them."""
     # dynamic mapping is first come, first mapped: both sides load in one order
     std_at, vn_at = f"vnbridge-it-std-{tag}", f"vnbridge-it-vn-{tag}"

@@ -28,7 +28,7 @@ from discovery.targeting import TargetRules
 from simulator.model import Cluster, SimPod
 from simulator.running import kube, register
 from tests.integration.conftest import STACK, Stack
-from tests.integration.helpers import (
+from tests.support.helpers import (
     active_targets,
     child,
     eventually,

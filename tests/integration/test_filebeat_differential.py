@@ -6,7 +6,7 @@ from the real kube-apiserver, and sends to a loopback capture server; logbridge
 converts the same files with the same API objects and the same options by its own
 keys. Documents are compared action line and source, per option set.
 
-Left out of the comparison, and only these (``FILEBEAT_NODE_LOCAL`` in tests/goldens.py):
+Left out of the comparison, and only these (``FILEBEAT_NODE_LOCAL`` in tests/support/goldens.py):
 the byte offset and identity of the file on the node (``log.offset``, ``log.file.inode``
 / ``device_id`` / ``fingerprint``) and the Filebeat process' ids (``agent.id``,
 ``agent.ephemeral_id``). Each Filebeat sees the test's tree at /var/log (a mount
@@ -35,11 +35,11 @@ import pytest
 import yaml
 
 from logbridge.profiles.importing import import_config
-from tests.goldens import strip_node_local
 from tests.integration import fbworld
 from tests.integration.conftest import Stack
 from tests.integration.fbrun import VERSION, Capture, capture_server, filebeat_yml, on_node
-from tests.integration.helpers import ROOT, eventually, spawned
+from tests.support.goldens import strip_node_local
+from tests.support.helpers import ROOT, eventually, spawned
 
 PREFIX = f"it-fb{int(time.time()) % 1_000_000}-"
 SEED = int(os.environ.get("VNBRIDGE_DIFF_SEED", "20251031"))

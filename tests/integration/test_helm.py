@@ -24,7 +24,7 @@ from logbridge.settings import LogbridgeSettings
 from metricsbridge.settings import MetricsbridgeSettings
 from simulator.running import kube
 from tests.integration.conftest import ROOT, STACK, Stack
-from tests.integration.helpers import eventually
+from tests.support.helpers import eventually
 
 CHART = ROOT / "deploy" / "helm" / "vnbridge"
 NAMESPACE = "vnbridge-helm"

@@ -23,9 +23,9 @@ from logbridge.settings import LogbridgeSettings
 from simulator.model import T0_NS, Cluster, SimPod
 from simulator.running import eks_record, kube, register
 from tests.integration.conftest import STACK, Stack
-from tests.integration.helpers import child, eventually
-from tests.integration.kafkatools import committed_total, create_topic, produce, read_all
 from tests.integration.lbrun import RUN, Run, metric, readyz, records, seqs
+from tests.support.helpers import child, eventually
+from tests.support.kafkatools import committed_total, create_topic, produce, read_all
 
 
 @pytest.fixture(scope="module")

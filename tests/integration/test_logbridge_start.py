@@ -19,9 +19,9 @@ import pytest
 
 from simulator.model import Cluster, SimPod
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child
-from tests.integration.kafkatools import produce, read_all
 from tests.integration.lbrun import RUN, Run, metric, records, seqs
+from tests.support.helpers import child
+from tests.support.kafkatools import produce, read_all
 
 NO_INVENTORY = {"source": "none"}  # the records embed their pod's metadata
 

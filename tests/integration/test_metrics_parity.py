@@ -20,9 +20,9 @@ import yaml
 from simulator.model import Cluster, SimPod, log_lines
 from simulator.running import Exporters, eks_record, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs, sd_job
-from tests.integration.kafkatools import create_topic, produce
-from tests.kubelet_sample import cgroup_uid, real_kubelet, stamped
+from tests.support.helpers import ROOT, child, eventually, free_port, prom_query, prometheus_jobs, sd_job
+from tests.support.kafkatools import create_topic, produce
+from tests.support.kubelet_sample import cgroup_uid, real_kubelet, stamped
 
 REF = Path(__file__).resolve().parents[1] / "reference" / "kube-prometheus"
 RUN = f"{int(time.time()) % 1_000_000}"

@@ -29,7 +29,7 @@ from simulator.model import Cluster
 from simulator.running import Exporters, kube, register
 from simulator.supervising import spawned
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs
+from tests.support.helpers import child, eventually, free_port, prom_query, prometheus_jobs
 
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-n{RUN}-"

@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from simulator.model import Cluster, SimPod
 from simulator.running import Exporters, kube, register
 from tests.integration.conftest import Stack
-from tests.integration.helpers import child, eventually, free_port, prom_query, prometheus_jobs, sd_job
+from tests.support.helpers import child, eventually, free_port, prom_query, prometheus_jobs, sd_job
 
 RUN = f"{int(time.time()) % 1_000_000}"
 PREFIX = f"it-p{RUN}-"

@@ -29,8 +29,8 @@ from aiokafka import AIOKafkaProducer
 from simulator.model import T0_NS, Cluster
 from simulator.running import eks_record
 from tests.integration.conftest import Stack, read_env, stack_up
-from tests.integration.helpers import ROOT, child, eventually, free_port
-from tests.integration.kafkatools import committed_total, create_topic, produce, read_all
+from tests.support.helpers import ROOT, child, eventually, free_port
+from tests.support.kafkatools import committed_total, create_topic, produce, read_all
 
 RUN = f"{int(time.time()) % 1_000_000}"
 N = 300

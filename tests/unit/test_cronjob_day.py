@@ -1,4 +1,4 @@
-"""The simulated CronJob day the scale benchmark plays (tests/cronjob_day.py): every
+"""The simulated CronJob day the scale benchmark plays (tests/support/cronjob_day.py): every
 pod goes ADDED → Running → Succeeded → DELETED, the schedules give the pods a day
 the mix promises, and its API serves what the real reflector reads (loopback only)."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kubernetes import config
 
-from tests.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
+from tests.support.cronjob_day import Day, FakeApi, Mix, write_kubeconfig
 from vnbridge.tracking import ClusterState
 from vnbridge.watching import Reflector
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from logbridge.profiles import build
-from logbridge.records import LogLine
-from tests.coreio import encode_line
-from tests.goldens import hand_derived_documents
+from tests.support.goldens import hand_derived_documents
+from tests.support.lines import Line, encode_line
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "filebeat").glob("*.json"))
 
@@ -24,7 +23,7 @@ def test_filebeat_golden(case: Path, tmp_path: Path) -> None:
 
 
 def test_documents_go_to_the_versioned_data_stream() -> None:
-    line = LogLine(0, "", "stdout", "x", False, "ns", "pod", "c", "")
+    line = Line(0, "", "stdout", "x", False, "ns", "pod", "c", "")
     enc = encode_line(build("filebeat", {"version": "8.15.3"}), line)
     assert enc.index == "filebeat-8.15.3" and enc.doc["agent"]["version"] == "8.15.3"
 

@@ -14,7 +14,7 @@ import pytest
 from logbridge.converting import convert_lines, iter_inputs
 from logbridge.profiles import build
 from logbridge.transforming import Output
-from tests.goldens import FLUENT_BIT, fluent_bit_filter_options
+from tests.support.goldens import FLUENT_BIT, fluent_bit_filter_options
 from vnbridge.podfiles import load_inventory
 
 RUNS = sorted(p for p in (FLUENT_BIT / "runs").glob("*") if p.is_dir()) if FLUENT_BIT.exists() else []
@@ -109,7 +109,7 @@ def eks_record(line: str, file: Path, pods: Path) -> bytes:
         "docker_id": ident.container_id,
         "container_image": status.get("image", ""),
     }
-    from logbridge.timefmt import parse_rfc3339
+    from tests.support.timefmt import parse_rfc3339
 
     rec = {
         "@timestamp": parse_rfc3339(t) / 1e9,

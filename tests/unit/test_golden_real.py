@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.goldens import GOLDEN, convert_real, golden_pairs, strip_node_local
+from tests.support.goldens import GOLDEN, convert_real, golden_pairs, strip_node_local
 
 VECTOR: dict[str, dict[str, str]] = {
     "default": {},

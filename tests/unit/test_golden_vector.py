@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from logbridge.profiles import build
-from tests.goldens import hand_derived_outputs
+from tests.support.goldens import hand_derived_outputs
 
 CASES = sorted((Path(__file__).resolve().parents[1] / "golden" / "vector").glob("*.json"))
 

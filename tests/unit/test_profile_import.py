@@ -14,7 +14,7 @@ import yaml
 from logbridge.profiles import build
 from logbridge.profiles.importing import ConfigImportError, import_config, parse_config
 from logbridge.settings import LogbridgeSettings
-from tests.goldens import FLUENT_BIT
+from tests.support.goldens import FLUENT_BIT
 from tests.unit.test_golden_fluentbit import RUNS, run_setup
 from tests.unit.test_golden_real import FILEBEAT, GOLDEN, VECTOR
 

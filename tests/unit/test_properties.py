@@ -9,11 +9,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logbridge.decoding import Context, decode
+from logbridge.decoding import Context
 from logbridge.naming import FileIdentity
 from logbridge.profiles import build
 from logbridge.records import DeadLetter, Reason
 from logbridge.transforming import Transformer
+from tests.support.lines import decode
 
 CTX = Context(file=FileIdentity("p", "n", "c", "b" * 64))
 PROFILES = [

@@ -5,14 +5,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from logbridge.decoding import Context, decode
+from logbridge.decoding import Context
 from logbridge.enrichment import Source, resolve
 from logbridge.naming import FileIdentity
 from logbridge.profiles import OptionError, build
-from logbridge.records import DeadLetter, LogLine, Reason
-from logbridge.timefmt import TimestampError, format_rfc3339, parse_rfc3339
+from logbridge.records import DeadLetter, Reason
 from logbridge.transforming import Transformer
-from tests.coreio import encode_line
+from tests.support.lines import Line, decode, encode_line
+from tests.support.timefmt import TimestampError, format_rfc3339, parse_rfc3339
 from vnbridge.inventory import MemoryInventory
 from vnbridge.pods import pod_from_object
 
@@ -83,13 +83,13 @@ def test_shapes_are_sniffed_per_record() -> None:
     }
     docker = {"log": "hi\n", "stream": "stdout", "time": "2024-05-01T12:00:00.5Z"}
     got = [decode(orjson.dumps(x), FILE) for x in (eks, cls, fb, docker)]
-    assert [g.shape for g in got if isinstance(g, LogLine)] == ["eks", "cls", "filebeat", "docker"]
+    assert [g.shape for g in got if isinstance(g, Line)] == ["eks", "cls", "filebeat", "docker"]
     for g in got:
-        assert isinstance(g, LogLine)
+        assert isinstance(g, Line)
         assert g.text == "hi"
         assert g.ts_ns == 1714564800500000000
     assert got[1].embedded is not None and got[1].embedded.labels == {"app": "web"}
-    assert isinstance(got[0], LogLine) and (got[0].pod, got[0].stream) == ("p", "stderr")
+    assert isinstance(got[0], Line) and (got[0].pod, got[0].stream) == ("p", "stderr")
 
 
 def test_partials_join_keep_first_time_and_respect_the_cap() -> None:
@@ -138,7 +138,7 @@ def test_tombstones_keep_metadata_until_retention_then_expire() -> None:
     assert [r.kind for r in pod.owner_chain] == ["Job", "CronJob"]
     inv.upsert(pod)
     inv.delete("batch", "report-1-x")
-    line = LogLine(0, "", "stdout", "late line", False, "batch", "report-1-x", "job", CID)
+    line = Line(0, "", "stdout", "late line", False, "batch", "report-1-x", "job", CID)
     res = resolve(line, inv)
     assert (
         res.source is Source.TOMBSTONE and res.pod is not None and res.pod.labels == {"job-name": "report-1"}
@@ -175,7 +175,7 @@ def test_unknown_pod_falls_back_to_embedded_metadata() -> None:
         },
     }
     line = decode(orjson.dumps(rec))
-    assert isinstance(line, LogLine)
+    assert isinstance(line, Line)
     res = resolve(line, MemoryInventory())
     assert res.source is Source.EMBEDDED
     tr: Transformer[int] = Transformer(
@@ -192,7 +192,7 @@ def test_merged_body_cannot_spoof_metadata_in_any_profile() -> None:
     inv = MemoryInventory()
     inv.upsert(pod)
     body = '{"kubernetes": {"namespace_name": "kube-system"}, "container": {"id": "x"}, "stream": "stderr"}'
-    line = LogLine(0, "1970-01-01T00:00:00Z", "stdout", body, False, "batch", "report-1-x", "job", CID)
+    line = Line(0, "1970-01-01T00:00:00Z", "stdout", body, False, "batch", "report-1-x", "job", CID)
     fb = encode_line(build("fluent-bit", {"Merge_Log": "On", "Output": "plain"}), line, inv).doc
     assert fb["kubernetes"]["namespace_name"] == "batch"
     assert fb["stream"] == "stderr"  # as real Fluent Bit: non-metadata keys are replaced
@@ -205,7 +205,7 @@ def test_merged_body_cannot_spoof_metadata_in_any_profile() -> None:
 def test_vector_and_filebeat_documents_name_the_node_files() -> None:
     inv = MemoryInventory()
     inv.upsert(pod_from_object(POD))
-    line = LogLine(1714564800000000001, "", "stdout", "hi", False, "batch", "report-1-x", "job", CID)
+    line = Line(1714564800000000001, "", "stdout", "hi", False, "batch", "report-1-x", "job", CID)
     v = encode_line(build("vector", {}), line, inv)
     assert list(v.doc) == sorted(v.doc)
     assert v.doc["file"] == "/var/log/pods/batch_report-1-x_u-1/job/0.log"

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from metricsbridge.translating import DERIVED, RULES, Rule, translate_text
-from tests.kubelet_sample import cgroup_uid, real_kubelet, stamped
+from tests.support.kubelet_sample import cgroup_uid, real_kubelet, stamped
 from vnbridge.pods import ContainerInfo, PodInfo
 
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-KUBELET_SAMPLE = Path(__file__).resolve().parent / "reference" / "kubelet" / "cadvisor-sample.prom"
+KUBELET_SAMPLE = Path(__file__).resolve().parents[1] / "reference" / "kubelet" / "cadvisor-sample.prom"
 _LINE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: (-?\d+(?:\.\d+)?))?$")
 _PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 _POD_UID = re.compile(

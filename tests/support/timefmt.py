@@ -1,9 +1,9 @@
-"""RFC 3339 timestamps to and from integer nanoseconds (implemented in the core).
+"""RFC 3339 timestamps to and from integer nanoseconds, for tests (implemented in the core).
 
 Why: collectors disagree on precision and floats lose nanoseconds, which scrambles
 line order; everything inside vnbridge is an int of nanoseconds. The one
-implementation is the core's; this module gives Python callers (fragment rendering,
-tools, tests) the same functions with a Python exception type.
+implementation is the core's; this module gives the tests the same functions with a
+Python exception type.
 """
 
 from __future__ import annotations

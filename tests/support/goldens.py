@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLUENT_BIT = ROOT / "tests" / "golden" / "fluent-bit"  # from a real Fluent Bit 4.2.8 (README there)
 
 # Fields of a Filebeat document that describe the node's file or the Filebeat process,
