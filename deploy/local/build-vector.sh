@@ -8,7 +8,7 @@
 # pointed at through git's url.<local>.insteadOf — crates.io serves everything else.
 # Features: sources-kafka, transforms-remap, sinks-elasticsearch and tikv-jemallocator
 # (the allocator Vector's own Linux builds use). Profile: Vector's release settings except
-# thin LTO with 16 codegen units (theirs is fat LTO, 1 unit: over two hours on 2 cores).
+# thin LTO with 16 codegen units (theirs is fat LTO, 1 unit: far longer on 2 cores).
 # Exit 3 with one line when no source snapshot is here (the bench then says so and goes on).
 source "$(dirname "$0")/lib.sh"
 MIRROR="${VNBRIDGE_MIRROR:-/work/.mirror}"
@@ -55,7 +55,7 @@ if [ ! -d "$src/.git" ]; then
   git -C "$src" checkout -q "$VECTOR_REV"
 fi
 
-say "building Vector $VECTOR_REV ($VECTOR_FEATURES) with $(rustc --version | cut -d' ' -f2) (cold: 40-70 minutes on 2 cores); log: $log"
+say "building Vector $VECTOR_REV ($VECTOR_FEATURES) with $(rustc --version | cut -d' ' -f2) (cold: 15-30 minutes on 2 cores); log: $log"
 (
   cd "$src"
   export GIT_CONFIG_GLOBAL="$gitcfg" CARGO_NET_GIT_FETCH_WITH_CLI=true

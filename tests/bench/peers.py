@@ -33,8 +33,8 @@ from pathlib import Path
 
 import httpx
 
-from simulator.supervising import ROOT, free_port
-from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog
+from simulator.supervising import ROOT, spawned
+from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog, logbridge_config
 from tests.support.kafkatools import create_topic, delete_topics, list_topics
 
 RUNS = int(os.environ.get("BENCH_PEERS_RUNS", "3"))
@@ -103,20 +103,7 @@ def _built(script: str, name: str) -> Callable[[], str | None]:
 
 def _logbridge(binary: str, env: dict[str, str], topic: str, group: str, index: str, tmp: Path) -> list[str]:
     cfg = tmp / f"{group}.yaml"
-    cfg.write_text(
-        json.dumps(
-            {
-                "profile": {"name": "fluent-bit", "options": {"Index": index, "Replace_Dots": "On"}},
-                "source": {"topics": [topic], "group_id": group},
-                "kafka": {"bootstrap_servers": env["KAFKA_BOOTSTRAP"]},
-                "elasticsearch": {"hosts": [env["ES_URL"]]},
-                "inventory": {"source": "none"},
-                "sinks": {"elasticsearch": {"enabled": True}, "kafka": {"enabled": False}},
-                "delivery": {"dead_letter_topic": f"{group}-dlq", "batch_max_records": 10000},
-                "http": {"listen": f"127.0.0.1:{free_port()}"},
-            }
-        )
-    )
+    cfg.write_text(logbridge_config(env, topic=topic, group=group, index=index, sink="es"))
     return [binary, "-m", "logbridge", "run", "-c", str(cfg)]
 
 
@@ -128,7 +115,6 @@ def _vector(binary: str, env: dict[str, str], topic: str, group: str, index: str
         json.dumps(
             {
                 "data_dir": str(data),
-                "api": {"enabled": False},
                 "sources": {
                     "in": {
                         "type": "kafka",
@@ -322,37 +308,21 @@ def _group_state(bootstrap: str, group: str) -> str:
     return asyncio.run(go())
 
 
-def _launch(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-
-
 def _startup(tool: Tool, binary: str, env: dict[str, str], run: str, tmp: Path) -> float | None:
     """CPU-seconds from launch until the tool's consumer group is Stable on an empty topic."""
     topic, group = f"peers-empty-{run}", f"peers-{tool.name}-empty-{run}"
     create_topic(env["KAFKA_BOOTSTRAP"], topic, 4)
     index = f"peers-{tool.name}-empty-{run}"
     _index(env["ES_URL"], index, tool.name == "filebeat")
-    proc = _launch(tool.command(binary, env, topic, group, index, tmp), tmp / f"{group}.log")
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _group_state(env["KAFKA_BOOTSTRAP"], group) == "Stable":
-                return _cpu_s(proc.pid)
-            time.sleep(0.2)
-        return None
+        with spawned(tool.command(binary, env, topic, group, index, tmp), log=tmp / f"{group}.log") as proc:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and proc.poll() is None:
+                if _group_state(env["KAFKA_BOOTSTRAP"], group) == "Stable":
+                    return _cpu_s(proc.pid)
+                time.sleep(0.2)
+            return None
     finally:
-        _stop(proc)
         httpx.delete(f"{env['ES_URL']}/{index}", timeout=60)
         delete_topics(env["KAFKA_BOOTSTRAP"], [topic])
 
@@ -362,8 +332,7 @@ def _pass(tool: Tool, binary: str, env: dict[str, str], topic: str, n: int, run:
     es = env["ES_URL"]
     _index(es, index, tool.name == "filebeat")
     t0 = time.monotonic()
-    proc = _launch(tool.command(binary, env, topic, group, index, tmp), tmp / f"{group}.log")
-    try:
+    with spawned(tool.command(binary, env, topic, group, index, tmp), log=tmp / f"{group}.log") as proc:
         last, last_change, cpu, wall = -1, time.monotonic(), 0.0, 0.0
         while proc.poll() is None:
             count = _count(es, index)
@@ -376,12 +345,13 @@ def _pass(tool: Tool, binary: str, env: dict[str, str], topic: str, n: int, run:
             elif now - last_change > STALL:
                 break
             time.sleep(0.5)
+        if proc.poll() is not None:  # it stopped by itself: say why, in its own words
+            tail = (tmp / f"{group}.log").read_text(errors="replace").strip().splitlines()[-3:]
+            print(f"{tool.name:11} exited with {proc.returncode}: " + " | ".join(tail)[:600])
         rss = _status(proc.pid, "VmHWM") if proc.poll() is None else 0.0
         complete = cpu > 0
         if complete:  # a tool that retries may write some twice: let it settle, then count
             time.sleep(3)
-    finally:
-        _stop(proc)
     httpx.post(f"{es}/{index}/_refresh", timeout=120)
     docs = _count(es, index)
     sample = httpx.get(f"{es}/{index}/_search", params={"size": 1}, timeout=60).json()

@@ -86,31 +86,40 @@ def _input(env: dict[str, str], n: int, run: str) -> str:
     return topic
 
 
-def _logbridge(env: dict[str, str], topic: str, run: str, n: int, sink: str, tmp: Path) -> dict[str, float]:
-    port = free_port()
-    group = f"bench-{sink}-{run}"
-    index = f"bench-{run}"
+def logbridge_config(
+    env: dict[str, str], *, topic: str, group: str, index: str, sink: str, out_topic: str = ""
+) -> str:
+    """The settings of a bench's ``logbridge run`` (JSON is YAML): fluent-bit with
+    Replace_Dots, no inventory (the records carry their metadata), one sink."""
     sinks: dict[str, Any] = {
         "elasticsearch": {"enabled": sink == "es"},
-        "kafka": {"enabled": sink == "kafka", "topic": f"bench-out-lb-{run}"},
+        "kafka": {"enabled": sink == "kafka", **({"topic": out_topic} if out_topic else {})},
     }
+    return json.dumps(
+        {
+            "profile": {"name": "fluent-bit", "options": {"Index": index, "Replace_Dots": "On"}},
+            "source": {"topics": [topic], "group_id": group},
+            "kafka": {"bootstrap_servers": env["KAFKA_BOOTSTRAP"]},
+            "elasticsearch": {"hosts": [env["ES_URL"]]},
+            "inventory": {"source": "none"},
+            "sinks": sinks,
+            "delivery": {
+                "dead_letter_topic": f"{group}-dlq",
+                "transactional_id": group,
+                "batch_max_records": 10000,
+            },
+            "http": {"listen": f"127.0.0.1:{free_port()}"},
+        }
+    )
+
+
+def _logbridge(env: dict[str, str], topic: str, run: str, n: int, sink: str, tmp: Path) -> dict[str, float]:
+    group = f"bench-{sink}-{run}"
+    index = f"bench-{run}"
     cfg = tmp / f"logbridge-{sink}.yaml"
     cfg.write_text(
-        json.dumps(
-            {
-                "profile": {"name": "fluent-bit", "options": {"Index": index, "Replace_Dots": "On"}},
-                "source": {"topics": [topic], "group_id": group},
-                "kafka": {"bootstrap_servers": env["KAFKA_BOOTSTRAP"]},
-                "elasticsearch": {"hosts": [env["ES_URL"]]},
-                "inventory": {"source": "none"},
-                "sinks": sinks,
-                "delivery": {
-                    "dead_letter_topic": f"bench-dlq-{run}",
-                    "transactional_id": group,
-                    "batch_max_records": 10000,
-                },
-                "http": {"listen": f"127.0.0.1:{port}"},
-            }
+        logbridge_config(
+            env, topic=topic, group=group, index=index, sink=sink, out_topic=f"bench-out-lb-{run}"
         )
     )
     rss: list[float] = []
