@@ -53,7 +53,7 @@ stack-status: ## one line per stack service
 stack-down: ## stop exactly the stack processes started by stack-up
 	@bash deploy/local/stack.sh down
 
-bench: $(STAMP) ## run the benchmarks (starts the stack; rsyslog from Debian); prints figures, writes .bench/results.json
+bench: $(STAMP) ## run the benchmarks (starts the stack; rsyslog from Debian); BENCH=peers: Vector, the OTel Collector, Filebeat beside logbridge; writes .bench/results.json
 	@command -v rsyslogd >/dev/null && test -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so || \
 		{ apt-get update -qq && apt-get install -y -qq rsyslog rsyslog-kafka >/dev/null; } || \
 		echo "bench: could not install rsyslog + rsyslog-kafka; the rsyslog comparison will be skipped"

@@ -13,8 +13,8 @@ source "$(dirname "$0")/lib.sh"
 BEATS_VERSION="${BEATS_VERSION:-v7.0.0-alpha2.0.20251031181001-be9871f5dab9}"
 dir="$CACHE/filebeat-${BEATS_VERSION##*-}"
 out="$dir/filebeat"
-[ -x "$out" ] && { echo "$out"; exit 0; }
-command -v go >/dev/null || die "Go is required to build Filebeat; install golang (>= 1.24)"
+cached "$out"
+need_go "Filebeat"
 command -v gcc >/dev/null || die "a C compiler is required to build Filebeat (CGO); install gcc"
 mkdir -p "$dir/src"
 cat >"$dir/src/go.mod" <<MOD

@@ -10,8 +10,8 @@ source "$(dirname "$0")/lib.sh"
 OTELCOL_VERSION="${OTELCOL_VERSION:-0.148.0}"
 dir="$CACHE/otelcol-$OTELCOL_VERSION"
 out="$dir/otelcol-vnbridge"
-[ -x "$out" ] && { echo "$out"; exit 0; }
-command -v go >/dev/null || die "Go is required to build the OpenTelemetry Collector; install golang (>= 1.24)"
+cached "$out"
+need_go "the OpenTelemetry Collector"
 builder=$(go_install_cached builder "$dir/ocb" "go.opentelemetry.io/collector/cmd/builder@v$OTELCOL_VERSION" \
   "the collector builder v$OTELCOL_VERSION" "1-2 minutes")
 contrib=github.com/open-telemetry/opentelemetry-collector-contrib

@@ -17,7 +17,7 @@ VECTOR_REV="${VECTOR_REV:-c3445d42d2}"
 VECTOR_FEATURES="sources-kafka,transforms-remap,sinks-elasticsearch,tikv-jemallocator"
 dir="$CACHE/vector-$VECTOR_REV"
 out="$dir/vector"
-[ -x "$out" ] && { echo "$out"; exit 0; }
+cached "$out"
 if ! git -C "$VECTOR_SRC" cat-file -e "$VECTOR_REV^{commit}" 2>/dev/null; then
   echo "vector: not built: no snapshot of vectordotdev/vector with commit $VECTOR_REV at $VECTOR_SRC (set VECTOR_SRC)" >&2
   exit 3

@@ -79,12 +79,23 @@ apt_need() {
   command -v "$bin" >/dev/null 2>&1 || die "package $pkg installed but $bin is still not on PATH"
 }
 
+cached() { # cached OUT: when OUT is already built, print it and end the calling script;
+  # with VNBRIDGE_NO_BUILD set, end it with exit 3 when OUT is not built (nothing is built)
+  [ -x "$1" ] && { echo "$1"; exit 0; }
+  [ -z "${VNBRIDGE_NO_BUILD:-}" ] || { echo "not built: $1" >&2; exit 3; }
+  return 0
+}
+
+need_go() { # need_go WHAT: fail in one line when Go is missing
+  command -v go >/dev/null || die "Go is required to build $1; install golang (>= 1.24)"
+}
+
 wrapper_module() { # wrapper_module NAME: set $out and $src for NAME's cached build;
   # when the binary is already built, print it and end the calling script
   out="$CACHE/$1-$K8S_VERSION/$1"
   src="$CACHE/$1-$K8S_VERSION/src"
-  [ -x "$out" ] && { echo "$out"; exit 0; }
-  command -v go >/dev/null || die "Go is required to build $1; install golang (>= 1.24)"
+  cached "$out"
+  need_go "$1"
   mkdir -p "$src"
 }
 
@@ -104,7 +115,7 @@ go_build_wrapper() { # go_build_wrapper NAME SRC OUT HOW-LONG [WHAT]: tidy + bui
 go_install_cached() { # go_install_cached NAME DIR PKG@VERSION WHAT HOW-LONG: `go install` PKG once into DIR/NAME, print it
   local name="$1" dir="$2" pkg="$3" what="$4" out="$2/$1"
   [ -x "$out" ] && { echo "$out"; return 0; }
-  command -v go >/dev/null || die "Go is required to build $what; install golang (>= 1.24)"
+  need_go "$what"
   mkdir -p "$dir"
   say "building $what with $(go version | cut -d' ' -f3) (cold: $5)"
   (
