@@ -11,9 +11,7 @@ from discovery.running import run
 from discovery.settings import DiscoverySettings
 from vnbridge.checking import check_kube
 from vnbridge.clikit import (
-    add_check_command,
-    add_config_commands,
-    add_version_option,
+    add_component_commands,
     load_or_exit,
     serve,
 )
@@ -38,9 +36,7 @@ Examples:
   curl -s localhost:8080/targets | jq '.[0]'
 """,
 )
-add_version_option(app, prog=PROG)
-add_config_commands(app, prog=PROG, model=DiscoverySettings, env_prefix="VNBRIDGE_DISCOVERY_")
-add_check_command(
+add_component_commands(
     app,
     prog=PROG,
     model=DiscoverySettings,

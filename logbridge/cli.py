@@ -21,9 +21,7 @@ from logbridge.profiles import PROFILES, OptionError, build, checked_options, op
 from logbridge.profiles.importing import import_config
 from logbridge.settings import LogbridgeSettings, run_problems
 from vnbridge.clikit import (
-    add_check_command,
-    add_config_commands,
-    add_version_option,
+    add_component_commands,
     fail_usage,
     load_or_exit,
 )
@@ -51,11 +49,7 @@ Examples:
   logbridge config check logbridge.yaml
 """,
 )
-add_version_option(app, prog=PROG)
-add_config_commands(
-    app, prog=PROG, model=LogbridgeSettings, env_prefix="VNBRIDGE_LOGBRIDGE_", run_problems=run_problems
-)
-add_check_command(
+add_component_commands(
     app,
     prog=PROG,
     model=LogbridgeSettings,
@@ -140,15 +134,7 @@ def convert(
         sys.stdout.flush()
         return
     items = convert_lines(
-        iter_inputs(inputs or [], sys.stdin.buffer),
-        profile=prof,
-        lookup=lookup,
-        shape=settings.source.decoder,
-        record=record,
-        multiline_namespaces=dict(settings.assembly.multiline_namespaces),
-        max_line_bytes=settings.assembly.max_line_bytes,
-        multiline_max_lines=settings.assembly.multiline_max_lines,
-        multiline_max_bytes=settings.assembly.multiline_max_bytes,
+        iter_inputs(inputs or [], sys.stdin.buffer), profile=prof, lookup=lookup, **settings.core_assembly()
     )
     write_outputs(items, out=sys.stdout.buffer, err=sys.stderr.buffer, bulk=bulk, op=prof.bulk_action)
     sys.stdout.flush()

@@ -8,16 +8,16 @@ stderr as JSON lines. The same function backs golden tests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Unpack
 
 import orjson
 
 from logbridge.decoding import Context
 from logbridge.naming import parse_container_log_name
 from logbridge.profiles import Profile
-from logbridge.transforming import Output, Transformer, dead_letter_json
+from logbridge.transforming import Assembly, Output, Transformer, dead_letter_json
 from vnbridge.inventory import Lookup
 
 __all__ = ["convert_lines", "iter_inputs", "write_outputs"]
@@ -46,24 +46,10 @@ def convert_lines(
     *,
     profile: Profile,
     lookup: Lookup | None,
-    shape: str = "auto",
-    record: Mapping[str, str] | None = None,
-    multiline_namespaces: dict[str, str] | None = None,
-    max_line_bytes: int = 2 * 1024 * 1024,
-    multiline_max_lines: int = 500,
-    multiline_max_bytes: int = 2 * 1024 * 1024,
+    **assembly: Unpack[Assembly],
 ) -> Iterator[Output[Position] | dict[str, Any]]:
     """Outputs in input order; dead letters as ``{"reason", "detail", "record"}`` dicts."""
-    tr: Transformer[Position] = Transformer(
-        profile=profile,
-        lookup=lookup,
-        shape=shape,
-        record=record,
-        multiline_namespaces=multiline_namespaces or {},
-        max_line_bytes=max_line_bytes,
-        multiline_max_lines=multiline_max_lines,
-        multiline_max_bytes=multiline_max_bytes,
-    )
+    tr: Transformer[Position] = Transformer(profile=profile, lookup=lookup, **assembly)
     for value, token, ctx in records:
         outs, dead = tr.push(value, token, ctx)
         yield from outs

@@ -183,20 +183,10 @@ async def run(settings: LogbridgeSettings, *, registry_metrics: Metrics | None =
     profile = build(settings.profile.name, settings.profile.options)
     for line in settings.profile.unsupported:
         log.warning("profile.config_file %s: %s", settings.profile.config_file, line)
-    a = settings.assembly
+    assembly = settings.core_assembly()
 
     def transformer() -> vnbridge_core.Transformer:
-        return core_transformer(
-            profile=profile,
-            lookup=lookup,
-            shape=settings.source.decoder,
-            record=settings.source.record.core(),
-            max_line_bytes=a.max_line_bytes,
-            partial_idle_s=a.partial_idle_s,
-            multiline_namespaces=a.multiline_namespaces,
-            multiline_max_lines=a.multiline_max_lines,
-            multiline_max_bytes=a.multiline_max_bytes,
-        )
+        return core_transformer(profile=profile, lookup=lookup, **assembly)
 
     txn = Transactions(
         kafka=kafka, transactional_id=d.transactional_id or f"{group}-{socket.gethostname()}", group_id=group

@@ -16,6 +16,7 @@ from logbridge.decoding import MULTILINE_LANGUAGES, SHAPES
 from logbridge.kafka.starting import StartError, parse_start
 from logbridge.profiles import PROFILES, OptionError, build
 from logbridge.profiles.importing import Imported, import_config
+from logbridge.transforming import Assembly
 from vnbridge.clientsettings import (
     ElasticsearchSettings,
     KafkaSettings,
@@ -325,7 +326,7 @@ class DeliverySettings(BaseModel):
         200, ge=0, le=60_000, description="Longest a cycle waits to fill before delivering."
     )
     retry_initial_s: float = Field(0.2, gt=0, description="First retry delay after a sink failure.")
-    retry_max_s: float = Field(10.0, gt=0, description="Cap of the retry delay (full jitter below it).")
+    retry_max_s: float = Field(10.0, gt=0, description="Cap of the retry delay (equal jitter below it).")
     degraded_after_s: float = Field(
         5.0, gt=0, description="A delivery slower than this pauses the partitions and turns /readyz to 503."
     )
@@ -387,6 +388,20 @@ class LogbridgeSettings(ComponentSettings):
         if self.profile.multiline and not self.assembly.multiline_namespaces:
             self.assembly.multiline_namespaces = self.profile.multiline
         return self
+
+    def core_assembly(self) -> Assembly:
+        """How the core reads and reassembles records: ``source.decoder``,
+        ``source.record`` and the ``assembly`` block."""
+        a = self.assembly
+        return Assembly(
+            shape=self.source.decoder,
+            record=self.source.record.core(),
+            max_line_bytes=a.max_line_bytes,
+            partial_idle_s=a.partial_idle_s,
+            multiline_namespaces=a.multiline_namespaces,
+            multiline_max_lines=a.multiline_max_lines,
+            multiline_max_bytes=a.multiline_max_bytes,
+        )
 
 
 def run_problems(settings: LogbridgeSettings) -> list[str]:

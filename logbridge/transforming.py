@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Unpack, cast
 
 import orjson
 import vnbridge_core
@@ -27,7 +27,9 @@ from logbridge.records import DeadLetter, Embedded, PodRef, Reason
 from vnbridge.inventory import Lookup
 
 __all__ = [
+    "ASSEMBLY_DEFAULTS",
     "MULTILINE_ANNOTATION",
+    "Assembly",
     "Output",
     "Renderer",
     "Transformer",
@@ -60,26 +62,43 @@ def renderer(profile: Profile, lookup: Lookup | None) -> Renderer:
     return render
 
 
+class Assembly(TypedDict, total=False):
+    """How the core reads and reassembles records: the settings' ``source.decoder``,
+    ``source.record`` and ``assembly`` block (defaults: ``ASSEMBLY_DEFAULTS``)."""
+
+    shape: str
+    record: Mapping[str, str] | None
+    max_line_bytes: int
+    partial_idle_s: float
+    multiline_namespaces: Mapping[str, str] | None
+    multiline_max_lines: int
+    multiline_max_bytes: int
+
+
+ASSEMBLY_DEFAULTS = Assembly(
+    shape="auto",
+    record=None,
+    max_line_bytes=2 * 1024 * 1024,
+    partial_idle_s=4.0,
+    multiline_namespaces=None,
+    multiline_max_lines=500,
+    multiline_max_bytes=2 * 1024 * 1024,
+)
+
+
 def core_transformer(
-    *,
-    profile: Profile,
-    lookup: Lookup | None,
-    shape: str = "auto",
-    record: Mapping[str, str] | None = None,
-    max_line_bytes: int = 2 * 1024 * 1024,
-    partial_idle_s: float = 4.0,
-    multiline_namespaces: Mapping[str, str] | None = None,
-    multiline_max_lines: int = 500,
-    multiline_max_bytes: int = 2 * 1024 * 1024,
+    *, profile: Profile, lookup: Lookup | None, **given: Unpack[Assembly]
 ) -> vnbridge_core.Transformer:
+    a = Assembly(**{**ASSEMBLY_DEFAULTS, **given})
+    record = a.get("record")
     assembly: vnbridge_core.AssemblyConfig = {
-        "shape": shape,
+        "shape": a["shape"],
         "record": cast("vnbridge_core.RecordConfig", dict(record)) if record else None,
-        "max_line_bytes": max_line_bytes,
-        "partial_idle_s": partial_idle_s,
-        "multiline_namespaces": cast("dict[str, Any]", dict(multiline_namespaces or {})),
-        "multiline_max_lines": multiline_max_lines,
-        "multiline_max_bytes": multiline_max_bytes,
+        "max_line_bytes": a["max_line_bytes"],
+        "partial_idle_s": a["partial_idle_s"],
+        "multiline_namespaces": cast("dict[str, Any]", dict(a.get("multiline_namespaces") or {})),
+        "multiline_max_lines": a["multiline_max_lines"],
+        "multiline_max_bytes": a["multiline_max_bytes"],
     }
     return vnbridge_core.Transformer(profile.core_config(), assembly, renderer(profile, lookup))
 
@@ -106,30 +125,10 @@ class Transformer(Generic[T]):
     _SOURCE = "in"
 
     def __init__(
-        self,
-        *,
-        profile: Profile,
-        lookup: Lookup | None = None,
-        shape: str = "auto",
-        record: Mapping[str, str] | None = None,
-        max_line_bytes: int = 2 * 1024 * 1024,
-        partial_idle_s: float = 4.0,
-        multiline_namespaces: Mapping[str, str] | None = None,
-        multiline_max_lines: int = 500,
-        multiline_max_bytes: int = 2 * 1024 * 1024,
+        self, *, profile: Profile, lookup: Lookup | None = None, **assembly: Unpack[Assembly]
     ) -> None:
         self.profile = profile
-        self.core = core_transformer(
-            profile=profile,
-            lookup=lookup,
-            shape=shape,
-            record=record,
-            max_line_bytes=max_line_bytes,
-            partial_idle_s=partial_idle_s,
-            multiline_namespaces=multiline_namespaces,
-            multiline_max_lines=multiline_max_lines,
-            multiline_max_bytes=multiline_max_bytes,
-        )
+        self.core = core_transformer(profile=profile, lookup=lookup, **assembly)
         self._tokens: dict[int, T] = {}
         self._values: dict[int, bytes] = {}
         self._next = 0

@@ -10,9 +10,7 @@ import typer
 from metricsbridge.settings import MetricsbridgeSettings
 from vnbridge.checking import check_kube
 from vnbridge.clikit import (
-    add_check_command,
-    add_config_commands,
-    add_version_option,
+    add_component_commands,
     load_or_exit,
     serve,
 )
@@ -37,9 +35,7 @@ Examples:
   metricsbridge config schema > metricsbridge.schema.json
 """,
 )
-add_version_option(app, prog=PROG)
-add_config_commands(app, prog=PROG, model=MetricsbridgeSettings, env_prefix="VNBRIDGE_METRICSBRIDGE_")
-add_check_command(
+add_component_commands(
     app,
     prog=PROG,
     model=MetricsbridgeSettings,

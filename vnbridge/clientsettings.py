@@ -130,7 +130,9 @@ class WatchSettings(BaseModel):
     page_size: int = Field(500, ge=1, le=10000, description="Objects per list page (continue tokens).")
     timeout_s: int = Field(300, ge=10, le=3600, description="Server-side watch timeout before a re-watch.")
     backoff_initial_s: float = Field(0.2, gt=0, description="First reconnect delay after an API failure.")
-    backoff_max_s: float = Field(10.0, gt=0, description="Cap of the reconnect delay (full jitter below it).")
+    backoff_max_s: float = Field(
+        10.0, gt=0, description="Cap of the reconnect delay (equal jitter below it)."
+    )
     denied_retry_s: float = Field(
         60.0,
         gt=0,

@@ -30,6 +30,7 @@ from vnbridge.logs import LogLevel, setup_logging
 
 __all__ = [
     "add_check_command",
+    "add_component_commands",
     "add_config_commands",
     "add_version_option",
     "fail_usage",
@@ -182,3 +183,22 @@ def add_check_command(
         f"Example: {prog} check --connect -c deploy/config/{prog.removeprefix('vnbridge-')}.yaml"
     )
     app.command("check")(check)
+
+
+def add_component_commands(
+    app: typer.Typer,
+    *,
+    prog: str,
+    model: type[S],
+    probes: Callable[[S], list[Probe]],
+    endpoints: str,
+    run_problems: Callable[[S], list[str]] | None = None,
+) -> None:
+    """What every vnbridge CLI offers beside ``run``: ``--version``, ``config check`` /
+    ``config schema`` (overrides from the model's environment prefix) and ``check``."""
+    add_version_option(app, prog=prog)
+    prefix = str(model.model_config.get("env_prefix", ""))
+    add_config_commands(app, prog=prog, model=model, env_prefix=prefix, run_problems=run_problems)
+    add_check_command(
+        app, prog=prog, model=model, probes=probes, endpoints=endpoints, run_problems=run_problems
+    )

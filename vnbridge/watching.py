@@ -4,7 +4,7 @@ Why: the pod inventory must follow the API through restarts of the API server,
 expired watches (410 Gone) and network cuts, and it must never mistake a failed
 call for "no pods". A ``Reflector`` (the client-go pattern) lists with pagination,
 watches from the list's resourceVersion with bookmarks, relists on 410, reconnects
-with capped exponential backoff and full jitter, and hands *whole* lists and
+with capped exponential backoff and equal jitter, and hands *whole* lists and
 single events to callbacks. It speaks raw JSON through the official client's
 transport (auth, TLS and proxies from the kubeconfig) and skips model
 deserialisation, which is the slow part at 10,000 pods.
