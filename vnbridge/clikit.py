@@ -29,7 +29,6 @@ from vnbridge.configuring import (
 from vnbridge.logs import LogLevel, setup_logging
 
 __all__ = [
-    "add_check_command",
     "add_component_commands",
     "add_config_commands",
     "add_version_option",
@@ -141,7 +140,7 @@ def add_config_commands(
     app.add_typer(config, name="config")
 
 
-def add_check_command(
+def add_component_commands(
     app: typer.Typer,
     *,
     prog: str,
@@ -150,9 +149,14 @@ def add_check_command(
     endpoints: str,
     run_problems: Callable[[S], list[str]] | None = None,
 ) -> None:
-    """Attach ``check [--connect] -c FILE``: the settings as ``run`` would take them, and
-    with ``--connect`` one line per endpoint (``probes``) on stdout, each failure once
-    more on stderr with its cause and fix; exit 2 if anything failed."""
+    """What every vnbridge CLI offers beside ``run``: ``--version``, ``config check`` /
+    ``config schema`` (overrides from the model's environment prefix) and
+    ``check [--connect] -c FILE``: the settings as ``run`` would take them, and with
+    ``--connect`` one line per endpoint (``probes``) on stdout, each failure once more on
+    stderr with its cause and fix; exit 2 if anything failed."""
+    add_version_option(app, prog=prog)
+    prefix = str(model.model_config.get("env_prefix", ""))
+    add_config_commands(app, prog=prog, model=model, env_prefix=prefix, run_problems=run_problems)
 
     def check(
         config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file.")] = None,
@@ -183,22 +187,3 @@ def add_check_command(
         f"Example: {prog} check --connect -c deploy/config/{prog.removeprefix('vnbridge-')}.yaml"
     )
     app.command("check")(check)
-
-
-def add_component_commands(
-    app: typer.Typer,
-    *,
-    prog: str,
-    model: type[S],
-    probes: Callable[[S], list[Probe]],
-    endpoints: str,
-    run_problems: Callable[[S], list[str]] | None = None,
-) -> None:
-    """What every vnbridge CLI offers beside ``run``: ``--version``, ``config check`` /
-    ``config schema`` (overrides from the model's environment prefix) and ``check``."""
-    add_version_option(app, prog=prog)
-    prefix = str(model.model_config.get("env_prefix", ""))
-    add_config_commands(app, prog=prog, model=model, env_prefix=prefix, run_problems=run_problems)
-    add_check_command(
-        app, prog=prog, model=model, probes=probes, endpoints=endpoints, run_problems=run_problems
-    )

@@ -35,7 +35,7 @@ import httpx
 
 from simulator.supervising import ROOT, spawned
 from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog, logbridge_config
-from tests.support.kafkatools import create_topic, delete_topics, list_topics
+from tests.support.kafkatools import create_topic, delete_topics, new_topics_deleted
 
 RUNS = int(os.environ.get("BENCH_PEERS_RUNS", "3"))
 STALL = float(os.environ.get("BENCH_PEERS_STALL_S", "90"))
@@ -365,11 +365,8 @@ def _pass(tool: Tool, binary: str, env: dict[str, str], topic: str, n: int, run:
 def peers_bench(
     env: dict[str, str], n: int = int(os.environ.get("BENCH_PEERS_RECORDS", "1000000"))
 ) -> dict[str, float]:
-    before = list_topics(env["KAFKA_BOOTSTRAP"])
-    try:
+    with new_topics_deleted(env["KAFKA_BOOTSTRAP"]):
         return _peers(env, n)
-    finally:
-        delete_topics(env["KAFKA_BOOTSTRAP"], list_topics(env["KAFKA_BOOTSTRAP"]) - before)
 
 
 def _peers(env: dict[str, str], n: int) -> dict[str, float]:
@@ -398,7 +395,7 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
         rs = _rsyslog(env, topic, f"peers{run}k{k}", n, tmp) if "rsyslog" in ONLY else None
         if rs is not None:
             rsyslog.append(rs)
-    results: dict[str, float] = {}
+    results: dict[str, float] = {"peer_records": n}  # the figures below are of this many records
     per_million: dict[str, float] = {}
     print(
         f"peers       {n:,} records, medians of {RUNS} (start-up: CPU-s until the consumer group is Stable)"

@@ -27,9 +27,8 @@ from tests.support.helpers import child, eventually, free_port
 from tests.support.kafkatools import (
     committed_total,
     create_topic,
-    delete_topics,
     es_count,
-    list_topics,
+    new_topics_deleted,
     produce,
 )
 
@@ -214,11 +213,8 @@ def pipeline_bench(
     env: dict[str, str], n: int = int(os.environ.get("BENCH_RECORDS", "1000000"))
 ) -> dict[str, float]:
     """A backlog of ``n`` records (default one million: the RSS figure is "flat at 1M")."""
-    before = list_topics(env["KAFKA_BOOTSTRAP"])
-    try:
+    with new_topics_deleted(env["KAFKA_BOOTSTRAP"]):
         return _pipeline_bench(env, n)
-    finally:  # the backlog topics go: a kept stack must not grow bench after bench
-        delete_topics(env["KAFKA_BOOTSTRAP"], list_topics(env["KAFKA_BOOTSTRAP"]) - before)
 
 
 RUNS = int(os.environ.get("BENCH_PIPELINE_RUNS", "3"))  # Kafka→Kafka runs of each, interleaved

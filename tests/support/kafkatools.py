@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -155,3 +156,14 @@ def es_count(es_url: str, index: str, query: dict[str, Any] | None = None) -> in
         httpx.get(f"{es_url}/_cluster/health/{index}", params={"wait_for_status": "yellow", "timeout": "1s"})
     resp.raise_for_status()
     return int(resp.json()["count"])
+
+
+@contextmanager
+def new_topics_deleted(bootstrap: str) -> Iterator[None]:
+    """Every topic made inside the block is deleted when it ends (a kept stack must not
+    grow bench after bench)."""
+    before = list_topics(bootstrap)
+    try:
+        yield
+    finally:
+        delete_topics(bootstrap, list_topics(bootstrap) - before)
