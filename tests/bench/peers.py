@@ -40,6 +40,7 @@ from tests.support.kafkatools import create_topic, delete_topics, new_topics_del
 RUNS = int(os.environ.get("BENCH_PEERS_RUNS", "3"))
 STALL = float(os.environ.get("BENCH_PEERS_STALL_S", "90"))
 LOCAL = ROOT / "deploy" / "local"
+PODS = int(os.environ.get("BENCH_PEERS_PODS", "0"))  # 0: the simulated cluster's 5 virtual pods
 ONLY = os.environ.get("BENCH_PEERS_TOOLS", "logbridge,vector,otelcol,filebeat,rsyslog").split(",")
 
 # Vector Remap Language: the record is already decoded (the source's json codec)
@@ -376,7 +377,7 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
     ready = [(t, b) for t in TOOLS if t.name in ONLY and (b := t.binary())]
     for tool, _ in ready:
         print(f"{tool.name:11} {tool.what}")
-    topic = _input(env, n, f"peers-{run}")
+    topic = _input(env, n, f"peers-{run}", PODS)
     runs: dict[str, list[Run]] = {t.name: [] for t, _ in ready}
     starts: dict[str, list[float]] = {t.name: [] for t, _ in ready}
     rsyslog: list[dict[str, float]] = []
@@ -395,7 +396,8 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
         rs = _rsyslog(env, topic, f"peers{run}k{k}", n, tmp) if "rsyslog" in ONLY else None
         if rs is not None:
             rsyslog.append(rs)
-    results: dict[str, float] = {"peer_records": n}  # the figures below are of this many records
+    tag = f"_{PODS}pods" if PODS else ""  # another input: keys of their own
+    results: dict[str, float] = {f"peer{tag}_records": n}  # the figures below are of this many records
     per_million: dict[str, float] = {}
     print(
         f"peers       {n:,} records, medians of {RUNS} (start-up: CPU-s until the consumer group is Stable)"
@@ -403,10 +405,10 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
     for tool, _ in ready:
         done = [r for r in runs[tool.name] if r.complete]
         docs = max(r.docs for r in runs[tool.name])
-        results[f"peer_{tool.name}_docs"] = docs
-        results[f"peer_{tool.name}_rss_max_mb"] = round(max(r.rss_max_mb for r in runs[tool.name]), 1)
+        results[f"peer{tag}_{tool.name}_docs"] = docs
+        results[f"peer{tag}_{tool.name}_rss_max_mb"] = round(max(r.rss_max_mb for r in runs[tool.name]), 1)
         start = _median(starts[tool.name]) if starts[tool.name] else float("nan")
-        results[f"peer_{tool.name}_startup_cpu_s"] = round(start, 2)
+        results[f"peer{tag}_{tool.name}_startup_cpu_s"] = round(start, 2)
         if len(done) < len(runs[tool.name]) or docs != n:
             print(
                 f"{tool.name:11} did not deliver every record exactly once: "
@@ -415,18 +417,18 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
             continue
         cpu = _median([r.cpu_s for r in done])
         per_million[tool.name] = cpu / n * 1e6
-        results[f"peer_{tool.name}_cpu_s_per_million"] = round(per_million[tool.name], 2)
-        results[f"peer_{tool.name}_cpu_s_per_million_past_startup"] = round((cpu - start) / n * 1e6, 2)
+        results[f"peer{tag}_{tool.name}_cpu_s_per_million"] = round(per_million[tool.name], 2)
+        results[f"peer{tag}_{tool.name}_cpu_s_per_million_past_startup"] = round((cpu - start) / n * 1e6, 2)
         print(
             f"{tool.name:11} {per_million[tool.name]:6.2f} CPU-s per million "
             f"({(cpu - start) / n * 1e6:.2f} past a start-up of {start:.2f} CPU-s), "
-            f"peak RSS {results[f'peer_{tool.name}_rss_max_mb']:.0f} MB, {docs:,} documents"
+            f"peak RSS {results[f'peer{tag}_{tool.name}_rss_max_mb']:.0f} MB, {docs:,} documents"
         )
     if rsyslog:
         cpu = _median([r["cpu_s"] for r in rsyslog])
-        results["peer_rsyslog_cpu_s_per_million"] = round(cpu / n * 1e6, 2)
-        results["peer_rsyslog_rss_max_mb"] = round(max(r.get("rss_max_mb", 0.0) for r in rsyslog), 1)
-        results["peer_rsyslog_docs"] = min(int(r["docs"]) for r in rsyslog)
+        results[f"peer{tag}_rsyslog_cpu_s_per_million"] = round(cpu / n * 1e6, 2)
+        results[f"peer{tag}_rsyslog_rss_max_mb"] = round(max(r.get("rss_max_mb", 0.0) for r in rsyslog), 1)
+        results[f"peer{tag}_rsyslog_docs"] = min(int(r["docs"]) for r in rsyslog)
         print(
             f"rsyslog     {cpu / n * 1e6:6.2f} CPU-s per million, "
             "Kafka→Kafka (its own row: no Elasticsearch output)"
@@ -435,6 +437,6 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
     if "logbridge" in per_million and peers:
         best = min(peers, key=peers.__getitem__)
         ratio = peers[best] / per_million["logbridge"]
-        results["logbridge_vs_best_peer_ratio"] = round(ratio, 2)
+        results[f"logbridge_vs_best_peer{tag}_ratio"] = round(ratio, 2)
         print(f"ratio       best peer ({best}) CPU-s ÷ logbridge's = {ratio:.2f}x (goal >= 3x)")
     return results

@@ -63,11 +63,26 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
     return len(read_all(bootstrap, topic, committed_only=False, timeout=300))
 
 
-def _input(env: dict[str, str], n: int, run: str) -> str:
+def _input(env: dict[str, str], n: int, run: str, pods_wanted: int = 0) -> str:
+    """A topic of ``n`` records of Tencent's default shape, round-robin over the simulated
+    cluster's virtual pods, or over ``pods_wanted`` distinct pods cloned from them (each
+    its own name, uid and container id, so its own metadata bytes)."""
+    from dataclasses import replace
+
     from simulator.model import T0_NS
     from simulator.running import eks_record
 
     pods = [p for p in Cluster(seed=5).build().pods if p.virtual]
+    if pods_wanted:
+        pods = [
+            replace(
+                pods[k % len(pods)],
+                name=f"{pods[k % len(pods)].name}-{k}",
+                uid=f"{k:08d}-0000-4000-8000-000000000000",
+                container_id=f"{k:064x}",
+            )
+            for k in range(pods_wanted)
+        ]
     topic = f"bench-in-{run}"
     create_topic(env["KAFKA_BOOTSTRAP"], topic, 4)
     line = "GET /api/v1/orders?page=2 200 12ms user=8812 trace=4bf92f3577b34da6a3ce929d0e0e4736 " * 3
