@@ -400,7 +400,8 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
     results: dict[str, float] = {f"peer{tag}_records": n}  # the figures below are of this many records
     per_million: dict[str, float] = {}
     print(
-        f"peers       {n:,} records, medians of {RUNS} (start-up: CPU-s until the consumer group is Stable)"
+        f"peers       {n:,} records of {PODS or 5} pods, medians of {RUNS} "
+        "(start-up: CPU-s until the consumer group is Stable)"
     )
     for tool, _ in ready:
         done = [r for r in runs[tool.name] if r.complete]
