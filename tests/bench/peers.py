@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from simulator.supervising import ROOT, spawned
-from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog, logbridge_config
+from tests.bench.pipeline import _cpu_s, _input, _median, _rsyslog, logbridge_config, peak_rss_mb
 from tests.support.kafkatools import create_topic, delete_topics, new_topics_deleted
 
 RUNS = int(os.environ.get("BENCH_PEERS_RUNS", "3"))
@@ -233,15 +234,11 @@ def _filebeat(binary: str, env: dict[str, str], topic: str, group: str, index: s
     return [binary, "-e", "-c", str(cfg), "--path.home", str(home), "--path.data", str(home / "data")]
 
 
-def _python() -> str | None:
-    return str(ROOT / ".venv" / "bin" / "python")
-
-
 TOOLS = (
     Tool(
         "logbridge",
         "logbridge run: fluent-bit profile, Replace_Dots On, ES sink, offsets after delivery",
-        _python,
+        lambda: sys.executable,
         _logbridge,
     ),
     Tool(
@@ -285,13 +282,6 @@ def _index(es: str, index: str, flattened: bool) -> None:
 def _count(es: str, index: str) -> int:
     r = httpx.get(f"{es}/{index}/_count", timeout=60)
     return int(r.json()["count"]) if r.status_code == 200 else 0
-
-
-def _status(pid: int, key: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _group_state(bootstrap: str, group: str) -> str:
@@ -349,7 +339,7 @@ def _pass(tool: Tool, binary: str, env: dict[str, str], topic: str, n: int, run:
         if proc.poll() is not None:  # it stopped by itself: say why, in its own words
             tail = (tmp / f"{group}.log").read_text(errors="replace").strip().splitlines()[-3:]
             print(f"{tool.name:11} exited with {proc.returncode}: " + " | ".join(tail)[:600])
-        rss = _status(proc.pid, "VmHWM") if proc.poll() is None else 0.0
+        rss = peak_rss_mb(proc.pid) if proc.poll() is None else 0.0
         complete = cpu > 0
         if complete:  # a tool that retries may write some twice: let it settle, then count
             time.sleep(3)
@@ -396,7 +386,9 @@ def _peers(env: dict[str, str], n: int) -> dict[str, float]:
         rs = _rsyslog(env, topic, f"peers{run}k{k}", n, tmp) if "rsyslog" in ONLY else None
         if rs is not None:
             rsyslog.append(rs)
-    tag = f"_{PODS}pods" if PODS else ""  # another input: keys of their own
+    # another input (more pods, fewer records) gets keys of its own: a smoke run leaves
+    # the million-record figures alone
+    tag = (f"_{PODS}pods" if PODS else "") + (f"_{n}records" if n != 1_000_000 else "")
     results: dict[str, float] = {f"peer{tag}_records": n}  # the figures below are of this many records
     per_million: dict[str, float] = {}
     print(

@@ -57,6 +57,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (the kernel's VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _end_offsets(bootstrap: str, topic: str) -> int:
     from tests.support.kafkatools import read_all
 
@@ -195,11 +203,9 @@ def _rsyslog(env: dict[str, str], topic: str, run: str, n: int, tmp: Path) -> di
 
         eventually(through, timeout=900, interval=0.5, what=f"rsyslog through {n} records")
         cpu, wall = _cpu_s(proc.pid) - cpu0, time.monotonic() - t0
-        hwm = next(
-            x for x in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if x.startswith("VmHWM")
-        )
+        hwm = peak_rss_mb(proc.pid)
         docs = _topic_size(env["KAFKA_BOOTSTRAP"], out)
-        return {"cpu_s": cpu, "wall_s": wall, "rss_max_mb": int(hwm.split()[1]) / 1024, "docs": docs}
+        return {"cpu_s": cpu, "wall_s": wall, "rss_max_mb": hwm, "docs": docs}
     finally:
         proc.terminate()
         proc.wait(20)
